@@ -1,0 +1,156 @@
+"""The service's lifecycle in one place: connect, bootstrap, seed, serve, drain on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
+from service import __version__, names
+from service.balance import BalanceHandler
+from service.bootstrap import BootstrapError, ensure_bucket, ensure_stream
+from service.connection import ConnectError, connect, load_credentials
+from service.credentials import CredentialsError, UserCredentials
+from service.errors import UnavailableError
+from service.events import EventRecorder
+from service.health import HealthReporter
+from service.logs import configure_logging
+from service.micro import Endpoint, MicroService, ServiceIdentity, new_service_id
+from service.seeding import Seeder
+from service.settings import Settings, exit_on_bad_settings
+from service.store import DynamoStore, open_dynamodb
+
+log = logging.getLogger("service")
+
+
+def identity(settings: Settings) -> ServiceIdentity:
+    return ServiceIdentity(
+        name=names.SERVICE_NAME,
+        version=__version__,
+        description=names.SERVICE_DESCRIPTION,
+        metadata={"table": settings.ddb_table, "stream": names.STREAM_NAME},
+    )
+
+
+async def serve(
+    settings: Settings,
+    *,
+    service_id: str,
+    credentials: UserCredentials | None,
+    stop: asyncio.Event,
+) -> None:
+    """Run until `stop` is set, then finish in-flight requests and drain the connection."""
+    nc = await connect(settings, name=f"{names.SERVICE_NAME}-{service_id}", credentials=credentials)
+    try:
+        async with open_dynamodb(settings) as dynamodb:
+            store = DynamoStore(
+                dynamodb, settings.ddb_table, retry_budget_s=settings.request_timeout_s / 2
+            )
+            service = await _start(nc, settings, store, service_id, stop)
+            if service is None:
+                return
+            async with HealthReporter(nc, service, settings):
+                log.info(
+                    "service.ready",
+                    extra={"subject": names.REQUEST_SUBJECT, "version": __version__},
+                )
+                await stop.wait()
+                log.info("service.stopping", extra={"in_flight": service.in_flight})
+                await service.stop_accepting()
+                finished = await service.wait_idle(settings.drain_timeout_s)
+                log.info(
+                    "service.drained" if finished else "service.drain_timeout",
+                    extra={"in_flight": service.in_flight},
+                )
+    finally:
+        with contextlib.suppress(NatsError):
+            await nc.drain()
+    log.info("service.stopped")
+
+
+async def _start(
+    nc: Client, settings: Settings, store: DynamoStore, service_id: str, stop: asyncio.Event
+) -> MicroService | None:
+    """Bootstrap and seed, giving up early (None) if a stop signal arrives meanwhile."""
+    js = nc.jetstream()
+
+    async def prepare() -> MicroService:
+        kv = await ensure_bucket(js, settings.stream_replicas)
+        await ensure_stream(js, settings.stream_replicas)
+        await Seeder(
+            kv,
+            store,
+            table=settings.ddb_table,
+            me=service_id,
+            rows=settings.seed_rows,
+            claim_timeout_s=settings.seed_claim_timeout_s,
+        ).run()
+        events = EventRecorder(
+            js,
+            service_id,
+            ack_timeout_s=settings.event_ack_timeout_s,
+            budget_s=settings.request_timeout_s / 2,
+        )
+        service = MicroService(
+            nc,
+            identity(settings),
+            Endpoint(
+                name=names.ENDPOINT_NAME,
+                subject=names.REQUEST_SUBJECT,
+                queue_group=names.QUEUE_GROUP,
+                handler=BalanceHandler(store, events, timeout_s=settings.request_timeout_s),
+                metadata={
+                    "description": "The balance of one customer",
+                    "format": "application/json",
+                    "request": '{"client_id":"<id>"}',
+                    "response": '{"balance":<integer>}',
+                },
+            ),
+            max_concurrency=settings.max_concurrency,
+            service_id=service_id,
+        )
+        await service.start()
+        return service
+
+    preparing = asyncio.create_task(prepare())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({preparing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not preparing.done():
+        log.info("service.stopped_during_startup")
+        preparing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await preparing
+        return None
+    return preparing.result()
+
+
+async def run(settings: Settings, service_id: str, credentials: UserCredentials | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(settings, service_id=service_id, credentials=credentials, stop=stop)
+
+
+def main() -> None:
+    settings = exit_on_bad_settings()
+    service_id = new_service_id()
+    configure_logging(settings.log_level, service_id)
+    try:
+        credentials = load_credentials(settings)
+    except CredentialsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        asyncio.run(run(settings, service_id, credentials))
+    except (ConnectError, BootstrapError, UnavailableError, NatsError) as error:
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        log.error("service.failed", extra={"error": message})
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(1) from None

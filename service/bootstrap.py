@@ -1,0 +1,103 @@
+"""Create what the service needs, idempotently: the table, the `config` bucket, the event stream.
+
+Run by the local stack before the replicas start, and by every replica at start-up (in the
+cloud nothing else creates the bucket and stream). Re-running changes nothing; a stream that
+exists with other settings is an error listing the differences, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from service import names
+
+log = logging.getLogger(__name__)
+
+
+class BootstrapError(Exception):
+    """The environment holds something we must not change; the message says what differs."""
+
+
+def desired_stream(replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=names.STREAM_NAME,
+        description="One event per answered customer.balance request",
+        subjects=list(names.STREAM_SUBJECTS),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=names.STREAM_MAX_AGE_S,
+        max_bytes=names.STREAM_MAX_BYTES,
+        num_replicas=replicas,
+        duplicate_window=120,
+    )
+
+
+_COMPARED = ("subjects", "retention", "storage", "discard", "max_age", "max_bytes", "num_replicas")
+
+
+def stream_differences(existing: StreamConfig, desired: StreamConfig) -> list[str]:
+    """Human-readable `field: is X, want Y` for each setting the service relies on."""
+    differences = []
+    for name in _COMPARED:
+        have: Any = getattr(existing, name)
+        want: Any = getattr(desired, name)
+        if name == "subjects":
+            have, want = sorted(have or []), sorted(want or [])
+        elif name == "max_age":
+            have, want = float(have or 0), float(want or 0)
+        if have != want:
+            differences.append(f"{name}: is {_show(have)}, want {_show(want)}")
+    return differences
+
+
+def _show(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    created: bool
+
+
+async def ensure_stream(js: JetStreamContext, replicas: int) -> StreamReport:
+    desired = desired_stream(replicas)
+    try:
+        info = await js.stream_info(names.STREAM_NAME)
+    except NotFoundError:
+        await js.add_stream(desired)
+        log.info("bootstrap.stream_created", extra={"stream": names.STREAM_NAME})
+        return StreamReport(created=True)
+    differences = stream_differences(info.config, desired)
+    if differences:
+        raise BootstrapError(
+            f"stream {names.STREAM_NAME} exists with different settings ("
+            + "; ".join(differences)
+            + "); change or delete it by hand, it is never replaced automatically"
+        )
+    return StreamReport(created=False)
+
+
+async def ensure_bucket(js: JetStreamContext, replicas: int) -> KeyValue:
+    """Open `config`; create it only when missing (nats-py's create differs from the CLI's)."""
+    try:
+        return await js.key_value(names.KV_BUCKET)
+    except BucketNotFoundError:
+        pass
+    await js.create_key_value(
+        bucket=names.KV_BUCKET,
+        description="Service coordination: seed markers",
+        history=1,
+        max_bytes=names.KV_MAX_BYTES,
+        storage=StorageType.FILE,
+        replicas=replicas,
+    )
+    log.info("bootstrap.bucket_created", extra={"bucket": names.KV_BUCKET})
+    return await js.key_value(names.KV_BUCKET)

