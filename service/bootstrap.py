@@ -17,6 +17,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from service import names
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +102,26 @@ async def ensure_bucket(js: JetStreamContext, replicas: int) -> KeyValue:
     )
     log.info("bootstrap.bucket_created", extra={"bucket": names.KV_BUCKET})
     return await js.key_value(names.KV_BUCKET)
+
+
+@dataclass(frozen=True)
+class BootstrapReport:
+    table_created: bool
+    stream_created: bool
+
+
+async def bootstrap(settings: Settings) -> BootstrapReport:
+    """Everything the local stack needs before the replicas start; safe to run again."""
+    from service.connection import connect, load_credentials
+    from service.store import DynamoStore, open_dynamodb
+
+    nc = await connect(settings, name="customer-bootstrap", credentials=load_credentials(settings))
+    try:
+        async with open_dynamodb(settings, pool_size=4) as dynamodb:
+            table_created = await DynamoStore(dynamodb, settings.ddb_table).ensure_table()
+        js = nc.jetstream()
+        await ensure_bucket(js, settings.stream_replicas)
+        stream = await ensure_stream(js, settings.stream_replicas)
+    finally:
+        await nc.drain()
+    return BootstrapReport(table_created=table_created, stream_created=stream.created)

@@ -23,6 +23,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from service import names
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -263,3 +264,28 @@ class _ClaimRefresher:
         if self._pending is not None:
             await self._pending
             self._pending = None
+
+
+async def run_seed(settings: Settings, *, rows: int, force: bool) -> SeedOutcome:
+    """`invoke seed`: the same protocol the replicas follow, from outside them."""
+    from service.bootstrap import ensure_bucket
+    from service.connection import connect, load_credentials
+    from service.micro import new_service_id
+    from service.store import DynamoStore, open_dynamodb
+
+    nc = await connect(settings, name="customer-seed", credentials=load_credentials(settings))
+    try:
+        kv = await ensure_bucket(nc.jetstream(), settings.stream_replicas)
+        async with open_dynamodb(settings, pool_size=16) as dynamodb:
+            store = DynamoStore(dynamodb, settings.ddb_table)
+            seeder = Seeder(
+                kv,
+                store,
+                table=settings.ddb_table,
+                me=f"seed-task-{new_service_id()}",
+                rows=rows,
+                claim_timeout_s=settings.seed_claim_timeout_s,
+            )
+            return await seeder.run(force=force)
+    finally:
+        await nc.drain()

@@ -1,0 +1,129 @@
+"""Invoke tasks: a thin shell over `service.stack` and friends. `invoke --list` shows them all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+from invoke import Context, Exit, task
+
+from service import names
+from service.caller import CallError, call_once
+from service.servers import ServerError
+from service.stack import StackConfig, StackError, log_paths, render_status, tail
+from service.stack import down as stack_down
+from service.stack import status as stack_status
+from service.stack import up as stack_up
+
+FAILURES = (StackError, ServerError, CallError, OSError)
+
+
+def _fail(error: BaseException) -> Exit:
+    return Exit(f"error: {error}", code=1)
+
+
+def _config() -> StackConfig:
+    try:
+        return StackConfig.from_environment(os.environ)
+    except StackError as error:
+        raise _fail(error) from None
+
+
+@task(help={"replicas": "number of service replicas to run (default 1)"})
+def up(c: Context, replicas: int = 1) -> None:
+    """Start nats-server, the DynamoDB emulator and the service; wait for a real answer."""
+    config = _config()
+    try:
+        result = stack_up(config, replicas=replicas)
+    except FAILURES as error:
+        raise _fail(error) from None
+    if result.already_running:
+        print("The local stack is already running; nothing changed.")
+    else:
+        print(f"Started: {', '.join(result.started)}")
+    print(render_status(result.status))
+    print(
+        f'\nTry it:  invoke req 678    (or: nats -s {config.nats_url} req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\')'
+    )
+
+
+@task(help={"wipe": "also delete the local data (JetStream store, logs, state)"})
+def down(c: Context, wipe: bool = False) -> None:
+    """Stop exactly the processes `invoke up` started; keep data unless --wipe."""
+    config = _config()
+    stopped = stack_down(config, wipe=wipe)
+    print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
+    if wipe:
+        print(f"Deleted {config.root}/")
+
+
+@task(help={"json": "print machine-readable JSON"})
+def status(c: Context, json_: bool = False) -> None:
+    """Show each component of the local stack with pid, address and health."""
+    report = stack_status(_config())
+    print(json.dumps(report, indent=2) if json_ else render_status(report))
+
+
+@task(
+    help={"component": "nats, dynamodb or balance-N (default: all)", "lines": "lines per log"},
+)
+def logs(c: Context, component: str | None = None, lines: int = 40) -> None:
+    """Show the last lines of the local stack's logs."""
+    try:
+        paths = log_paths(_config(), component)
+    except StackError as error:
+        raise _fail(error) from None
+    for path in paths:
+        print(f"==> {path} <==\n{tail(path, lines)}\n")
+
+
+@task(help={"client_id": "the customer id, e.g. 678", "timeout": "seconds to wait for a reply"})
+def req(c: Context, client_id: str, timeout: float = 5.0) -> None:
+    """Ask the running service for a balance; prints the raw reply, exits 1 on an error reply."""
+    try:
+        reply = asyncio.run(call_once(_config().nats_url, client_id, timeout_s=timeout))
+    except FAILURES as error:
+        raise _fail(error) from None
+    if not reply.ok:
+        raise Exit(reply.describe(), code=1)
+    print(reply.describe())
+
+
+@task(help={"rows": "how many customers to write", "force": "seed again even if already seeded"})
+def seed(c: Context, rows: int = 1000, force: bool = False) -> None:
+    """Seed the local table (once, as the service does; --force to write fresh balances)."""
+    from service.seeding import run_seed
+
+    try:
+        outcome = asyncio.run(run_seed(_config().settings(), rows=rows, force=force))
+    except FAILURES as error:
+        raise _fail(error) from None
+    print(
+        f"Seeded {outcome.rows} rows."
+        if outcome.seeded
+        else f"Already seeded ({outcome.rows} rows by {outcome.by}); use --force to seed again."
+    )
+
+
+@task(help={"lint": "also run ruff and mypy first (default on)"})
+def test(c: Context, lint: bool = True) -> None:
+    """Run every test (unit and integration), after ruff and mypy."""
+    if lint:
+        check(c)
+    c.run(f"{sys.executable} -m pytest tests", pty=False)
+
+
+@task(name="test-integration")
+def test_integration(c: Context) -> None:
+    """Run the integration tests only (real nats-server and DynamoDB emulator processes)."""
+    c.run(f"{sys.executable} -m pytest tests/integration", pty=False)
+
+
+@task
+def check(c: Context) -> None:
+    """Lint, format check and strict type check."""
+    c.run(f"{sys.executable} -m ruff check service tests tasks.py")
+    c.run(f"{sys.executable} -m ruff format --check service tests tasks.py")
+    c.run(f"{sys.executable} -m mypy")

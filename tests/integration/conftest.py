@@ -1,0 +1,268 @@
+"""Real servers for the integration tests: nats-server per test, one moto server per session.
+
+Each test gets its own table name, so tests that share the emulator never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import nats
+import pytest
+from nats.aio.client import Client
+
+from service import names
+from service.servers import free_port, start_moto, start_nats, stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class NatsServer:
+    url: str
+    monitor_url: str
+    pid: int
+
+
+@dataclass
+class Dynamo:
+    endpoint: str
+
+    def client(self) -> Any:
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.endpoint,
+            region_name=names.DEFAULT_REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def create_table(self, table: str) -> None:
+        client = self.client()
+        client.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.1})
+
+    def count(self, table: str) -> int:
+        paginator = self.client().get_paginator("scan")
+        return sum(page["Count"] for page in paginator.paginate(TableName=table, Select="COUNT"))
+
+
+@pytest.fixture(scope="session")
+def dynamo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynamo]:
+    port = free_port()
+    launched = start_moto(workdir=tmp_path_factory.mktemp("moto"), port=port)
+    yield Dynamo(endpoint=f"http://{names.LOCAL_HOST}:{port}")
+    stop_process(launched.pid)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    port, monitor = free_port(), free_port()
+    launched = start_nats(workdir=tmp_path / "nats", port=port, monitor_port=monitor)
+    yield NatsServer(
+        url=f"nats://{names.LOCAL_HOST}:{port}",
+        monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
+        pid=launched.pid,
+    )
+    stop_process(launched.pid)
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_server.url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def table(dynamo: Dynamo) -> str:
+    name = f"balances-{uuid.uuid4().hex[:12]}"
+    dynamo.create_table(name)
+    return name
+
+
+@dataclass
+class ServiceProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    health_file: Path
+    env: dict[str, str] = field(repr=False)
+
+    def log_events(self) -> list[dict[str, Any]]:
+        events = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        return events
+
+    def events_named(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in self.log_events() if e.get("event") == event]
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.health_file.exists():
+                return
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"service exited with {self.process.returncode}:\n{self.log_path.read_text()}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"service not ready in {timeout_s} s:\n{self.log_path.read_text()}")
+
+    def terminate(self, timeout_s: float = 30.0) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=timeout_s)
+
+
+ServiceFactory = Callable[..., ServiceProcess]
+
+
+@pytest.fixture
+def service_env(nats_server: NatsServer, dynamo: Dynamo, table: str) -> dict[str, str]:
+    return {
+        "NATS_URL": nats_server.url,
+        "DDB_TABLE": table,
+        "AWS_ENDPOINT_URL": dynamo.endpoint,
+        "AWS_REGION": names.DEFAULT_REGION,
+        "LOG_LEVEL": "INFO",
+        "HEALTH_INTERVAL_S": "0.5",
+    }
+
+
+def launch_service(workdir: Path, name: str, env: dict[str, str]) -> ServiceProcess:
+    """`python -m service` as a real process, with only the variables the test gives it."""
+    health_file = workdir / f"{name}.health"
+    log_path = workdir / f"{name}.log"
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_"))},
+        "HEALTH_FILE": str(health_file),
+        **env,
+    }
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    return ServiceProcess(process, log_path, health_file, full_env)
+
+
+def kill_all(services: list[ServiceProcess]) -> None:
+    for service in services:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_service(tmp_path: Path, service_env: dict[str, str]) -> Iterator[ServiceFactory]:
+    """Start service replicas against the test's servers; kills leftovers afterwards."""
+    started: list[ServiceProcess] = []
+
+    def start(wait: bool = True, **overrides: str) -> ServiceProcess:
+        service = launch_service(
+            tmp_path, f"replica-{len(started) + 1}", {**service_env, **overrides}
+        )
+        started.append(service)
+        if wait:
+            service.wait_ready()
+        return service
+
+    yield start
+    kill_all(started)
+
+
+@dataclass
+class RunningService:
+    """One nats-server, one table and one replica shared by a module's read-only tests."""
+
+    nats: NatsServer
+    table: str
+    service: ServiceProcess
+
+
+@pytest.fixture(scope="module")
+def running_service(
+    tmp_path_factory: pytest.TempPathFactory, dynamo: Dynamo
+) -> Iterator[RunningService]:
+    workdir = tmp_path_factory.mktemp("svc")
+    port, monitor = free_port(), free_port()
+    launched = start_nats(workdir=workdir / "nats", port=port, monitor_port=monitor)
+    server = NatsServer(
+        url=f"nats://{names.LOCAL_HOST}:{port}",
+        monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
+        pid=launched.pid,
+    )
+    table = f"balances-{uuid.uuid4().hex[:12]}"
+    dynamo.create_table(table)
+    service = launch_service(
+        workdir,
+        "replica",
+        {
+            "NATS_URL": server.url,
+            "DDB_TABLE": table,
+            "AWS_ENDPOINT_URL": dynamo.endpoint,
+            "AWS_REGION": names.DEFAULT_REGION,
+        },
+    )
+    try:
+        service.wait_ready()
+        yield RunningService(server, table, service)
+    finally:
+        kill_all([service])
+        stop_process(launched.pid)
+
+
+def request_payload(client_id: object) -> bytes:
+    return json.dumps({"client_id": client_id}).encode()
+
+
+async def gather_limited(coroutines: list[Any], limit: int) -> list[Any]:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coroutine: Any) -> Any:
+        async with semaphore:
+            return await coroutine
+
+    return await asyncio.gather(*(run(c) for c in coroutines))
+
+
+def nats_cli() -> str | None:
+    """The NATS CLI installed by `invoke test` beside this Python, or on PATH."""
+    beside = Path(sys.executable).parent / "nats"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("nats")
+
+
+@pytest.fixture
+def nats_cli_path() -> str:
+    path = nats_cli()
+    if path is None:
+        message = "the NATS CLI is missing: `invoke test` installs it with Go"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
