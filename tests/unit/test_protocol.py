@@ -1,0 +1,70 @@
+"""The request decoder: any bytes give a request or a 400, never an exception."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.errors import BadRequestError
+from service.protocol import decode_request, encode_balance, encode_error, error_headers
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=10,
+)
+
+
+@given(st.binary(max_size=256))
+def test_any_bytes_decode_or_raise_bad_request(data: bytes) -> None:
+    try:
+        request = decode_request(data)
+    except BadRequestError as error:
+        assert error.code == 400
+        assert error.message
+    else:
+        assert 1 <= len(request.client_id) <= 64
+
+
+@given(st.dictionaries(st.text(max_size=12), json_values, max_size=5))
+def test_any_json_object_decodes_or_raises_bad_request(document: dict[str, object]) -> None:
+    try:
+        decode_request(json.dumps(document).encode())
+    except BadRequestError as error:
+        assert error.code == 400
+
+
+@given(
+    st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z"), st.dictionaries(st.text(), json_values, max_size=3)
+)
+def test_valid_ids_round_trip_whatever_else_is_sent(
+    client_id: str, extra: dict[str, object]
+) -> None:
+    document = {**extra, "client_id": client_id}
+    assert decode_request(json.dumps(document).encode()).client_id == client_id
+
+
+def test_integer_ids_become_strings() -> None:
+    assert decode_request(b'{"client_id": 678}').client_id == "678"
+
+
+def test_deep_nesting_is_a_bad_request_not_a_crash() -> None:
+    with pytest.raises(BadRequestError):
+        decode_request(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+
+
+def test_floats_are_not_ids() -> None:
+    with pytest.raises(BadRequestError, match="must be a string"):
+        decode_request(b'{"client_id": 6.78}')
+
+
+def test_replies_are_compact_json() -> None:
+    assert encode_balance(7120) == b'{"balance":7120}'
+    assert encode_error(404, "gone") == b'{"error":{"code":404,"message":"gone"}}'
+    assert error_headers(404, "gone") == {
+        "Nats-Service-Error": "gone",
+        "Nats-Service-Error-Code": "404",
+    }
