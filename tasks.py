@@ -11,6 +11,7 @@ from invoke import Context, Exit, task
 
 from service import names
 from service.caller import CallError, call_once
+from service.natscli import NatsCliError, ensure_nats_cli
 from service.servers import ServerError
 from service.stack import StackConfig, StackError, log_paths, render_status, tail
 from service.stack import down as stack_down
@@ -107,17 +108,28 @@ def seed(c: Context, rows: int = 1000, force: bool = False) -> None:
     )
 
 
-@task(help={"lint": "also run ruff and mypy first (default on)"})
-def test(c: Context, lint: bool = True) -> None:
+def _nats_cli() -> None:
+    try:
+        print(f"NATS CLI: {ensure_nats_cli()}")
+    except NatsCliError as error:
+        # The tests that need it then fail in CI and are skipped, saying why, elsewhere.
+        print(f"warning: {error}", file=sys.stderr)
+
+
+@task(help={"lint": "also run ruff and mypy first (default on)", "k": "only tests matching"})
+def test(c: Context, lint: bool = True, k: str = "") -> None:
     """Run every test (unit and integration), after ruff and mypy."""
     if lint:
         check(c)
-    c.run(f"{sys.executable} -m pytest tests", pty=False)
+    _nats_cli()
+    selection = f" -k {k!r}" if k else ""
+    c.run(f"{sys.executable} -m pytest tests{selection}", pty=False)
 
 
 @task(name="test-integration")
 def test_integration(c: Context) -> None:
     """Run the integration tests only (real nats-server and DynamoDB emulator processes)."""
+    _nats_cli()
     c.run(f"{sys.executable} -m pytest tests/integration", pty=False)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from nats.aio.client import Client
 
 from service import names
+from service.natscli import installed_cli
 from service.servers import free_port, start_moto, start_nats, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -249,20 +249,13 @@ async def gather_limited(coroutines: list[Any], limit: int) -> list[Any]:
     return await asyncio.gather(*(run(c) for c in coroutines))
 
 
-def nats_cli() -> str | None:
-    """The NATS CLI installed by `invoke test` beside this Python, or on PATH."""
-    beside = Path(sys.executable).parent / "nats"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("nats")
-
-
 @pytest.fixture
 def nats_cli_path() -> str:
-    path = nats_cli()
+    """The NATS CLI installed by `invoke test`; missing fails in CI, skips elsewhere."""
+    path = installed_cli()
     if path is None:
         message = "the NATS CLI is missing: `invoke test` installs it with Go"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return path
+    return str(path)
