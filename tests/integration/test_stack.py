@@ -73,6 +73,15 @@ def test_up_req_status_down(stack_env: dict[str, str]) -> None:
         c["pid"] for c in json.loads(invoke(stack_env, "status", "--json").stdout)["components"]
     ] == pids
 
+    seeded = invoke(stack_env, "seed")
+    assert "Already seeded" in seeded.stdout, seeded.stdout + seeded.stderr
+    reseeded = invoke(stack_env, "seed", "--force", "--rows", "50")
+    assert reseeded.returncode == 0
+    assert "Seeded 50 rows" in reseeded.stdout
+
+    logs = invoke(stack_env, "logs", "-c", "balance-1")
+    assert '"event": "service.ready"' in logs.stdout
+
     stopped = invoke(stack_env, "down")
     assert stopped.returncode == 0
     assert not [pid for pid in pids if process_alive(pid)]
