@@ -13,16 +13,10 @@ from datetime import UTC, datetime
 from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError
 from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from service import names
 from service.errors import UnavailableError
+from service.retrying import bounded_retries
 
 _RETRYABLE = (TimeoutError, NoRespondersError, NoStreamResponseError, ServiceUnavailableError)
 
@@ -61,11 +55,10 @@ class EventRecorder:
         # One id per answer, reused by every retry: the stream deduplicates a resend.
         headers = {"Nats-Msg-Id": f"{self._service_id}-{next(self._sequence)}"}
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(3) | stop_after_delay(self._budget_s),
-                wait=wait_exponential_jitter(initial=0.02, max=0.3),
-                retry=retry_if_exception_type(_RETRYABLE),
-                reraise=True,
+            async for attempt in bounded_retries(
+                attempts=3,
+                budget_s=self._budget_s,
+                retryable=lambda error: isinstance(error, _RETRYABLE),
             ):
                 with attempt:
                     await self._js.publish(

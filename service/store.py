@@ -28,16 +28,10 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from service import names
 from service.errors import InternalError, UnavailableError
+from service.retrying import bounded_retries
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,11 +123,8 @@ class DynamoStore:
     async def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, operation)
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(5) | stop_after_delay(self._retry_budget_s),
-                wait=wait_exponential_jitter(initial=0.02, max=0.5),
-                retry=retry_if_exception(is_transient),
-                reraise=True,
+            async for attempt in bounded_retries(
+                attempts=5, budget_s=self._retry_budget_s, retryable=is_transient
             ):
                 with attempt:
                     result: dict[str, Any] = await method(**kwargs)

@@ -72,16 +72,21 @@ def dynamo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynamo]:
     stop_process(launched.pid)
 
 
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+def launch_nats(workdir: Path) -> NatsServer:
     port, monitor = free_port(), free_port()
-    launched = start_nats(workdir=tmp_path / "nats", port=port, monitor_port=monitor)
-    yield NatsServer(
+    launched = start_nats(workdir=workdir, port=port, monitor_port=monitor)
+    return NatsServer(
         url=f"nats://{names.LOCAL_HOST}:{port}",
         monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
         pid=launched.pid,
     )
-    stop_process(launched.pid)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = launch_nats(tmp_path / "nats")
+    yield server
+    stop_process(server.pid)
 
 
 @pytest.fixture
@@ -208,13 +213,7 @@ def running_service(
     tmp_path_factory: pytest.TempPathFactory, dynamo: Dynamo
 ) -> Iterator[RunningService]:
     workdir = tmp_path_factory.mktemp("svc")
-    port, monitor = free_port(), free_port()
-    launched = start_nats(workdir=workdir / "nats", port=port, monitor_port=monitor)
-    server = NatsServer(
-        url=f"nats://{names.LOCAL_HOST}:{port}",
-        monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
-        pid=launched.pid,
-    )
+    server = launch_nats(workdir / "nats")
     table = f"balances-{uuid.uuid4().hex[:12]}"
     dynamo.create_table(table)
     service = launch_service(
@@ -232,7 +231,7 @@ def running_service(
         yield RunningService(server, table, service)
     finally:
         kill_all([service])
-        stop_process(launched.pid)
+        stop_process(server.pid)
 
 
 def request_payload(client_id: object) -> bytes:

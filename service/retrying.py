@@ -1,0 +1,25 @@
+"""The one retry policy for calls to DynamoDB and JetStream: few attempts, inside a time budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+
+def bounded_retries(
+    *, attempts: int, budget_s: float, retryable: Callable[[BaseException], bool]
+) -> AsyncRetrying:
+    """Jittered exponential backoff that stops at `attempts` or `budget_s`, then re-raises."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(attempts) | stop_after_delay(budget_s),
+        wait=wait_exponential_jitter(initial=0.02, max=0.5),
+        retry=retry_if_exception(retryable),
+        reraise=True,
+    )
