@@ -9,17 +9,17 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 
 def bounded_retries(
     *, attempts: int, budget_s: float, retryable: Callable[[BaseException], bool]
 ) -> AsyncRetrying:
-    """Jittered exponential backoff that stops at `attempts` or `budget_s`, then re-raises."""
+    """Full-jitter exponential backoff (20 ms, 40 ms, ... at most 0.5 s) that stops at `attempts` or `budget_s`, then re-raises."""
     return AsyncRetrying(
         stop=stop_after_attempt(attempts) | stop_after_delay(budget_s),
-        wait=wait_exponential_jitter(initial=0.02, max=0.5),
+        wait=wait_random_exponential(multiplier=0.02, max=0.5),
         retry=retry_if_exception(retryable),
         reraise=True,
     )

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from service.errors import InternalError
 from service.settings import Settings
-from service.store import chunks, client_credentials, is_transient, parse_balance
+from service.store import DynamoStore, chunks, client_credentials, is_transient, parse_balance
 
 
 def client_error(code: str) -> ClientError:
@@ -55,3 +59,46 @@ def test_emulators_get_dummy_keys_real_aws_never() -> None:
     }
     assert client_credentials(emulator, {"AWS_ACCESS_KEY_ID": "AKIA"}) == {}
     assert client_credentials(aws, {}) == {}
+
+
+class BatchClient:
+    """Answers BatchWriteItem, leaving the first item of every 3rd call unprocessed once."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.calls = 0
+        self.items: dict[str, str] = {}
+
+    async def batch_write_item(
+        self, RequestItems: dict[str, list[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        await asyncio.sleep(0.001)
+        self.in_flight -= 1
+        [(table, requests)] = RequestItems.items()
+        unprocessed = requests[:1] if self.calls % 3 == 0 else []
+        for request in requests[len(unprocessed) :]:
+            item = request["PutRequest"]["Item"]
+            self.items[item["id"]["S"]] = item["client_balance"]["N"]
+        return {"UnprocessedItems": {table: unprocessed} if unprocessed else {}}
+
+
+async def test_seeding_writes_lazily_with_bounded_parallelism_and_retries_unprocessed() -> None:
+    client = BatchClient()
+    consumed = 0
+
+    def rows() -> Iterator[tuple[str, int]]:
+        nonlocal consumed
+        for i in range(1, 5001):
+            consumed += 1
+            # Never more than `parallel` batches of 25 ahead of what was written.
+            assert consumed - len(client.items) <= 8 * 25 + 25
+            yield str(i), i
+
+    written = await DynamoStore(client, "t").write_balances(rows(), parallel=8)
+    assert written == 5000
+    assert len(client.items) == 5000
+    assert client.max_in_flight <= 8
