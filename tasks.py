@@ -84,7 +84,10 @@ def logs(c: Context, component: str | None = None, lines: int = 40) -> None:
 def req(c: Context, client_id: str, timeout: float = 5.0) -> None:
     """Ask the running service for a balance; prints the raw reply, exits 1 on an error reply."""
     try:
-        reply = asyncio.run(call_once(_config().nats_url, client_id, timeout_s=timeout))
+        config = _config()
+        reply = asyncio.run(
+            call_once(config.nats_url, client_id, creds=config.client_creds, timeout_s=timeout)
+        )
     except FAILURES as error:
         raise _fail(error) from None
     if not reply.ok:
@@ -114,6 +117,49 @@ def _nats_cli() -> None:
     except NatsCliError as error:
         # The tests that need it then fail in CI and are skipped, saying why, elsewhere.
         print(f"warning: {error}", file=sys.stderr)
+
+
+@task(
+    help={
+        "select": "select this context afterwards (e.g. local-client)",
+        "remove": "delete the contexts this task wrote, and nothing else",
+        "cloud_service_creds": "Synadia Cloud service user's .creds (or CLOUD_SERVICE_CREDS)",
+        "cloud_client_creds": "Synadia Cloud client user's .creds (or CLOUD_CLIENT_CREDS)",
+    }
+)
+def context(
+    c: Context,
+    select: str = "",
+    remove: bool = False,
+    cloud_service_creds: str = "",
+    cloud_client_creds: str = "",
+) -> None:
+    """Write NATS CLI contexts local-service/local-client (and cloud-* when given creds)."""
+    from service import contexts
+
+    directory = contexts.config_dir(os.environ)
+    try:
+        if remove:
+            removed = contexts.remove_ours(directory)
+            print(f"Removed: {', '.join(removed)}" if removed else "No contexts of ours to remove.")
+            return
+        config = _config()
+        if not config.client_creds.exists():
+            raise StackError("no local creds yet: run `invoke up` first")
+        wanted = contexts.local_contexts(config.nats_url, config.service_creds, config.client_creds)
+        wanted += contexts.cloud_contexts(
+            contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),
+            contexts.path_option(cloud_client_creds, os.environ, "CLOUD_CLIENT_CREDS"),
+        )
+        for path in contexts.write_contexts(directory, wanted):
+            print(f"Wrote {path}")
+        if select:
+            contexts.select(directory, select)
+            print(
+                f'Selected {select}: try  nats req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\''
+            )
+    except (contexts.ContextError, StackError) as error:
+        raise _fail(error) from None
 
 
 @task(help={"lint": "also run ruff and mypy first (default on)", "k": "only tests matching"})

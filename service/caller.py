@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -48,8 +50,14 @@ async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0)
     return Reply(msg.data, int(code), headers.get(names.ERROR_HEADER, ""))
 
 
-async def call_once(url: str, client_id: str, *, timeout_s: float = 5.0) -> Reply:
-    nc = await nats.connect(url, name="customer-caller", allow_reconnect=False, connect_timeout=2)
+async def call_once(
+    url: str, client_id: str, *, creds: Path | None = None, timeout_s: float = 5.0
+) -> Reply:
+    """Connect (as the `client` user when given its creds), ask once, disconnect."""
+    options: dict[str, Any] = {"user_credentials": str(creds)} if creds else {}
+    nc = await nats.connect(
+        url, name="customer-caller", allow_reconnect=False, connect_timeout=2, **options
+    )
     try:
         return await request_balance(nc, client_id, timeout_s=timeout_s)
     finally:

@@ -52,14 +52,15 @@ def decode_base64_credentials(value: str) -> UserCredentials:
     return parse_credentials(text, source="NATS_CREDENTIALS")
 
 
-def read_credentials_file(path: Path) -> UserCredentials:
+def read_credentials_file(path: Path, *, label: str = "NATS_CREDS_FILE") -> UserCredentials:
+    source = f"{label} {path}"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise CredentialsError(f"NATS_CREDS_FILE {path}: {error.strerror}") from None
+        raise CredentialsError(f"{source}: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise CredentialsError(f"NATS_CREDS_FILE {path} is not a text file") from None
-    return parse_credentials(text, source=f"NATS_CREDS_FILE {path}")
+        raise CredentialsError(f"{source} is not a text file") from None
+    return parse_credentials(text, source=source)
 
 
 def parse_credentials(text: str, *, source: str, now: float | None = None) -> UserCredentials:

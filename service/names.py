@@ -61,3 +61,13 @@ def seed_key(table: str) -> str:
 def event_subject(client_id: str) -> str:
     """The stream subject an answer for `client_id` is recorded on."""
     return f"{EVENT_SUBJECT_PREFIX}.{client_id}"
+
+
+OPERATOR_NAME: Final = "LOCAL"
+SYSTEM_ACCOUNT_NAME: Final = "SYS"
+APP_ACCOUNT_NAME: Final = "POC"
+"""The application account, named as in the original Synadia Cloud set-up."""
+SERVICE_USER: Final = "service"
+CLIENT_USER: Final = "client"
+
+CLOUD_NATS_URL: Final = "tls://connect.ngs.global"

@@ -56,7 +56,8 @@ def free_port() -> int:
         return port
 
 
-def nats_config(*, port: int, monitor_port: int, store_dir: Path) -> str:
+def nats_config(*, port: int, monitor_port: int, store_dir: Path, auth: str = "") -> str:
+    """`auth` is an operator-mode block (see service.security); empty means no authentication."""
     return (
         f"server_name: local\n"
         f"listen: {names.LOCAL_HOST}:{port}\n"
@@ -66,6 +67,7 @@ def nats_config(*, port: int, monitor_port: int, store_dir: Path) -> str:
         f"  max_memory_store: 256MB\n"
         f"  max_file_store: 1GB\n"
         f"}}\n"
+        f"{auth}"
     )
 
 
@@ -90,14 +92,16 @@ def launch(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None
     return Launched(process.pid, process)
 
 
-def start_nats(*, workdir: Path, port: int, monitor_port: int) -> Launched:
+def start_nats(*, workdir: Path, port: int, monitor_port: int, auth: str = "") -> Launched:
     for used in (port, monitor_port):
         if port_in_use(used):
             raise ServerError(f"port {used} (nats-server) is already in use by another program")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "nats.conf"
     config.write_text(
-        nats_config(port=port, monitor_port=monitor_port, store_dir=workdir / "jetstream")
+        nats_config(
+            port=port, monitor_port=monitor_port, store_dir=workdir / "jetstream", auth=auth
+        )
     )
     launched = launch(
         [str(find_binary("nats-server")), "-c", str(config)], log_path=workdir / "nats.log"

@@ -7,6 +7,7 @@ started, by PID, after checking each PID still runs what we launched.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from service import names
 from service.bootstrap import bootstrap
 from service.caller import CallError, Reply, call_once
 from service.health import check_heartbeat
+from service.security import creds_path, ensure_security
 from service.servers import (
     ServerError,
     http_ok,
@@ -43,6 +45,7 @@ ENVIRONMENT_OVERRIDES = {
     "STACK_NATS_MONITOR_PORT": "nats_monitor_port",
     "STACK_DYNAMODB_PORT": "dynamodb_port",
     "STACK_TABLE": "table",
+    "STACK_ACCOUNT": "account",
 }
 
 
@@ -59,6 +62,7 @@ class StackConfig:
     table: str = names.DEFAULT_TABLE
     seed_rows: int = 1000
     log_level: str = "INFO"
+    account: str = names.APP_ACCOUNT_NAME
 
     @property
     def nats_url(self) -> str:
@@ -76,6 +80,14 @@ class StackConfig:
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def service_creds(self) -> Path:
+        return creds_path(self.root, names.SERVICE_USER)
+
+    @property
+    def client_creds(self) -> Path:
+        return creds_path(self.root, names.CLIENT_USER)
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> StackConfig:
         """Defaults, overridable for a second stack or a busy port (`STACK_NATS_PORT=4333`)."""
@@ -86,7 +98,7 @@ class StackConfig:
                 continue
             if attribute == "root":
                 overrides[attribute] = Path(value)
-            elif attribute == "table":
+            elif attribute in ("table", "account"):
                 overrides[attribute] = value
             else:
                 try:
@@ -107,10 +119,11 @@ class StackConfig:
         }
 
     def settings(self) -> Settings:
-        """The bootstrap's settings: the replicas' environment, read the way they read it."""
-        return Settings.model_validate(
-            {k.lower(): v for k, v in self.service_environment().items()}
-        )
+        """Settings for tasks run from the host (bootstrap, seed): the service user's creds."""
+        environment: dict[str, object] = {
+            k.lower(): v for k, v in self.service_environment().items()
+        }
+        return Settings.model_validate({**environment, "nats_creds_file": self.service_creds})
 
 
 @dataclass
@@ -193,7 +206,8 @@ def up(config: StackConfig, *, replicas: int = 1) -> UpResult:
     try:
         restart_replicas = False
         if "nats" not in running:
-            _start_nats(config, state)
+            material = ensure_security(config.root, account=config.account)
+            _start_nats(config, state, auth=material.server_config())
             started.append("nats")
             restart_replicas = True
         if "dynamodb" not in running:
@@ -224,10 +238,10 @@ def up(config: StackConfig, *, replicas: int = 1) -> UpResult:
     return UpResult(already_running=False, started=started, status=status(config))
 
 
-def _start_nats(config: StackConfig, state: StackState) -> None:
+def _start_nats(config: StackConfig, state: StackState, *, auth: str) -> None:
     workdir = config.root / "nats"
     launched = start_nats(
-        workdir=workdir, port=config.nats_port, monitor_port=config.nats_monitor_port
+        workdir=workdir, port=config.nats_port, monitor_port=config.nats_monitor_port, auth=auth
     )
     state.components["nats"] = Component(
         name="nats",
@@ -254,7 +268,13 @@ def _start_dynamodb(config: StackConfig, state: StackState) -> None:
 def _start_replica(config: StackConfig, name: str) -> Component:
     health_file = (config.root / "run" / f"{name}.health").resolve()
     health_file.parent.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, **config.service_environment(), "HEALTH_FILE": str(health_file)}
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_"))},
+        **config.service_environment(),
+        # Exactly as on Fargate: the service user's .creds, base64, in one variable.
+        "NATS_CREDENTIALS": base64.b64encode(config.service_creds.read_bytes()).decode(),
+        "HEALTH_FILE": str(health_file),
+    }
     log_path = config.logs_dir / f"{name}.log"
     launched = launch([sys.executable, "-m", "service"], log_path=log_path, env=environment)
     return Component(
@@ -279,7 +299,9 @@ def wait_until_answering(config: StackConfig, state: StackState) -> Reply:
                     + tail(Path(replica.log), 15)
                 )
         try:
-            reply = asyncio.run(call_once(config.nats_url, "1", timeout_s=2.0))
+            reply = asyncio.run(
+                call_once(config.nats_url, "1", creds=config.client_creds, timeout_s=2.0)
+            )
         except (CallError, OSError, TimeoutError) as error:
             last_problem = str(error)
         else:
@@ -339,6 +361,8 @@ def status(config: StackConfig) -> dict[str, Any]:
         "nats_url": config.nats_url,
         "dynamodb_endpoint": config.dynamodb_endpoint,
         "table": config.table,
+        "account": config.account,
+        "creds": {"service": str(config.service_creds), "client": str(config.client_creds)},
         "components": components,
     }
 
