@@ -46,7 +46,9 @@ def up(c: Context, replicas: int = 1) -> None:
         print(f"Started: {', '.join(result.started)}")
     print(render_status(result.status))
     print(
-        f'\nTry it:  invoke req 678    (or: nats -s {config.nats_url} req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\')'
+        "\nTry it:  invoke req 678\n"
+        "Or with the NATS CLI:  invoke context --select local-client && "
+        f'nats req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\''
     )
 
 

@@ -98,3 +98,43 @@ def test_a_busy_port_is_a_clear_error_and_starts_nothing(stack_env: dict[str, st
     assert f"port {busy}" in result.stderr
     assert "Traceback" not in result.stderr
     assert json.loads(invoke(stack_env, "status", "--json").stdout)["components"] == []
+
+
+def test_contexts_drive_the_stack_with_the_nats_cli(
+    stack_env: dict[str, str], nats_cli_path: str, tmp_path: Path
+) -> None:
+    env = {**stack_env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    assert invoke(env, "up").returncode == 0
+    selected = invoke(env, "context", "--select", "local-client")
+    assert selected.returncode == 0, selected.stderr
+
+    def nats_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [nats_cli_path, *args], env=env, capture_output=True, text=True, timeout=30, check=False
+        )
+
+    reply = nats_cli(
+        "--context", "local-client", "req", "customer.balance", '{"client_id":"678"}', "--raw"
+    )
+    assert reply.returncode == 0, reply.stderr
+    assert set(json.loads(reply.stdout)) == {"balance"}
+    via_selected = nats_cli("req", "customer.balance", '{"client_id":"678"}', "--raw")
+    assert json.loads(via_selected.stdout) == json.loads(reply.stdout)
+
+    info = nats_cli("--context", "local-client", "micro", "info", "customer")
+    assert info.returncode == 0, info.stderr
+    assert "Customer balances read from DynamoDB" in info.stdout
+    assert "customer.balance" in info.stdout
+
+    stats = nats_cli("--context", "local-client", "micro", "stats", "customer", "--json")
+    assert stats.returncode == 0, stats.stderr
+    [instance] = json.loads(stats.stdout)
+    assert instance["endpoints"][0]["num_requests"] >= 2
+
+    refused = nats_cli("--context", "local-client", "sub", "customer.balance")
+    assert refused.returncode != 0
+    assert "permissions violation" in (refused.stdout + refused.stderr).lower()
+
+    removed = invoke(env, "context", "--remove")
+    assert "local-client" in removed.stdout
+    assert not (tmp_path / "xdg" / "nats" / "context" / "local-client.json").exists()

@@ -1,0 +1,202 @@
+"""Operator-mode NATS like Synadia Cloud: JWT users, least privilege, max_bytes required."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError
+
+from service import names
+from service.caller import call_once
+from service.natsjwt import encode, format_creds, identity_from_seed, new_identity, user_claims
+from service.security import CLIENT_PERMISSIONS, SecurityMaterial, ensure_security
+from service.servers import free_port, start_nats, stop_process
+from tests.integration.conftest import Dynamo, ServiceProcess, kill_all, launch_service
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class SecureNats:
+    url: str
+    material: SecurityMaterial
+    root: Path
+
+
+@pytest.fixture
+def secure_nats(tmp_path: Path) -> Iterator[SecureNats]:
+    material = ensure_security(tmp_path)
+    port = free_port()
+    launched = start_nats(
+        workdir=tmp_path / "nats",
+        port=port,
+        monitor_port=free_port(),
+        auth=material.server_config(),
+    )
+    yield SecureNats(f"nats://{names.LOCAL_HOST}:{port}", material, tmp_path)
+    stop_process(launched.pid)
+
+
+@pytest.fixture
+def secure_service(
+    secure_nats: SecureNats, dynamo: Dynamo, table: str, tmp_path: Path
+) -> Iterator[ServiceProcess]:
+    creds = base64.b64encode(secure_nats.material.service_creds.read_bytes()).decode()
+    service = launch_service(
+        tmp_path,
+        "secure",
+        {
+            "NATS_URL": secure_nats.url,
+            "NATS_CREDENTIALS": creds,
+            "DDB_TABLE": table,
+            "AWS_ENDPOINT_URL": dynamo.endpoint,
+            "AWS_REGION": names.DEFAULT_REGION,
+        },
+    )
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        kill_all([service])
+
+
+class Violations:
+    """Collects the asynchronous permission errors the server sends a client."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    async def record(self, error: Exception) -> None:
+        self.errors.append(str(error))
+
+    async def wait_for(self, text: str, timeout_s: float = 5) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for error in self.errors:
+                if text.lower() in error.lower():
+                    return error
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no error containing {text!r}; got {self.errors}")
+
+
+@pytest.fixture
+async def as_client(secure_nats: SecureNats) -> AsyncIterator[tuple[Client, Violations]]:
+    violations = Violations()
+    client = await nats.connect(
+        secure_nats.url,
+        user_credentials=str(secure_nats.material.client_creds),
+        error_cb=violations.record,
+        allow_reconnect=False,
+    )
+    yield client, violations
+    await client.close()
+
+
+async def test_the_service_answers_an_authenticated_client(
+    secure_service: ServiceProcess, secure_nats: SecureNats
+) -> None:
+    reply = await call_once(secure_nats.url, "678", creds=secure_nats.material.client_creds)
+    assert reply.ok, reply.describe()
+    assert reply.data.startswith(b'{"balance":')
+
+
+async def test_a_client_without_credentials_is_rejected(secure_nats: SecureNats) -> None:
+    with pytest.raises((NatsError, OSError)):
+        await nats.connect(secure_nats.url, allow_reconnect=False, connect_timeout=2)
+
+
+async def test_credentials_from_another_operator_are_rejected(
+    secure_nats: SecureNats, tmp_path: Path
+) -> None:
+    stranger = ensure_security(tmp_path / "elsewhere")
+    with pytest.raises((NatsError, OSError)):
+        await nats.connect(
+            secure_nats.url,
+            user_credentials=str(stranger.client_creds),
+            allow_reconnect=False,
+            connect_timeout=2,
+        )
+
+
+async def test_the_client_cannot_impersonate_the_service(
+    as_client: tuple[Client, Violations],
+) -> None:
+    client, violations = as_client
+    await client.subscribe(names.REQUEST_SUBJECT, queue=names.QUEUE_GROUP)
+    error = await violations.wait_for("permissions violation for subscription")
+    assert f'"{names.REQUEST_SUBJECT}"' in error
+    violations.errors.clear()
+    await client.subscribe(names.REQUEST_SUBJECT)
+    await violations.wait_for("permissions violation for subscription")
+
+
+async def test_the_client_cannot_read_the_config_bucket(
+    as_client: tuple[Client, Violations], secure_service: ServiceProcess
+) -> None:
+    client, violations = as_client
+    with pytest.raises(NatsError):
+        await client.jetstream(timeout=1).key_value(names.KV_BUCKET)
+    await violations.wait_for(f"KV_{names.KV_BUCKET}")
+
+
+async def test_the_client_cannot_delete_the_stream(
+    as_client: tuple[Client, Violations], secure_service: ServiceProcess
+) -> None:
+    client, violations = as_client
+    with pytest.raises(NatsError):
+        await client.jetstream(timeout=1).delete_stream(names.STREAM_NAME)
+    await violations.wait_for(f"STREAM.DELETE.{names.STREAM_NAME}")
+
+
+async def test_a_stream_without_max_bytes_is_refused_like_in_the_cloud(
+    secure_nats: SecureNats,
+) -> None:
+    nc = await nats.connect(
+        secure_nats.url, user_credentials=str(secure_nats.material.service_creds)
+    )
+    try:
+        with pytest.raises(BadRequestError) as refused:
+            await nc.jetstream().add_stream(
+                StreamConfig(name=names.STREAM_NAME, subjects=list(names.STREAM_SUBJECTS))
+            )
+        assert refused.value.err_code == 10113
+    finally:
+        await nc.close()
+
+
+def test_an_expired_user_jwt_exits_2_before_connecting(
+    secure_nats: SecureNats, tmp_path: Path
+) -> None:
+    seeds = json.loads((secure_nats.root / "security" / "keys.json").read_text())
+    account, user = identity_from_seed(seeds["application"]), new_identity("user")
+    token = encode(
+        user_claims(user, "service", CLIENT_PERMISSIONS, expires_at=int(time.time()) - 3600),
+        account,
+    )
+    creds = base64.b64encode(format_creds(token, user).encode()).decode()
+    service = launch_service(
+        tmp_path,
+        "expired",
+        {
+            "NATS_URL": secure_nats.url,
+            "NATS_CREDENTIALS": creds,
+            "DDB_TABLE": "anything",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        },
+    )
+    assert service.process.wait(timeout=30) == 2
+    output = service.log_path.read_text().strip().splitlines()
+    assert output == [output[0]]
+    assert "expired" in output[0]
+    assert "NATS_CREDENTIALS" in output[0]
