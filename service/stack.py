@@ -13,12 +13,12 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service import names
+from service import compose, names
 from service.bootstrap import bootstrap
 from service.caller import CallError, Reply, call_once
 from service.health import check_heartbeat
@@ -36,6 +36,10 @@ from service.servers import (
 from service.settings import Settings
 
 REPLICA_PREFIX = "balance-"
+NATIVE = "native"
+DOCKER = "docker"
+AUTO = "auto"
+MODES = (AUTO, NATIVE, DOCKER)
 READY_TIMEOUT_S = 90.0
 
 
@@ -154,8 +158,10 @@ class Component:
 
 @dataclass
 class StackState:
-    mode: str = "native"
+    mode: str = NATIVE
     components: dict[str, Component] = field(default_factory=dict)
+    compose_env: str | None = None
+    """Docker mode: the env file `docker compose` was started with."""
 
     @classmethod
     def load(cls, path: Path) -> StackState:
@@ -163,15 +169,21 @@ class StackState:
             return cls()
         raw = json.loads(path.read_text())
         return cls(
-            mode=raw.get("mode", "native"),
+            mode=raw.get("mode", NATIVE),
             components={k: Component(**v) for k, v in raw.get("components", {}).items()},
+            compose_env=raw.get("compose_env"),
         )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.components) or self.compose_env is not None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "mode": self.mode,
             "components": {k: asdict(v) for k, v in self.components.items()},
+            "compose_env": self.compose_env,
         }
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(document, indent=2))
@@ -191,11 +203,34 @@ class UpResult:
     status: dict[str, Any]
 
 
-def up(config: StackConfig, *, replicas: int = 1) -> UpResult:
+def resolve_mode(requested: str, state: StackState, engine: Callable[[], bool]) -> str:
+    """auto: the mode already running, else docker when an engine answers, else native."""
+    if requested not in MODES:
+        raise StackError(f"--mode must be one of {', '.join(MODES)}, not {requested!r}")
+    if state.active:
+        if requested not in (AUTO, state.mode):
+            raise StackError(
+                f"the {state.mode} stack is running; stop it with `invoke down` before"
+                f" starting it with --mode {requested}"
+            )
+        return state.mode
+    if requested == AUTO:
+        return DOCKER if engine() else NATIVE
+    if requested == DOCKER and not engine():
+        raise StackError(
+            "--mode docker needs a Docker engine, and `docker info` got no answer;"
+            " start Docker, or use --mode native (no Docker needed)"
+        )
+    return requested
+
+
+def up(config: StackConfig, *, replicas: int = 1, mode: str = AUTO, wait: bool = True) -> UpResult:
     """Start what is not running; when everything already runs, change nothing."""
     if replicas < 1:
         raise StackError("--replicas must be at least 1")
     state = StackState.load(config.state_path)
+    if resolve_mode(mode, state, compose.engine_available) == DOCKER:
+        return _up_docker(config, replicas=replicas, wait=wait)
     running = {name for name, c in state.components.items() if c.running()}
     wanted = {"nats", "dynamodb", *(f"{REPLICA_PREFIX}{i}" for i in range(1, replicas + 1))}
     surplus = {c.name for c in state.replicas()} - wanted
@@ -236,6 +271,32 @@ def up(config: StackConfig, *, replicas: int = 1) -> UpResult:
         state.save(config.state_path)
         raise
     return UpResult(already_running=False, started=started, status=status(config))
+
+
+def _up_docker(config: StackConfig, *, replicas: int, wait: bool) -> UpResult:
+    """Compose converges by itself: `up` again with the same inputs changes nothing."""
+    material = ensure_security(config.root, account=config.account)
+    environment = compose.compose_environment(
+        stack_dir=config.root,
+        nats_port=config.nats_port,
+        dynamodb_port=config.dynamodb_port,
+        table=config.table,
+        seed_rows=config.seed_rows,
+        log_level=config.log_level,
+        replicas=replicas,
+        service_creds=config.service_creds,
+    )
+    env_file = compose.write_inputs(config.root, material, environment)
+    state = StackState(mode=DOCKER, compose_env=str(env_file))
+    state.save(config.state_path)
+    compose.run_compose(env_file, "up", "--detach", "--build", "--wait")
+    if wait:
+        wait_until_answering(config, state)
+    return UpResult(
+        already_running=False,
+        started=[f"docker compose ({replicas} replicas)"],
+        status=status(config),
+    )
 
 
 def _start_nats(config: StackConfig, state: StackState, *, auth: str) -> None:
@@ -327,6 +388,9 @@ def down(config: StackConfig, *, wipe: bool = False) -> list[str]:
     """Stop the processes `up` started (replicas first); keep data unless `wipe`."""
     state = StackState.load(config.state_path)
     stopped = []
+    if state.compose_env is not None:
+        compose.run_compose(Path(state.compose_env), "down", *(["--volumes"] if wipe else []))
+        stopped.append("docker compose stack")
     order = [
         *state.replicas(),
         *(state.components[n] for n in ("dynamodb", "nats") if n in state.components),
@@ -344,6 +408,8 @@ def down(config: StackConfig, *, wipe: bool = False) -> list[str]:
 def status(config: StackConfig) -> dict[str, Any]:
     state = StackState.load(config.state_path)
     components = []
+    if state.compose_env is not None:
+        components = _docker_components(Path(state.compose_env))
     for component in state.components.values():
         running = component.running()
         components.append(
@@ -357,7 +423,7 @@ def status(config: StackConfig) -> dict[str, Any]:
             }
         )
     return {
-        "mode": state.mode if state.components else None,
+        "mode": state.mode if state.active else None,
         "nats_url": config.nats_url,
         "dynamodb_endpoint": config.dynamodb_endpoint,
         "table": config.table,
@@ -365,6 +431,61 @@ def status(config: StackConfig) -> dict[str, Any]:
         "creds": {"service": str(config.service_creds), "client": str(config.client_creds)},
         "components": components,
     }
+
+
+def _docker_components(env_file: Path) -> list[dict[str, Any]]:
+    """`docker compose ps` rows in the same shape as native components."""
+    try:
+        output = compose.run_compose(env_file, "ps", "--all", "--format", "json", capture=True)
+    except compose.ComposeError as error:
+        return [
+            {
+                "name": "docker",
+                "pid": None,
+                "address": None,
+                "running": False,
+                "healthy": False,
+                "log": None,
+                "error": str(error),
+            }
+        ]
+    return [
+        {
+            "name": row.get("Name") or row.get("Service"),
+            "pid": None,
+            "address": ", ".join(
+                f"{p.get('URL')}:{p.get('PublishedPort')}"
+                for p in row.get("Publishers") or []
+                if p.get("PublishedPort")
+            )
+            or None,
+            "running": row.get("State") == "running",
+            "healthy": row.get("State") == "running" and row.get("Health") in ("", "healthy", None),
+            "log": None,
+        }
+        for row in compose_rows(output)
+    ]
+
+
+def compose_rows(output: str) -> list[dict[str, Any]]:
+    """`ps --format json` prints an array (older Compose) or one object per line (newer)."""
+    text = output.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        rows: list[dict[str, Any]] = json.loads(text)
+        return rows
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def docker_logs(config: StackConfig, component: str | None, lines: int) -> bool:
+    """Print Compose logs when the docker stack runs; False in native mode."""
+    state = StackState.load(config.state_path)
+    if state.compose_env is None:
+        return False
+    args = ["logs", "--no-color", "--tail", str(lines), *([component] if component else [])]
+    compose.run_compose(Path(state.compose_env), *args)
+    return True
 
 
 def render_status(report: dict[str, Any]) -> str:

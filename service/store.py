@@ -115,16 +115,19 @@ def chunks(rows: Iterable[tuple[str, int]], size: int) -> Iterator[list[tuple[st
 class DynamoStore:
     """The balances table behind one aiobotocore client."""
 
-    def __init__(self, client: Any, table: str, *, retry_budget_s: float = 2.0) -> None:
+    def __init__(
+        self, client: Any, table: str, *, retry_budget_s: float = 2.0, attempts: int = 5
+    ) -> None:
         self._client = client
         self.table = table
         self._retry_budget_s = retry_budget_s
+        self._attempts = attempts
 
     async def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, operation)
         try:
             async for attempt in bounded_retries(
-                attempts=5, budget_s=self._retry_budget_s, retryable=is_transient
+                attempts=self._attempts, budget_s=self._retry_budget_s, retryable=is_transient
             ):
                 with attempt:
                     result: dict[str, Any] = await method(**kwargs)

@@ -1,6 +1,7 @@
-"""Real servers for the integration tests: nats-server per test, one moto server per session.
+"""Real servers for the integration tests: a NATS server per test, one DynamoDB per session.
 
-Each test gets its own table name, so tests that share the emulator never see each other's data.
+They come from a provider (native processes or containers, `--stack`); each test gets its own
+table name, so tests that share the emulator never see each other's data.
 """
 
 from __future__ import annotations
@@ -17,23 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import nats
 import pytest
 from nats.aio.client import Client
 
 from service import names
+from service.compose import engine_available
 from service.natscli import installed_cli
-from service.servers import free_port, start_moto, start_nats, stop_process
+from tests.integration.providers import NatsServer, Provider, choose, dynamodb_client
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class NatsServer:
-    url: str
-    monitor_url: str
-    pid: int
+@pytest.fixture(scope="session")
+def provider(request: pytest.FixtureRequest) -> Provider:
+    requested = request.config.getoption("--stack")
+    chosen = choose(requested, engine_available)
+    if chosen.name == "docker" and not engine_available():
+        pytest.exit("--stack=docker needs a Docker engine, and `docker info` got no answer", 2)
+    return chosen
 
 
 @dataclass
@@ -41,13 +44,7 @@ class Dynamo:
     endpoint: str
 
     def client(self) -> Any:
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=self.endpoint,
-            region_name=names.DEFAULT_REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return dynamodb_client(self.endpoint)
 
     def create_table(self, table: str) -> None:
         client = self.client()
@@ -65,28 +62,17 @@ class Dynamo:
 
 
 @pytest.fixture(scope="session")
-def dynamo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynamo]:
-    port = free_port()
-    launched = start_moto(workdir=tmp_path_factory.mktemp("moto"), port=port)
-    yield Dynamo(endpoint=f"http://{names.LOCAL_HOST}:{port}")
-    stop_process(launched.pid)
-
-
-def launch_nats(workdir: Path) -> NatsServer:
-    port, monitor = free_port(), free_port()
-    launched = start_nats(workdir=workdir, port=port, monitor_port=monitor)
-    return NatsServer(
-        url=f"nats://{names.LOCAL_HOST}:{port}",
-        monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
-        pid=launched.pid,
-    )
+def dynamo(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynamo]:
+    running = provider.start_dynamodb(tmp_path_factory.mktemp("dynamodb"))
+    yield Dynamo(endpoint=running.endpoint)
+    running.stop()
 
 
 @pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = launch_nats(tmp_path / "nats")
+def nats_server(provider: Provider, tmp_path: Path) -> Iterator[NatsServer]:
+    server = provider.start_nats(tmp_path / "nats")
     yield server
-    stop_process(server.pid)
+    server.stop()
 
 
 @pytest.fixture
@@ -210,10 +196,10 @@ class RunningService:
 
 @pytest.fixture(scope="module")
 def running_service(
-    tmp_path_factory: pytest.TempPathFactory, dynamo: Dynamo
+    provider: Provider, tmp_path_factory: pytest.TempPathFactory, dynamo: Dynamo
 ) -> Iterator[RunningService]:
     workdir = tmp_path_factory.mktemp("svc")
-    server = launch_nats(workdir / "nats")
+    server = provider.start_nats(workdir / "nats")
     table = f"balances-{uuid.uuid4().hex[:12]}"
     dynamo.create_table(table)
     service = launch_service(
@@ -231,7 +217,7 @@ def running_service(
         yield RunningService(server, table, service)
     finally:
         kill_all([service])
-        stop_process(server.pid)
+        server.stop()
 
 
 def request_payload(client_id: object) -> bytes:

@@ -21,8 +21,8 @@ from service import names
 from service.caller import call_once
 from service.natsjwt import encode, format_creds, identity_from_seed, new_identity, user_claims
 from service.security import CLIENT_PERMISSIONS, SecurityMaterial, ensure_security
-from service.servers import free_port, start_nats, stop_process
 from tests.integration.conftest import Dynamo, ServiceProcess, kill_all, launch_service
+from tests.integration.providers import Provider
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +35,11 @@ class SecureNats:
 
 
 @pytest.fixture
-def secure_nats(tmp_path: Path) -> Iterator[SecureNats]:
+def secure_nats(provider: Provider, tmp_path: Path) -> Iterator[SecureNats]:
     material = ensure_security(tmp_path)
-    port = free_port()
-    launched = start_nats(
-        workdir=tmp_path / "nats",
-        port=port,
-        monitor_port=free_port(),
-        auth=material.server_config(),
-    )
-    yield SecureNats(f"nats://{names.LOCAL_HOST}:{port}", material, tmp_path)
-    stop_process(launched.pid)
+    server = provider.start_nats(tmp_path / "nats", auth=material.server_config())
+    yield SecureNats(server.url, material, tmp_path)
+    server.stop()
 
 
 @pytest.fixture

