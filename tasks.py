@@ -177,6 +177,45 @@ def context(
         raise _fail(error) from None
 
 
+@task(
+    help={
+        "env": "Copilot environment (default dev)",
+        "creds": "the Synadia Cloud service user's .creds file (or CLOUD_SERVICE_CREDS)",
+        "dry_run": "print every step and AWS call without doing it",
+        "init": "first deploy in this account: create the Copilot app, environment and service",
+    }
+)
+def deploy(
+    c: Context, env: str = "dev", creds: str = "", dry_run: bool = False, init: bool = False
+) -> None:
+    """Deploy the service to AWS Fargate with Copilot, against Synadia Cloud."""
+    from service.contexts import path_option
+    from service.deploy import DeployError
+    from service.deploy import deploy as run_deploy
+
+    path = path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
+    if path is None:
+        raise _fail(
+            StackError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
+        )
+    try:
+        run_deploy(environment=env, creds=path, dry_run=dry_run, init=init)
+    except DeployError as error:
+        raise _fail(error) from None
+
+
+@task(help={"env": "Copilot environment (default dev)", "dry_run": "print without doing it"})
+def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
+    """Remove the service from AWS; its balances table is kept."""
+    from service.deploy import DeployError
+    from service.deploy import destroy as run_destroy
+
+    try:
+        run_destroy(environment=env, dry_run=dry_run)
+    except DeployError as error:
+        raise _fail(error) from None
+
+
 @task(help={"lint": "also run ruff and mypy first (default on)", "k": "only tests matching"})
 def test(c: Context, lint: bool = True, k: str = "") -> None:
     """Run every test (unit and integration), after ruff and mypy."""
