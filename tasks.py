@@ -6,8 +6,9 @@ import asyncio
 import json
 import os
 import sys
+from typing import ClassVar
 
-from invoke import Context, Exit, task
+from invoke import Context, Exit, Task, task
 
 from service import names
 from service.caller import CallError, call_once
@@ -213,6 +214,115 @@ def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
     try:
         run_destroy(environment=env, dry_run=dry_run)
     except DeployError as error:
+        raise _fail(error) from None
+
+
+class _BenchFlags(Task):  # type: ignore[misc]
+    """Invoke picks short flags by first letter; the benchmark keeps the original's -n and -c."""
+
+    SHORT: ClassVar[dict[str, str]] = {"requests": "n", "concurrency": "c"}
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, object]:
+        opts: dict[str, object] = super().arg_opts(
+            name, default, taken_names | set(self.SHORT.values())
+        )
+        if name in self.SHORT:
+            opts["names"] = [name, self.SHORT[name]]
+        return opts
+
+
+@task(
+    klass=_BenchFlags,
+    help={
+        "requests": "requests to send (default 1000)",
+        "concurrency": "most requests in flight (default 1000)",
+        "timeout": "seconds each request may take (default 5)",
+        "ids": "customer ids to cycle through: 1..1000, a,b,c or a mix (default 1..1000)",
+        "clients": "load-generator processes, each with its own connection (default 1)",
+        "rate": "open loop: requests per second, latency from the scheduled send time",
+        "warmup": "requests sent and not counted before the run",
+        "context": "aim at a NATS CLI context (e.g. cloud-client) instead of the local stack",
+        "creds": "with --server: a .creds file",
+        "server": "with --creds: a NATS URL",
+        "json": "also write the result as JSON to this path",
+        "baseline": "also measure raw GetItem, BatchGetItem and NATS echo capacity (local stack)",
+        "replicas": "comma-separated replica counts (e.g. 1,3): restart the local stack for each",
+    },
+)
+def bench(
+    c: Context,
+    requests: int = 1000,
+    concurrency: int = 1000,
+    timeout: float = 5.0,
+    ids: str = "1..1000",
+    clients: int = 1,
+    rate: float = 0.0,
+    warmup: int = 0,
+    context: str = "",
+    creds: str = "",
+    server: str = "",
+    json_: str = "",
+    baseline: bool = False,
+    replicas: str = "",
+) -> None:
+    """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
+    from pathlib import Path
+
+    from service import bench as bench_module
+    from service.stack import StackState
+
+    config = _config()
+    try:
+        plan = bench_module.LoadPlan(
+            requests,
+            concurrency,
+            timeout,
+            bench_module.parse_ids(ids),
+            clients,
+            rate or None,
+            warmup,
+        )
+        local = not context and not server
+        if context:
+            target = bench_module.context_target(context, os.environ)
+        elif server:
+            target = bench_module.Target(server, Path(creds) if creds else None)
+        else:
+            if not config.client_creds.exists():
+                raise StackError("the local stack is not running: invoke up (or give --context)")
+            target = bench_module.Target(config.nats_url, config.client_creds)
+        counts = [int(n) for n in replicas.split(",") if n.strip()] if replicas else [0]
+        rows = []
+        for count in counts:
+            if count:
+                if not local:
+                    raise StackError(
+                        "--replicas restarts the local stack; it cannot go with a remote target"
+                    )
+                stack_up(config, replicas=count, mode="native")
+                print(f"== {count} replica(s) ==")
+            pids = {}
+            if local:
+                state = StackState.load(config.state_path)
+                pids = {n: comp.pid for n, comp in state.components.items() if comp.running()}
+            document = bench_module.benchmark(
+                bench_module.BenchRequest(
+                    target=target,
+                    plan=plan,
+                    baseline_settings=config.settings() if baseline else None,
+                    baseline_target=bench_module.Target(config.nats_url, config.service_creds)
+                    if baseline
+                    else None,
+                    local_pids=pids,
+                    json_path=Path(json_) if json_ and len(counts) == 1 else None,
+                )
+            )
+            rows.append((count, document))
+        if len(counts) > 1:
+            print("\n".join(bench_module.replica_table(rows)))
+            if json_:
+                bench_module.write_json(Path(json_), {"by_replicas": {str(n): d for n, d in rows}})
+    except (bench_module.BenchError, *FAILURES) as error:
         raise _fail(error) from None
 
 

@@ -79,6 +79,21 @@ def test_up_req_status_down(stack_env: dict[str, str]) -> None:
     assert reseeded.returncode == 0
     assert "Seeded 50 rows" in reseeded.stdout
 
+    result_path = Path(stack_env["STACK_DIR"]) / "bench.json"
+    benched = invoke(stack_env, "bench", "-n", "200", "-c", "20", "--json", str(result_path))
+    assert benched.returncode == 0, benched.stdout + benched.stderr
+    assert "Total of 200 requests, with max concurrency 20" in benched.stdout
+    result = json.loads(result_path.read_text())
+    assert (result["requests"], result["ok"], result["timeouts"], result["errors"]) == (
+        200,
+        200,
+        0,
+        {},
+    )
+    assert result["service_stats"]["requests"] == 200
+    assert set(result["latency_ms"]) == {"p50", "p90", "p99", "p999", "max"}
+    assert {"generator", "nats", "dynamodb", "balance-1", "balance-2"} <= set(result["cpu_s"])
+
     logs = invoke(stack_env, "logs", "-c", "balance-1")
     assert '"event": "service.ready"' in logs.stdout
 
