@@ -35,7 +35,8 @@ async def _rate(
         index = number
         while loop.time() < deadline:
             try:
-                done += await call(index)
+                units = await call(index)  # read `done` only after the await: no lost updates
+                done += units
             except Exception:  # a failed call adds no capacity; back off a little
                 await asyncio.sleep(0.01)
             finally:
