@@ -14,6 +14,7 @@ from nats.errors import Error as NatsError
 from service import __version__, names
 from service.balance import BalanceHandler
 from service.bootstrap import BootstrapError, ensure_bucket, ensure_stream
+from service.coalescer import BalanceCoalescer
 from service.connection import ConnectError, connect, load_credentials
 from service.credentials import CredentialsError, UserCredentials
 from service.errors import UnavailableError
@@ -96,6 +97,12 @@ async def _start(
             ack_timeout_s=settings.event_ack_timeout_s,
             budget_s=settings.request_timeout_s / 2,
         )
+        reader = BalanceCoalescer(
+            store,
+            batch_max=settings.ddb_batch_max,
+            batches_in_flight=settings.ddb_batches_in_flight,
+            unprocessed_budget_s=settings.request_timeout_s / 2,
+        )
         service = MicroService(
             nc,
             identity(settings),
@@ -103,13 +110,14 @@ async def _start(
                 name=names.ENDPOINT_NAME,
                 subject=names.REQUEST_SUBJECT,
                 queue_group=names.QUEUE_GROUP,
-                handler=BalanceHandler(store, events, timeout_s=settings.request_timeout_s),
+                handler=BalanceHandler(reader, events, timeout_s=settings.request_timeout_s),
                 metadata={
                     "description": "The balance of one customer",
                     "format": "application/json",
                     "request": '{"client_id":"<id>"}',
                     "response": '{"balance":<integer>}',
                 },
+                stats_data=reader.metrics.document,
             ),
             max_concurrency=settings.max_concurrency,
             service_id=service_id,

@@ -50,11 +50,6 @@ NATS_PORT: Final = 4222
 NATS_MONITOR_PORT: Final = 8222
 DYNAMODB_PORT: Final = 8000
 
-LOCAL_MAX_CONCURRENCY: Final = 32
-"""Requests a replica handles at once in the local stack. The emulator serves a few hundred
-GetItem/s; more calls in flight only queue inside it, trip the 1 s call timeout and retry
-(measured in docs/benchmarks.md). Waiting requests stay queued in NATS instead."""
-
 ERROR_HEADER: Final = "Nats-Service-Error"
 ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"
 

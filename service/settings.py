@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=4.0, gt=0, le=60)
     """The whole budget of one request, kept under the 5 s callers wait."""
     ddb_call_timeout_s: float = Field(default=1.0, gt=0)
+    ddb_batch_max: int = Field(default=100, ge=1, le=100)
+    """Balance reads coalesced into one BatchGetItem; 1 turns coalescing off (one GetItem each)."""
+    ddb_batches_in_flight: int = Field(default=8, ge=1, le=1000)
     event_ack_timeout_s: float = Field(default=1.0, gt=0)
     drain_timeout_s: float = Field(default=10.0, gt=0)
     connect_attempts: int = Field(default=10, ge=1)

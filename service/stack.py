@@ -120,7 +120,6 @@ class StackConfig:
             "AWS_REGION": names.DEFAULT_REGION,
             "SEED_ROWS": str(self.seed_rows),
             "LOG_LEVEL": self.log_level,
-            "MAX_CONCURRENCY": str(names.LOCAL_MAX_CONCURRENCY),
         }
 
     def settings(self) -> Settings:

@@ -154,6 +154,29 @@ class DynamoStore:
         item = response.get("Item")
         return None if item is None else parse_balance(item)
 
+    async def batch_get_items(
+        self, client_ids: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Items by id for up to 100 distinct ids, and the ids DynamoDB left unprocessed."""
+        response = await self._call(
+            "batch_get_item",
+            RequestItems={
+                self.table: {
+                    "Keys": [{names.DDB_KEY_ATTRIBUTE: {"S": key}} for key in client_ids],
+                    "ProjectionExpression": f"{names.DDB_KEY_ATTRIBUTE}, {names.DDB_BALANCE_ATTRIBUTE}",
+                }
+            },
+        )
+        items = {
+            item[names.DDB_KEY_ATTRIBUTE]["S"]: item
+            for item in response.get("Responses", {}).get(self.table, [])
+        }
+        unprocessed = [
+            key[names.DDB_KEY_ATTRIBUTE]["S"]
+            for key in response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        ]
+        return items, unprocessed
+
     async def table_created_at(self) -> datetime:
         """The creation time tells a recreated table from the one a seed marker describes."""
         response = await self._call("describe_table", TableName=self.table)

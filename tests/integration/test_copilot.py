@@ -141,6 +141,7 @@ def test_the_addon_deploys_a_retained_table_and_least_privilege_policy() -> None
         [statement] = document["Statement"]
         assert statement["Effect"] == "Allow"
         assert sorted(statement["Action"]) == [
+            "dynamodb:BatchGetItem",
             "dynamodb:BatchWriteItem",
             "dynamodb:DescribeTable",
             "dynamodb:GetItem",

@@ -1,0 +1,159 @@
+"""Coalesce concurrent balance reads into BatchGetItem calls (the DataLoader pattern).
+
+One GetItem per request caps a replica at the emulator's (or DynamoDB's) per-call rate and costs
+a full HTTP round trip of client CPU each; one BatchGetItem answers up to 100 requests. Lookups
+that arrive together join one batch; a batch leaves as soon as it is full, or when the event
+loop has run everything that was ready (no timer, so an idle service adds no latency), and
+while every batch slot is busy the next batch keeps filling. The handler does not know: it calls
+`get_balance` as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from service.errors import ServiceFault, UnavailableError
+from service.store import parse_balance
+
+
+class BatchStore(Protocol):
+    async def get_balance(self, client_id: str) -> int | None: ...
+
+    async def batch_get_items(
+        self, client_ids: list[str]
+    ) -> tuple[Mapping[str, Mapping[str, Any]], list[str]]: ...
+
+
+@dataclass
+class BatchMetrics:
+    batches: int = 0
+    keys: int = 0
+    joined: int = 0
+    """Lookups that found their key already waiting in the batch and shared its answer."""
+    unprocessed_retries: int = 0
+    failed_batches: int = 0
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "keys": self.keys,
+            "mean_batch_size": round(self.keys / self.batches, 2) if self.batches else 0.0,
+            "joined_lookups": self.joined,
+            "unprocessed_retries": self.unprocessed_retries,
+            "failed_batches": self.failed_batches,
+        }
+
+
+class BalanceCoalescer:
+    """`get_balance` with the store's semantics (None for no such customer), batched."""
+
+    def __init__(
+        self,
+        store: BatchStore,
+        *,
+        batch_max: int = 100,
+        batches_in_flight: int = 8,
+        unprocessed_budget_s: float = 2.0,
+    ) -> None:
+        if not 1 <= batch_max <= 100:
+            raise ValueError("batch_max must be 1..100 (DynamoDB's BatchGetItem limit)")
+        self._store = store
+        self._batch_max = batch_max
+        self._slots = batches_in_flight
+        self._in_flight = 0
+        self._budget_s = unprocessed_budget_s
+        self._pending: dict[str, asyncio.Future[int | None]] = {}
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._direct_slots = asyncio.Semaphore(batches_in_flight)
+        self.metrics = BatchMetrics()
+
+    async def get_balance(self, client_id: str) -> int | None:
+        if self._batch_max == 1:
+            return await self._get_one(client_id)
+        future = self._pending.get(client_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            future.add_done_callback(_consume)
+            self._pending[client_id] = future
+            if len(self._pending) >= self._batch_max:
+                self._dispatch()
+            else:
+                self._schedule()
+        else:
+            self.metrics.joined += 1
+        # shield: a request that gives up must not cancel the answer others share.
+        return await asyncio.shield(future)
+
+    async def _get_one(self, client_id: str) -> int | None:
+        """Coalescing off: one GetItem per lookup, with the same bound on calls in flight."""
+        async with self._direct_slots:
+            self.metrics.batches += 1
+            self.metrics.keys += 1
+            return await self._store.get_balance(client_id)
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        self._scheduled = False
+        while self._pending and self._in_flight < self._slots:
+            keys = list(self._pending)[: self._batch_max]
+            batch = {key: self._pending.pop(key) for key in keys}
+            self._in_flight += 1
+            task = asyncio.create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: dict[str, asyncio.Future[int | None]]) -> None:
+        self.metrics.batches += 1
+        self.metrics.keys += len(batch)
+        try:
+            items = await self._fetch(list(batch))
+            for key, future in batch.items():
+                if future.done():
+                    continue
+                item = items.get(key)
+                try:
+                    future.set_result(None if item is None else parse_balance(item))
+                except ServiceFault as fault:  # one bad item fails only its own request
+                    future.set_exception(fault)
+        except Exception as error:
+            self.metrics.failed_batches += 1
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(error)
+        finally:
+            self._in_flight -= 1
+            if self._pending:
+                self._dispatch()
+
+    async def _fetch(self, keys: list[str]) -> dict[str, Mapping[str, Any]]:
+        """BatchGetItem, resending UnprocessedKeys with backoff inside the budget."""
+        found: dict[str, Mapping[str, Any]] = {}
+        remaining = keys
+        deadline = time.monotonic() + self._budget_s
+        delay = 0.02
+        while True:
+            items, unprocessed = await self._store.batch_get_items(remaining)
+            found.update(items)
+            if not unprocessed:
+                return found
+            if time.monotonic() + delay > deadline:
+                raise UnavailableError("DynamoDB kept keys unprocessed; try again")
+            self.metrics.unprocessed_retries += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            remaining = unprocessed
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Mark an exception as seen when every waiter already gave up (no asyncio warning)."""
+    if not future.cancelled():
+        future.exception()
