@@ -27,7 +27,7 @@ from hdrh.histogram import HdrHistogram
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
-from service import names
+from service import loops, names
 
 LOWEST_US, HIGHEST_US, DIGITS = 1, 120_000_000, 3
 
@@ -204,7 +204,7 @@ def worker_main(job: WorkerJob) -> WorkerResult:
         with _counter.get_lock():
             _counter.value += 1
 
-    return asyncio.run(_load(job, progress))
+    return loops.run(_load(job, progress))
 
 
 @dataclass

@@ -43,6 +43,7 @@ MODES = (AUTO, NATIVE, DOCKER)
 READY_TIMEOUT_S = 90.0
 
 
+SERVICE_PREFIX = "STACK_SERVICE_"
 ENVIRONMENT_OVERRIDES = {
     "STACK_DIR": "root",
     "STACK_NATS_PORT": "nats_port",
@@ -67,6 +68,8 @@ class StackConfig:
     seed_rows: int = 1000
     log_level: str = "INFO"
     account: str = names.APP_ACCOUNT_NAME
+    service_overrides: tuple[tuple[str, str], ...] = ()
+    """Extra service settings for the replicas, from `STACK_SERVICE_<VARIABLE>=value`."""
 
     @property
     def nats_url(self) -> str:
@@ -109,6 +112,13 @@ class StackConfig:
                     overrides[attribute] = int(value)
                 except ValueError:
                     raise StackError(f"{variable} must be a port number, not {value!r}") from None
+        overrides["service_overrides"] = tuple(
+            sorted(
+                (key.removeprefix(SERVICE_PREFIX), value)
+                for key, value in environ.items()
+                if key.startswith(SERVICE_PREFIX) and key != SERVICE_PREFIX
+            )
+        )
         return cls(**overrides)
 
     def service_environment(self) -> dict[str, str]:
@@ -120,6 +130,7 @@ class StackConfig:
             "AWS_REGION": names.DEFAULT_REGION,
             "SEED_ROWS": str(self.seed_rows),
             "LOG_LEVEL": self.log_level,
+            **dict(self.service_overrides),
         }
 
     def settings(self) -> Settings:

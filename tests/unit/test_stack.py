@@ -55,3 +55,9 @@ def test_environment_overrides_and_bad_ports() -> None:
     assert config.account == "TEAM"
     with pytest.raises(StackError, match="STACK_DYNAMODB_PORT must be a port number"):
         StackConfig.from_environment({"STACK_DYNAMODB_PORT": "eight"})
+
+
+def test_service_settings_pass_through_to_the_replicas() -> None:
+    config = StackConfig.from_environment({"STACK_SERVICE_DDB_BATCH_MAX": "1", "OTHER": "x"})
+    assert config.service_environment()["DDB_BATCH_MAX"] == "1"
+    assert "OTHER" not in config.service_environment()
