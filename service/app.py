@@ -11,7 +11,7 @@ import sys
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
-from service import __version__, loops, names
+from service import __version__, names
 from service.balance import BalanceHandler
 from service.bootstrap import BootstrapError, ensure_bucket, ensure_stream
 from service.coalescer import BalanceCoalescer
@@ -156,9 +156,7 @@ def main() -> None:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        loops.run(
-            run(settings, service_id, credentials), prefer_uvloop=settings.event_loop == "uvloop"
-        )
+        asyncio.run(run(settings, service_id, credentials))
     except (ConnectError, BootstrapError, UnavailableError, NatsError) as error:
         message = getattr(error, "message", None) or str(error) or type(error).__name__
         log.error("service.failed", extra={"error": message})

@@ -27,7 +27,7 @@ from hdrh.histogram import HdrHistogram
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
-from service import loops, names
+from service import names
 
 LOWEST_US, HIGHEST_US, DIGITS = 1, 120_000_000, 3
 
@@ -204,7 +204,7 @@ def worker_main(job: WorkerJob) -> WorkerResult:
         with _counter.get_lock():
             _counter.value += 1
 
-    return loops.run(_load(job, progress))
+    return asyncio.run(_load(job, progress))
 
 
 @dataclass
@@ -298,8 +298,14 @@ def run_load(
     )
 
 
-async def service_stats(target: Target, window_s: float = 0.5) -> dict[str, dict[str, Any]]:
-    """Every instance's `$SRV.STATS` endpoint figures, by instance id."""
+async def service_stats(
+    target: Target, *, expect: int = 0, window_s: float = 0.5, patience_s: float = 10.0
+) -> dict[str, dict[str, Any]]:
+    """Every instance's `$SRV.STATS` endpoint figures, by instance id.
+
+    Waits `window_s` for replies, and up to `patience_s` for `expect` instances: a replica still
+    working through a backlog answers late.
+    """
     nc = await connect(target, "customer-bench-stats")
     replies: dict[str, dict[str, Any]] = {}
     try:
@@ -312,6 +318,10 @@ async def service_stats(target: Target, window_s: float = 0.5) -> dict[str, dict
         subscription = await nc.subscribe(inbox, cb=collect)
         await nc.publish(f"$SRV.STATS.{names.SERVICE_NAME}", b"", reply=inbox)
         await asyncio.sleep(window_s)
+        waited = window_s
+        while len(replies) < expect and waited < patience_s:
+            await asyncio.sleep(0.1)
+            waited += 0.1
         await subscription.unsubscribe()
     finally:
         await nc.close()
@@ -396,6 +406,8 @@ def result_document(
         "timeout_s": result.timeout_s,
         "duration_s": round(result.duration_s, 3),
         "throughput_rps": round(result.throughput_rps, 1),
+        # Answered in time, per second: what callers got (throughput counts timeouts too).
+        "goodput_rps": round(result.ok / result.duration_s, 1) if result.duration_s else 0.0,
         "latency_ms": {k: round(v, 3) for k, v in result.latency_ms().items()},
         "ok": result.ok,
         "errors": result.errors,
@@ -444,7 +456,8 @@ def render(document: Mapping[str, Any], result: LoadResult) -> list[str]:
     lines = [
         summary_line(result),
         f"throughput: {document['throughput_rps']:,.1f} req/s over {document['duration_s']} s"
-        f" ({document['clients']} generator process(es), concurrency {document['concurrency']})",
+        f" ({document['clients']} generator process(es), concurrency {document['concurrency']});"
+        f" answered in time: {document['goodput_rps']:,.1f} req/s",
         "latency ms: "
         + "  ".join(f"{k} {latency[k]:.2f}" for k in ("p50", "p90", "p99", "p999", "max")),
         f"ok {document['ok']}  errors {document['errors'] or 0}  timeouts {document['timeouts']}"
@@ -571,7 +584,7 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> d
     with ProgressDisplay(plan.requests, interactive=sys.stdout.isatty()) as display:
         result = run_load(request.target, plan, on_progress=display.update)
     cpu_after = cpu_snapshot(request.local_pids)
-    stats_after = asyncio.run(service_stats(request.target))
+    stats_after = asyncio.run(service_stats(request.target, expect=len(stats_before)))
     baseline_figures = None
     if request.baseline_settings is not None and request.baseline_target is not None:
         say(f"baseline: {request.baseline_seconds:g} s each of GetItem, BatchGetItem and NATS echo")

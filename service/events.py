@@ -54,19 +54,28 @@ class EventRecorder:
         payload = balance_event(client_id, balance, self._service_id, datetime.now(UTC))
         # One id per answer, reused by every retry: the stream deduplicates a resend.
         headers = {"Nats-Msg-Id": f"{self._service_id}-{next(self._sequence)}"}
+        subject = names.event_subject(client_id)
         try:
-            async for attempt in bounded_retries(
-                attempts=3,
-                budget_s=self._budget_s,
-                retryable=lambda error: isinstance(error, _RETRYABLE),
-            ):
-                with attempt:
-                    await self._js.publish(
-                        names.event_subject(client_id),
-                        payload,
-                        timeout=self._ack_timeout_s,
-                        stream=names.STREAM_NAME,
-                        headers=headers,
-                    )
+            try:
+                # The common case without tenacity's per-call set-up (in a profile under load it
+                # took about a fifth of the service's CPU); retries only after a failure.
+                await self._publish(subject, payload, headers)
+            except _RETRYABLE:
+                async for attempt in bounded_retries(
+                    attempts=2,
+                    budget_s=self._budget_s,
+                    retryable=lambda error: isinstance(error, _RETRYABLE),
+                ):
+                    with attempt:
+                        await self._publish(subject, payload, headers)
         except (*_RETRYABLE, APIError, ConnectionClosedError) as error:
             raise UnavailableError("the event stream did not acknowledge the answer") from error
+
+    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        await self._js.publish(
+            subject,
+            payload,
+            timeout=self._ack_timeout_s,
+            stream=names.STREAM_NAME,
+            headers=headers,
+        )

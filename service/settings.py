@@ -35,8 +35,6 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
 
     log_level: LogLevel = "INFO"
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
-    """uvloop when installed; `asyncio` for comparison or debugging."""
     max_concurrency: int = Field(default=256, ge=1, le=100_000)
     request_timeout_s: float = Field(default=4.0, gt=0, le=60)
     """The whole budget of one request, kept under the 5 s callers wait."""
