@@ -28,6 +28,25 @@ from service.natscli import installed_cli
 from tests.integration.providers import NatsServer, Provider, choose, dynamodb_client
 
 ROOT = Path(__file__).resolve().parents[2]
+OWN_VARIABLES = ("NATS_", "AWS_", "DDB_", "STACK_", "CLOUD_")
+"""Variables of the project's own that a test must not inherit from the developer's shell."""
+
+
+def clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
+
+
+def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `invoke` command, as a person types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +164,7 @@ def launch_service(workdir: Path, name: str, env: dict[str, str]) -> ServiceProc
     health_file = workdir / f"{name}.health"
     log_path = workdir / f"{name}.log"
     full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_"))},
+        **clean_environment(),
         "HEALTH_FILE": str(health_file),
         **env,
     }

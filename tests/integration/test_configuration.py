@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, clean_environment
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +20,7 @@ BASE = {
 
 
 def run_service(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_"))}
+    clean = clean_environment()
     return subprocess.run(
         [sys.executable, "-m", "service"],
         cwd=ROOT,

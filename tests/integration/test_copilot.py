@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from service import copilot_schema, names
 from service.security import ensure_security
 from service.servers import free_port, start_moto, stop_process
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, clean_environment, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -190,9 +190,7 @@ def deploy_env(tmp_path: Path, moto_endpoint: str) -> dict[str, str]:
     copilot = bin_dir / "copilot"
     copilot.write_text(STAND_IN)
     copilot.chmod(copilot.stat().st_mode | stat.S_IEXEC)
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_", "CLOUD_"))
-    }
+    clean = clean_environment()
     ssm = boto3.client(
         "ssm",
         endpoint_url=moto_endpoint,
@@ -211,18 +209,6 @@ def deploy_env(tmp_path: Path, moto_endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": names.DEFAULT_REGION,
     }
-
-
-def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def ssm_client(env: dict[str, str]) -> Any:

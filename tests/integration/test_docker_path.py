@@ -21,7 +21,7 @@ from service import names
 from service.compose import COMPOSE_FILE, compose_environment, container_nats_config
 from service.security import ensure_security
 from service.settings import Settings
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, clean_environment, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -172,7 +172,7 @@ def test_runtime_dependencies_alone_start_the_service(tmp_path: Path) -> None:
     )
     assert installed.returncode == 0, installed.stderr
 
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_"))}
+    clean = clean_environment()
     started = subprocess.run(
         [str(python), "-m", "service"],
         cwd=tmp_path,
@@ -211,27 +211,13 @@ def stand_in_docker(tmp_path: Path) -> dict[str, str]:
     docker = bin_dir / "docker"
     docker.write_text(STAND_IN)
     docker.chmod(docker.stat().st_mode | stat.S_IEXEC)
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_", "STACK_"))
-    }
+    clean = clean_environment()
     return {
         **clean,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "DOCKER_RECORD": str(tmp_path / "docker-calls.txt"),
         "STACK_DIR": str(tmp_path / "stack"),
     }
-
-
-def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict[str, str]) -> None:

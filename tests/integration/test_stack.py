@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from service.servers import free_port, process_alive
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import clean_environment, invoke
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_", "STACK_"))
-    }
+    clean = clean_environment()
     env = {
         **clean,
         "STACK_DIR": str(tmp_path / "stack"),
@@ -32,18 +28,6 @@ def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     }
     yield env
     invoke(env, "down")  # never leave processes behind, even when a test fails
-
-
-def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def test_up_req_status_down(stack_env: dict[str, str]) -> None:
