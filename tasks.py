@@ -266,10 +266,7 @@ def bench(
     replicas: str = "",
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
-    from pathlib import Path
-
     from service import bench as bench_module
-    from service.stack import StackState
 
     config = _config()
     try:
@@ -282,46 +279,17 @@ def bench(
             rate or None,
             warmup,
         )
-        local = not context and not server
-        if context:
-            target = bench_module.context_target(context, os.environ)
-        elif server:
-            target = bench_module.Target(server, Path(creds) if creds else None)
-        else:
-            if not config.client_creds.exists():
-                raise StackError("the local stack is not running: invoke up (or give --context)")
-            target = bench_module.Target(config.nats_url, config.client_creds)
-        counts = [int(n) for n in replicas.split(",") if n.strip()] if replicas else [0]
-        rows = []
-        for count in counts:
-            if count:
-                if not local:
-                    raise StackError(
-                        "--replicas restarts the local stack; it cannot go with a remote target"
-                    )
-                stack_up(config, replicas=count, mode="native")
-                print(f"== {count} replica(s) ==")
-            pids = {}
-            if local:
-                state = StackState.load(config.state_path)
-                pids = {n: comp.pid for n, comp in state.components.items() if comp.running()}
-            document = bench_module.benchmark(
-                bench_module.BenchRequest(
-                    target=target,
-                    plan=plan,
-                    baseline_settings=config.settings() if baseline else None,
-                    baseline_target=bench_module.Target(config.nats_url, config.service_creds)
-                    if baseline
-                    else None,
-                    local_pids=pids,
-                    json_path=Path(json_) if json_ and len(counts) == 1 else None,
-                )
-            )
-            rows.append((count, document))
-        if len(counts) > 1:
-            print("\n".join(bench_module.replica_table(rows)))
-            if json_:
-                bench_module.write_json(Path(json_), {"by_replicas": {str(n): d for n, d in rows}})
+        bench_module.run_for_stack(
+            config,
+            plan,
+            context=context,
+            server=server,
+            creds=creds,
+            json_path=json_,
+            baseline=baseline,
+            replicas=replicas,
+            environ=os.environ,
+        )
     except (bench_module.BenchError, *FAILURES) as error:
         raise _fail(error) from None
 

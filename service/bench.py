@@ -17,10 +17,10 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nats
 from hdrh.histogram import HdrHistogram
@@ -28,6 +28,9 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
 from service import names
+
+if TYPE_CHECKING:
+    from service.stack import StackConfig
 
 LOWEST_US, HIGHEST_US, DIGITS = 1, 120_000_000, 3
 
@@ -613,7 +616,7 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> d
     return document
 
 
-def replica_table(rows: list[tuple[int, Mapping[str, Any]]]) -> list[str]:
+def replica_table(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> list[str]:
     lines = [
         f"{'replicas':>8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'ok':>8} {'errors':>7} {'timeouts':>8}"
     ]
@@ -624,3 +627,58 @@ def replica_table(rows: list[tuple[int, Mapping[str, Any]]]) -> list[str]:
             f" {document['latency_ms']['p99']:>8.1f} {document['ok']:>8} {errors:>7} {document['timeouts']:>8}"
         )
     return lines
+
+
+def run_for_stack(
+    config: StackConfig,
+    plan: LoadPlan,
+    *,
+    context: str,
+    server: str,
+    creds: str,
+    json_path: str,
+    baseline: bool,
+    replicas: str,
+    environ: Mapping[str, str],
+) -> None:
+    """`invoke bench`: pick the target, (re)start local replicas per count, run, report."""
+    from service.stack import StackError, StackState, up
+
+    local = not context and not server
+    if context:
+        target = context_target(context, environ)
+    elif server:
+        target = Target(server, Path(creds) if creds else None)
+    else:
+        if not config.client_creds.exists():
+            raise StackError("the local stack is not running: invoke up (or give --context)")
+        target = Target(config.nats_url, config.client_creds)
+    if baseline and not config.service_creds.exists():
+        raise StackError("--baseline measures the local stack's DynamoDB and NATS: invoke up")
+    counts = [int(n) for n in replicas.split(",") if n.strip()] if replicas else [0]
+    if any(counts) and not local:
+        raise StackError("--replicas restarts the local stack; it cannot go with a remote target")
+    rows = []
+    for count in counts:
+        if count:
+            up(config, replicas=count, mode="native")
+            print(f"== {count} replica(s) ==")
+        pids = {}
+        if local:
+            state = StackState.load(config.state_path)
+            pids = {n: c.pid for n, c in state.components.items() if c.running()}
+        document = benchmark(
+            BenchRequest(
+                target=target,
+                plan=plan,
+                baseline_settings=config.settings() if baseline else None,
+                baseline_target=Target(config.nats_url, config.service_creds) if baseline else None,
+                local_pids=pids,
+                json_path=Path(json_path) if json_path and len(counts) == 1 else None,
+            )
+        )
+        rows.append((count, document))
+    if len(counts) > 1:
+        print("\n".join(replica_table(rows)))
+        if json_path:
+            write_json(Path(json_path), {"by_replicas": {str(n): d for n, d in rows}})

@@ -81,7 +81,8 @@ async def open_dynamodb(settings: Settings, *, pool_size: int | None = None) -> 
         connect_timeout=settings.ddb_call_timeout_s,
         read_timeout=settings.ddb_call_timeout_s,
         retries={"max_attempts": 1, "mode": "standard"},
-        max_pool_connections=pool_size or settings.max_concurrency,
+        # Reads are bounded by DDB_BATCHES_IN_FLIGHT and seeding writes 8 batches at a time.
+        max_pool_connections=pool_size or max(settings.ddb_batches_in_flight, 8),
     )
     session = get_session()
     async with session.create_client(
