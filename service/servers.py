@@ -196,10 +196,17 @@ def process_matches(pid: int, marker: str) -> bool:
     """Guard against a recycled PID: the command line must still name what we started."""
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():
-        try:
-            return marker in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            return False
+        # While a process is being exec'd its cmdline reads empty for a moment (seen here
+        # right after Popen returned): look again briefly before calling it someone else.
+        for _ in range(50):
+            try:
+                text = cmdline.read_bytes()
+            except OSError:
+                return False
+            if text:
+                return marker in text.replace(b"\0", b" ").decode(errors="replace")
+            time.sleep(0.01)
+        return False
     result = subprocess.run(
         ["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True, check=False
     )

@@ -61,3 +61,21 @@ def test_service_settings_pass_through_to_the_replicas() -> None:
     config = StackConfig.from_environment({"STACK_SERVICE_DDB_BATCH_MAX": "1", "OTHER": "x"})
     assert config.service_environment()["DDB_BATCH_MAX"] == "1"
     assert "OTHER" not in config.service_environment()
+
+
+def test_a_freshly_started_process_is_recognised() -> None:
+    """Its cmdline reads empty for a moment during exec; that must not count as a stranger."""
+    import sys
+    from pathlib import Path
+
+    from service.servers import launch, process_matches
+
+    for _ in range(20):
+        launched = launch(
+            [sys.executable, "-c", "import time; time.sleep(2)"], log_path=Path("/dev/null")
+        )
+        try:
+            assert process_matches(launched.pid, "time.sleep(2)")
+        finally:
+            launched.process.kill()
+            launched.process.wait()
