@@ -36,6 +36,15 @@ def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
 
 
+def stand_in_path(bin_dir: Path, name: str, script: str) -> str:
+    """Put an executable `name` running `script` first on PATH; return the new PATH."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    program = bin_dir / name
+    program.write_text(script)
+    program.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
 def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The real `invoke` command, as a person types it."""
     return subprocess.run(

@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from pydantic import ValidationError
 from service import copilot_schema, names
 from service.security import ensure_security
 from service.servers import free_port, start_moto, stop_process
-from tests.integration.conftest import ROOT, clean_environment, invoke
+from tests.integration.conftest import ROOT, clean_environment, invoke, stand_in_path
 
 pytestmark = pytest.mark.integration
 
@@ -185,11 +183,6 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def deploy_env(tmp_path: Path, moto_endpoint: str) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    copilot = bin_dir / "copilot"
-    copilot.write_text(STAND_IN)
-    copilot.chmod(copilot.stat().st_mode | stat.S_IEXEC)
     clean = clean_environment()
     ssm = boto3.client(
         "ssm",
@@ -202,7 +195,7 @@ def deploy_env(tmp_path: Path, moto_endpoint: str) -> dict[str, str]:
         ssm.delete_parameter(Name=PARAMETER)
     return {
         **clean,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PATH": stand_in_path(tmp_path / "bin", "copilot", STAND_IN),
         "COPILOT_RECORD": str(tmp_path / "copilot-calls.txt"),
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",

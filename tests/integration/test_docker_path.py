@@ -4,7 +4,6 @@ and the `docker compose` commands `invoke up --mode docker` issues."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
@@ -21,7 +20,7 @@ from service import names
 from service.compose import COMPOSE_FILE, compose_environment, container_nats_config
 from service.security import ensure_security
 from service.settings import Settings
-from tests.integration.conftest import ROOT, clean_environment, invoke
+from tests.integration.conftest import ROOT, clean_environment, invoke, stand_in_path
 
 pytestmark = pytest.mark.integration
 
@@ -206,15 +205,9 @@ exit 0
 
 @pytest.fixture
 def stand_in_docker(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text(STAND_IN)
-    docker.chmod(docker.stat().st_mode | stat.S_IEXEC)
-    clean = clean_environment()
     return {
-        **clean,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        **clean_environment(),
+        "PATH": stand_in_path(tmp_path / "bin", "docker", STAND_IN),
         "DOCKER_RECORD": str(tmp_path / "docker-calls.txt"),
         "STACK_DIR": str(tmp_path / "stack"),
     }
