@@ -92,11 +92,12 @@ async def _start(
             claim_timeout_s=settings.seed_claim_timeout_s,
         ).run()
         events = EventRecorder(
-            js,
+            nc,
             service_id,
             ack_timeout_s=settings.event_ack_timeout_s,
             budget_s=settings.request_timeout_s / 2,
         )
+        await events.start()
         reader = BalanceCoalescer(
             store,
             batch_max=settings.ddb_batch_max,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
+
+import orjson
 
 from service import names
 from service.errors import BadRequestError
@@ -20,11 +21,10 @@ class BalanceRequest:
 def decode_request(data: bytes) -> BalanceRequest:
     """Any bytes give a request or a BadRequestError that says what is wrong."""
     try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequestError("request body is not valid JSON") from None
-    except RecursionError:
-        raise BadRequestError("request body is nested too deeply") from None
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        # orjson also refuses invalid UTF-8, lone surrogates and nesting past 1,024 levels.
+        raise BadRequestError(f"request body is not valid JSON ({error})") from None
     if not isinstance(document, dict):
         raise BadRequestError("request body must be a JSON object")
     if "client_id" not in document:
@@ -53,4 +53,5 @@ def error_headers(code: int, message: str) -> dict[str, str]:
 
 
 def encode_json(document: object) -> bytes:
-    return json.dumps(document, separators=(",", ":")).encode()
+    """Compact JSON: no spaces, UTF-8."""
+    return orjson.dumps(document)

@@ -83,6 +83,9 @@ async def open_dynamodb(settings: Settings, *, pool_size: int | None = None) -> 
         retries={"max_attempts": 1, "mode": "standard"},
         # Reads are bounded by DDB_BATCHES_IN_FLIGHT and seeding writes 8 batches at a time.
         max_pool_connections=pool_size or max(settings.ddb_batches_in_flight, 8),
+        # Every request is built here from validated ids; botocore's re-validation of each
+        # key was a sixth of a BatchGetItem call's client CPU in a profile under load.
+        parameter_validation=False,
     )
     session = get_session()
     async with session.create_client(

@@ -89,6 +89,31 @@ async def test_while_every_slot_is_busy_the_next_batch_keeps_filling() -> None:
     assert [len(b) for b in store.batches] == [1, 40]
 
 
+async def test_a_partial_batch_waits_for_the_partial_batch_in_flight() -> None:
+    store = Store(BALANCES, delay_s=0.05)
+    coalescer = BalanceCoalescer(store, batches_in_flight=8)
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)  # batch ["1"] is in flight, seven slots are free
+    later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 42)]
+    await asyncio.sleep(0.01)
+    assert [len(b) for b in store.batches] == [1]
+    await asyncio.gather(first, *later)
+    assert [len(b) for b in store.batches] == [1, 40]
+
+
+async def test_full_batches_do_not_wait_for_a_partial_one() -> None:
+    store = Store(BALANCES, delay_s=0.05)
+    coalescer = BalanceCoalescer(store, batches_in_flight=8, batch_max=100)
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)
+    later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 152)]
+    await asyncio.sleep(0.01)  # the partial batch ["1"] is still in flight
+    assert [len(b) for b in store.batches] == [1, 100]
+    results = await asyncio.gather(first, *later)
+    assert results == [100 + i for i in range(1, 152)]
+    assert [len(b) for b in store.batches] == [1, 100, 50]
+
+
 async def test_missing_customers_answer_none_each() -> None:
     coalescer = BalanceCoalescer(Store(BALANCES))
     assert await asyncio.gather(coalescer.get_balance("5"), coalescer.get_balance("nobody")) == [

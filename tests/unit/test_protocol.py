@@ -11,9 +11,15 @@ from hypothesis import strategies as st
 from service.errors import BadRequestError
 from service.protocol import decode_request, encode_balance, encode_error, error_headers
 
+# Standard JSON (RFC 8259 as I-JSON narrows it): no NaN or Infinity, no lone surrogates.
+text = st.text(alphabet=st.characters(exclude_categories=("Cs",)))
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text,
+    lambda children: st.lists(children) | st.dictionaries(text, children),
     max_leaves=10,
 )
 
@@ -37,9 +43,7 @@ def test_any_json_object_decodes_or_raises_bad_request(document: dict[str, objec
         assert error.code == 400
 
 
-@given(
-    st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z"), st.dictionaries(st.text(), json_values, max_size=3)
-)
+@given(st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z"), st.dictionaries(text, json_values, max_size=3))
 def test_valid_ids_round_trip_whatever_else_is_sent(
     client_id: str, extra: dict[str, object]
 ) -> None:
@@ -54,6 +58,15 @@ def test_integer_ids_become_strings() -> None:
 def test_deep_nesting_is_a_bad_request_not_a_crash() -> None:
     with pytest.raises(BadRequestError):
         decode_request(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"client_id":"1","x":NaN}', b'{"client_id":"1","x":Infinity}', b'{"client_id":"\\ud800"}'],
+)
+def test_what_json_does_not_allow_is_a_bad_request(body: bytes) -> None:
+    with pytest.raises(BadRequestError, match="not valid JSON"):
+        decode_request(body)
 
 
 def test_floats_are_not_ids() -> None:

@@ -1,0 +1,116 @@
+"""The event recorder's decisions: what an acknowledgement means, and when a wait gives up."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from service.events import AckFailure, PendingAcks, ack_failure, balance_event
+
+
+def test_the_event_document() -> None:
+    served_at = datetime(2026, 11, 27, 21, 5, 3, 123456, tzinfo=timezone(timedelta(hours=2)))
+    event = balance_event("678", 7120, "svc", served_at)
+    assert orjson.loads(event) == {
+        "client_id": "678",
+        "balance": 7120,
+        "served_at": "2026-11-27T19:05:03.123Z",
+        "service_id": "svc",
+    }
+    assert b" " not in event
+
+
+@pytest.mark.parametrize(
+    "ack",
+    [
+        b'{"stream":"customer-balances","seq":17}',
+        b'{"stream":"customer-balances","seq":17,"duplicate":true}',
+    ],
+)
+def test_a_pub_ack_is_success(ack: bytes) -> None:
+    assert ack_failure(ack, None) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "retryable", "says"),
+    [
+        (b"", "503", True, "no stream captures"),
+        (b"", "408", True, "status 408"),
+        (
+            b'{"error":{"code":503,"err_code":10077,"description":"resource limits exceeded"}}',
+            None,
+            True,
+            "503: resource limits exceeded",
+        ),
+        (
+            b'{"error":{"code":400,"err_code":10060,"description":"expected stream does not match"}}',
+            None,
+            False,
+            "400: expected stream does not match",
+        ),
+        (b"not json", None, False, "not JSON"),
+        (b"[1]", None, False, "not a JSON object"),
+        (b'{"stream":"customer-balances"}', None, False, "no sequence"),
+    ],
+)
+def test_a_refusal_says_why_and_whether_to_retry(
+    data: bytes, status: str | None, retryable: bool, says: str
+) -> None:
+    failure = ack_failure(data, status)
+    assert isinstance(failure, AckFailure)
+    assert failure.retryable is retryable
+    assert says in str(failure)
+
+
+async def test_an_ack_settles_its_own_wait_only() -> None:
+    pending = PendingAcks(timeout_s=1)
+    first, second = pending.expect("1"), pending.expect("2")
+    pending.settle("2", None)
+    pending.settle("unknown", None)
+    assert second.done()
+    assert second.result() is None
+    assert not first.done()
+    pending.settle("1", AckFailure("refused", retryable=False))
+    with pytest.raises(AckFailure):
+        first.result()
+    assert len(pending) == 0
+
+
+async def test_waits_time_out_in_order_with_one_timer() -> None:
+    pending = PendingAcks(timeout_s=0.05)
+    early = pending.expect("1")
+    await asyncio.sleep(0.03)
+    late = pending.expect("2")
+    answered = pending.expect("3")
+    pending.settle("3", None)
+    with pytest.raises(TimeoutError):
+        await early
+    assert not late.done()  # its deadline is 30 ms later
+    with pytest.raises(TimeoutError):
+        await late
+    assert answered.result() is None
+    assert len(pending) == 0
+
+
+async def test_a_late_ack_after_the_timeout_is_ignored() -> None:
+    pending = PendingAcks(timeout_s=0.01)
+    waiting = pending.expect("1")
+    with pytest.raises(TimeoutError):
+        await waiting
+    pending.settle("1", None)
+    assert isinstance(waiting.exception(), TimeoutError)
+
+
+async def test_a_waiter_that_gives_up_leaves_nothing_behind() -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    pending = PendingAcks(timeout_s=0.01)
+    waiting = pending.expect("1")
+    waiting.cancel()
+    await asyncio.sleep(0.03)
+    assert len(pending) == 0
+    assert errors == []
