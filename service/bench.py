@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import nats
 from hdrh.histogram import HdrHistogram
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
 from service import names
+from service.caller import CallError, connect_client
 
 if TYPE_CHECKING:
     from service.stack import StackConfig
@@ -123,15 +123,10 @@ def _cpu_seconds() -> float:
 
 
 async def connect(target: Target, name: str) -> Client:
-    options: dict[str, Any] = {"user_credentials": str(target.creds)} if target.creds else {}
     try:
-        return await nats.connect(
-            target.url, name=name, allow_reconnect=False, connect_timeout=5, **options
-        )
-    except Exception as error:
-        raise BenchError(
-            f"cannot connect to {target.url}: {error or type(error).__name__}"
-        ) from None
+        return await connect_client(target.url, name=name, creds=target.creds, connect_timeout_s=5)
+    except CallError as error:
+        raise BenchError(str(error)) from None
 
 
 async def _load(job: WorkerJob, progress: Callable[[], None]) -> WorkerResult:

@@ -9,6 +9,7 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError, TimeoutError
 
 from service import names
@@ -50,14 +51,50 @@ async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0)
     return Reply(msg.data, int(code), headers.get(names.ERROR_HEADER, ""))
 
 
+async def connect_client(
+    url: str, *, name: str, creds: Path | None = None, connect_timeout_s: float = 2.0
+) -> Client:
+    """A quick connect with no reconnects: a failure is one clear CallError within seconds.
+
+    nats-py's defaults retry the initial connect 60 times, 2 s apart, printing a traceback
+    for each (2 minutes of noise when the stack is simply not running). It counts the first
+    attempt against `max_reconnect_attempts` and treats 0 as "no limit", so 1 means two tries.
+    """
+    failures: list[Exception] = []
+
+    async def remember(error: Exception) -> None:  # instead of a printed traceback
+        failures.append(error)
+
+    options: dict[str, Any] = {
+        "name": name,
+        "allow_reconnect": False,
+        "max_reconnect_attempts": 1,
+        "reconnect_time_wait": 0.2,
+        "connect_timeout": connect_timeout_s,
+        "error_cb": remember,
+    }
+    if creds is not None:
+        options["user_credentials"] = str(creds)
+    try:
+        return await nats.connect(url, **options)
+    except (NatsError, OSError) as error:
+        cause = failures[-1] if failures else error  # NoServersError hides why attempts failed
+        raise CallError(f"cannot connect to NATS at {url}: {_describe(cause)}") from None
+    except (ValueError, TypeError):  # nkeys' errors for a malformed seed in the .creds file
+        raise CallError(
+            f"cannot connect to NATS at {url}: {creds} is not a usable .creds file"
+        ) from None
+
+
+def _describe(error: Exception) -> str:
+    return str(error).strip() or type(error).__name__
+
+
 async def call_once(
     url: str, client_id: str, *, creds: Path | None = None, timeout_s: float = 5.0
 ) -> Reply:
     """Connect (as the `client` user when given its creds), ask once, disconnect."""
-    options: dict[str, Any] = {"user_credentials": str(creds)} if creds else {}
-    nc = await nats.connect(
-        url, name="customer-caller", allow_reconnect=False, connect_timeout=2, **options
-    )
+    nc = await connect_client(url, name="customer-caller", creds=creds)
     try:
         return await request_balance(nc, client_id, timeout_s=timeout_s)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,6 +86,20 @@ def test_up_req_status_down(stack_env: dict[str, str]) -> None:
     assert stopped.returncode == 0
     assert not [pid for pid in pids if process_alive(pid)]
     assert json.loads(invoke(stack_env, "status", "--json").stdout)["components"] == []
+
+
+def test_req_and_bench_without_a_stack_fail_at_once_and_say_why(
+    stack_env: dict[str, str],
+) -> None:
+    url = f"nats://127.0.0.1:{stack_env['STACK_NATS_PORT']}"
+    for args in (("req", "678"), ("bench", "-n", "10", "--server", url)):
+        started = time.monotonic()
+        result = invoke(stack_env, *args)
+        assert time.monotonic() - started < 20  # nats-py's defaults took 2 minutes
+        assert result.returncode == 1
+        assert f"cannot connect to NATS at {url}" in result.stderr
+        assert "Connect call failed" in result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_a_busy_port_is_a_clear_error_and_starts_nothing(stack_env: dict[str, str]) -> None:
