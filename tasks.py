@@ -11,8 +11,12 @@ from typing import ClassVar
 from invoke import Context, Exit, Task, task
 
 from service import names
+from service.bootstrap import BootstrapError
 from service.caller import CallError, call_once
 from service.compose import ComposeError
+from service.connection import ConnectError
+from service.credentials import CredentialsError
+from service.errors import ServiceFault
 from service.natscli import NatsCliError, ensure_nats_cli
 from service.servers import ServerError
 from service.stack import StackConfig, StackError, docker_logs, log_paths, render_status, tail
@@ -20,7 +24,17 @@ from service.stack import down as stack_down
 from service.stack import status as stack_status
 from service.stack import up as stack_up
 
-FAILURES = (StackError, ServerError, CallError, ComposeError, OSError)
+FAILURES = (
+    StackError,
+    ServerError,
+    CallError,
+    ComposeError,
+    ConnectError,
+    CredentialsError,
+    BootstrapError,
+    ServiceFault,
+    OSError,
+)
 
 
 def _fail(error: BaseException) -> Exit:
@@ -117,7 +131,9 @@ def seed(c: Context, rows: int = 1000, force: bool = False) -> None:
     from service.seeding import run_seed
 
     try:
-        outcome = asyncio.run(run_seed(_config().settings(), rows=rows, force=force))
+        # Two connect attempts, not the replicas' ten: a person is waiting.
+        settings = _config().settings().model_copy(update={"connect_attempts": 2})
+        outcome = asyncio.run(run_seed(settings, rows=rows, force=force))
     except FAILURES as error:
         raise _fail(error) from None
     print(

@@ -13,6 +13,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError, TimeoutError
 
 from service import names
+from service.connection import ONE_PASS, failure_reason
 
 
 @dataclass(frozen=True)
@@ -54,21 +55,15 @@ async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0)
 async def connect_client(
     url: str, *, name: str, creds: Path | None = None, connect_timeout_s: float = 2.0
 ) -> Client:
-    """A quick connect with no reconnects: a failure is one clear CallError within seconds.
-
-    nats-py's defaults retry the initial connect 60 times, 2 s apart, printing a traceback
-    for each (2 minutes of noise when the stack is simply not running). It counts the first
-    attempt against `max_reconnect_attempts` and treats 0 as "no limit", so 1 means two tries.
-    """
+    """A quick connect with no reconnects: a failure is one clear CallError within seconds."""
     failures: list[Exception] = []
 
-    async def remember(error: Exception) -> None:  # instead of a printed traceback
+    async def remember(error: Exception) -> None:  # instead of nats-py's printed traceback
         failures.append(error)
 
     options: dict[str, Any] = {
+        **ONE_PASS,
         "name": name,
-        "allow_reconnect": False,
-        "max_reconnect_attempts": 1,
         "reconnect_time_wait": 0.2,
         "connect_timeout": connect_timeout_s,
         "error_cb": remember,
@@ -78,16 +73,13 @@ async def connect_client(
     try:
         return await nats.connect(url, **options)
     except (NatsError, OSError) as error:
-        cause = failures[-1] if failures else error  # NoServersError hides why attempts failed
-        raise CallError(f"cannot connect to NATS at {url}: {_describe(cause)}") from None
+        raise CallError(
+            f"cannot connect to NATS at {url}: {failure_reason(failures, error)}"
+        ) from None
     except (ValueError, TypeError):  # nkeys' errors for a malformed seed in the .creds file
         raise CallError(
             f"cannot connect to NATS at {url}: {creds} is not a usable .creds file"
         ) from None
-
-
-def _describe(error: Exception) -> str:
-    return str(error).strip() or type(error).__name__
 
 
 async def call_once(

@@ -55,3 +55,14 @@ def test_bad_configuration_exits_2_naming_the_variable(env: dict[str, str], vari
     assert lines[0].startswith("error: ")
     assert variable in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unreachable_nats_exits_1_after_the_configured_attempts_with_the_cause() -> None:
+    result = run_service({**BASE, "CONNECT_ATTEMPTS": "2"})
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "error: could not connect to NATS at nats://127.0.0.1:9 after 2 attempts"
+    )
+    assert "Connect call failed" in last  # the cause, not nats-py's "no servers available"
+    assert "Traceback" not in result.stderr + result.stdout

@@ -87,19 +87,31 @@ def test_up_req_status_down(stack_env: dict[str, str]) -> None:
     assert not [pid for pid in pids if process_alive(pid)]
     assert json.loads(invoke(stack_env, "status", "--json").stdout)["components"] == []
 
+    started = time.monotonic()
+    seed_when_down = invoke(stack_env, "seed")
+    assert time.monotonic() - started < 20
+    assert seed_when_down.returncode == 1
+    assert "could not connect to NATS" in seed_when_down.stderr
+    assert "Connect call failed" in seed_when_down.stderr
+    assert "Traceback" not in seed_when_down.stdout + seed_when_down.stderr
 
-def test_req_and_bench_without_a_stack_fail_at_once_and_say_why(
+
+def test_req_bench_and_seed_without_a_stack_fail_at_once_and_say_why(
     stack_env: dict[str, str],
 ) -> None:
     url = f"nats://127.0.0.1:{stack_env['STACK_NATS_PORT']}"
     for args in (("req", "678"), ("bench", "-n", "10", "--server", url)):
         started = time.monotonic()
         result = invoke(stack_env, *args)
-        assert time.monotonic() - started < 20  # nats-py's defaults took 2 minutes
+        assert time.monotonic() - started < 20  # nats-py's defaults took 2 minutes a try
         assert result.returncode == 1
-        assert f"cannot connect to NATS at {url}" in result.stderr
+        assert f"connect to NATS at {url}" in result.stderr
         assert "Connect call failed" in result.stderr
         assert "Traceback" not in result.stdout + result.stderr
+    never_started = invoke(stack_env, "seed")
+    assert never_started.returncode == 1
+    assert "service.creds: No such file or directory" in never_started.stderr
+    assert "Traceback" not in never_started.stdout + never_started.stderr
 
 
 def test_a_busy_port_is_a_clear_error_and_starts_nothing(stack_env: dict[str, str]) -> None:
