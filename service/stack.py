@@ -135,6 +135,11 @@ class StackConfig:
 
     def settings(self) -> Settings:
         """Settings for tasks run from the host (bootstrap, seed): the service user's creds."""
+        if not self.service_creds.exists():
+            raise StackError(
+                f"the local stack has never been started in {self.root} (no"
+                f" {self.service_creds.name}); start it with: invoke up"
+            )
         environment: dict[str, object] = {
             k.lower(): v for k, v in self.service_environment().items()
         }

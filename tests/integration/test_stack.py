@@ -110,7 +110,8 @@ def test_req_bench_and_seed_without_a_stack_fail_at_once_and_say_why(
         assert "Traceback" not in result.stdout + result.stderr
     never_started = invoke(stack_env, "seed")
     assert never_started.returncode == 1
-    assert "service.creds: No such file or directory" in never_started.stderr
+    assert "the local stack has never been started in" in never_started.stderr
+    assert "invoke up" in never_started.stderr
     assert "Traceback" not in never_started.stdout + never_started.stderr
 
 
