@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 import nats
 from nats.aio.client import Client, RawCredentials
@@ -24,7 +25,7 @@ class ConnectError(Exception):
     """NATS could not be reached within the configured attempts."""
 
 
-ONE_PASS: dict[str, Any] = {"allow_reconnect": False, "max_reconnect_attempts": 1}
+ONE_PASS: Final[Mapping[str, Any]] = {"allow_reconnect": False, "max_reconnect_attempts": 1}
 """nats.connect options for a first connect that gives up quickly instead of looping inside nats-py.
 
 With its defaults, one `nats.connect` to an unreachable server tries 61 times,

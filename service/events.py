@@ -18,9 +18,8 @@ from collections import deque
 from datetime import UTC, datetime
 
 import orjson
-from nats.aio.client import Client
+from nats.aio.client import NO_RESPONDERS_STATUS, Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import Error as NatsError
 from nats.js.api import Header
@@ -28,8 +27,6 @@ from nats.js.api import Header
 from service import names
 from service.errors import UnavailableError
 from service.retrying import bounded_retries
-
-_NO_RESPONDERS = "503"
 
 
 class AckFailure(Exception):
@@ -55,7 +52,7 @@ def balance_event(client_id: str, balance: int, service_id: str, served_at: date
 
 def ack_failure(data: bytes, status: str | None) -> AckFailure | None:
     """None when the reply is a PubAck (a duplicate too: that event is already stored)."""
-    if status == _NO_RESPONDERS:
+    if status == NO_RESPONDERS_STATUS:
         return AckFailure("no stream captures the event subject", retryable=True)
     if status:
         return AckFailure(f"the server answered with status {status}", retryable=True)
@@ -136,11 +133,12 @@ class EventRecorder:
         self._tokens = itertools.count(1)
         self._pending = PendingAcks(ack_timeout_s)
         self._inbox = ""
-        self._subscription: Subscription | None = None
+        """The reply prefix of every publish; empty until `start` subscribed to it."""
 
     async def start(self) -> None:
-        self._inbox = self._nc.new_inbox() + "."
-        self._subscription = await self._nc.subscribe(self._inbox + "*", cb=self._on_ack)
+        inbox = self._nc.new_inbox() + "."
+        await self._nc.subscribe(inbox + "*", cb=self._on_ack)
+        self._inbox = inbox
 
     async def record_balance(self, client_id: str, balance: int) -> None:
         payload = balance_event(client_id, balance, self._service_id, datetime.now(UTC))
@@ -168,7 +166,7 @@ class EventRecorder:
             raise UnavailableError("the event could not be published") from error
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        if self._subscription is None:
+        if not self._inbox:
             raise AckFailure("the recorder is not started", retryable=False)
         token = str(next(self._tokens))
         acknowledged = self._pending.expect(token)
