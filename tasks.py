@@ -1,4 +1,4 @@
-"""Invoke tasks: a thin shell over `service.stack` and friends. `invoke --list` shows them all."""
+"""Invoke tasks: a thin shell over the platform package (`devkit`). `invoke --list` shows them all."""
 
 from __future__ import annotations
 
@@ -6,62 +6,47 @@ import asyncio
 import json
 import os
 import sys
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
-from invoke import Context, Exit, Task, task
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import Task, task
 
+from devkit.auth import contexts
+from devkit.auth.natscli import NatsCliError, ensure_nats_cli
+from devkit.caller import call_once
+from devkit.stack import lifecycle
+from devkit.stack.config import StackError, load_stack_config
+from devkit.stack.logs import show_logs
+from devkit.stack.report import render_status
 from service import names
-from service.bootstrap import BootstrapError
-from service.caller import CallError, call_once
-from service.compose import ComposeError
-from service.connection import ConnectError
-from service.credentials import CredentialsError
-from service.errors import ServiceFault
-from service.natscli import NatsCliError, ensure_nats_cli
-from service.servers import ServerError
-from service.stack import StackConfig, StackError, docker_logs, log_paths, render_status, tail
-from service.stack import down as stack_down
-from service.stack import status as stack_status
-from service.stack import up as stack_up
-
-FAILURES = (
-    StackError,
-    ServerError,
-    CallError,
-    ComposeError,
-    ConnectError,
-    CredentialsError,
-    BootstrapError,
-    ServiceFault,
-    OSError,
-)
+from service.faults import OperatorError
 
 
-def _fail(error: BaseException) -> Exit:
-    return Exit(f"error: {error}", code=1)
+class FriendlyTask(Task[Any]):
+    """Every task: an OperatorError (or an OSError) is one `error:` line and an exit code."""
 
-
-def _config() -> StackConfig:
-    try:
-        return StackConfig.from_environment(os.environ)
-    except StackError as error:
-        raise _fail(error) from None
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except OperatorError as error:
+            raise Exit(f"error: {error}", code=error.exit_code) from None
+        except OSError as error:  # a file or process of the machine's, not a fault of ours
+            raise Exit(f"error: {error}", code=1) from None
 
 
 @task(
+    klass=FriendlyTask,
     help={
         "replicas": "number of service replicas to run (default 1)",
         "mode": "auto (default: docker when an engine answers, else native), native or docker",
         "wait": "wait until a real balance request is answered (default on)",
-    }
+    },
 )
 def up(c: Context, replicas: int = 1, mode: str = "auto", wait: bool = True) -> None:
     """Start nats-server, a DynamoDB emulator and the service; wait for a real answer."""
-    config = _config()
-    try:
-        result = stack_up(config, replicas=replicas, mode=mode, wait=wait)
-    except FAILURES as error:
-        raise _fail(error) from None
+    result = lifecycle.up(load_stack_config(), replicas=replicas, mode=mode, wait=wait)
     if result.already_running:
         print("The local stack is already running; nothing changed.")
     else:
@@ -74,68 +59,61 @@ def up(c: Context, replicas: int = 1, mode: str = "auto", wait: bool = True) -> 
     )
 
 
-@task(help={"wipe": "also delete the local data (JetStream store, logs, state)"})
+@task(
+    klass=FriendlyTask, help={"wipe": "also delete the local data (JetStream store, logs, state)"}
+)
 def down(c: Context, wipe: bool = False) -> None:
     """Stop exactly the processes `invoke up` started; keep data unless --wipe."""
-    config = _config()
-    try:
-        stopped = stack_down(config, wipe=wipe)
-    except FAILURES as error:
-        raise _fail(error) from None
+    config = load_stack_config()
+    stopped = lifecycle.down(config, wipe=wipe)
     print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
     if wipe:
         print(f"Deleted {config.root}/")
 
 
-@task(help={"json": "print machine-readable JSON"})
+@task(klass=FriendlyTask, help={"json": "print machine-readable JSON"})
 def status(c: Context, json_: bool = False) -> None:
     """Show each component of the local stack with pid, address and health."""
-    report = stack_status(_config())
-    print(json.dumps(report, indent=2) if json_ else render_status(report))
+    report = lifecycle.status(load_stack_config())
+    print(json.dumps(report.document(), indent=2) if json_ else render_status(report))
 
 
 @task(
+    klass=FriendlyTask,
     help={"component": "nats, dynamodb or balance-N (default: all)", "lines": "lines per log"},
 )
 def logs(c: Context, component: str | None = None, lines: int = 40) -> None:
     """Show the last lines of the local stack's logs."""
-    config = _config()
-    try:
-        if docker_logs(config, component, lines):
-            return
-        paths = log_paths(config, component)
-    except (StackError, ComposeError) as error:
-        raise _fail(error) from None
-    for path in paths:
-        print(f"==> {path} <==\n{tail(path, lines)}\n")
+    for path, text in show_logs(load_stack_config(), component, lines):
+        print(f"==> {path} <==\n{text}\n")
 
 
-@task(help={"client_id": "the customer id, e.g. 678", "timeout": "seconds to wait for a reply"})
+@task(
+    klass=FriendlyTask,
+    help={"client_id": "the customer id, e.g. 678", "timeout": "seconds to wait for a reply"},
+)
 def req(c: Context, client_id: str, timeout: float = 5.0) -> None:
     """Ask the running service for a balance; prints the raw reply, exits 1 on an error reply."""
-    try:
-        config = _config()
-        reply = asyncio.run(
-            call_once(config.nats_url, client_id, creds=config.client_creds, timeout_s=timeout)
-        )
-    except FAILURES as error:
-        raise _fail(error) from None
+    config = load_stack_config()
+    reply = asyncio.run(
+        call_once(config.nats_url, client_id, creds=config.client_creds, timeout_s=timeout)
+    )
     if not reply.ok:
         raise Exit(reply.describe(), code=1)
     print(reply.describe())
 
 
-@task(help={"rows": "how many customers to write", "force": "seed again even if already seeded"})
+@task(
+    klass=FriendlyTask,
+    help={"rows": "how many customers to write", "force": "seed again even if already seeded"},
+)
 def seed(c: Context, rows: int = 1000, force: bool = False) -> None:
     """Seed the local table (once, as the service does; --force to write fresh balances)."""
-    from service.seeding import run_seed
+    from devkit.stack.seed import run_seed
 
-    try:
-        # Two connect attempts, not the replicas' ten: a person is waiting.
-        settings = _config().settings().model_copy(update={"connect_attempts": 2})
-        outcome = asyncio.run(run_seed(settings, rows=rows, force=force))
-    except FAILURES as error:
-        raise _fail(error) from None
+    # Two connect attempts, not the replicas' ten: a person is waiting.
+    settings = load_stack_config().service_settings().model_copy(update={"connect_attempts": 2})
+    outcome = asyncio.run(run_seed(settings, rows=rows, force=force))
     print(
         f"Seeded {outcome.rows} rows."
         if outcome.seeded
@@ -143,21 +121,14 @@ def seed(c: Context, rows: int = 1000, force: bool = False) -> None:
     )
 
 
-def _nats_cli() -> None:
-    try:
-        print(f"NATS CLI: {ensure_nats_cli()}")
-    except NatsCliError as error:
-        # The tests that need it then fail in CI and are skipped, saying why, elsewhere.
-        print(f"warning: {error}", file=sys.stderr)
-
-
 @task(
+    klass=FriendlyTask,
     help={
         "select": "select this context afterwards (e.g. local-client)",
         "remove": "delete the contexts this task wrote, and nothing else",
         "cloud_service_creds": "Synadia Cloud service user's .creds (or CLOUD_SERVICE_CREDS)",
         "cloud_client_creds": "Synadia Cloud client user's .creds (or CLOUD_CLIENT_CREDS)",
-    }
+    },
 )
 def context(
     c: Context,
@@ -167,73 +138,60 @@ def context(
     cloud_client_creds: str = "",
 ) -> None:
     """Write NATS CLI contexts local-service/local-client (and cloud-* when given creds)."""
-    from service import contexts
-
     directory = contexts.config_dir(os.environ)
-    try:
-        if remove:
-            removed = contexts.remove_ours(directory)
-            print(f"Removed: {', '.join(removed)}" if removed else "No contexts of ours to remove.")
-            return
-        config = _config()
-        if not config.client_creds.exists():
-            raise StackError("no local creds yet: run `invoke up` first")
-        wanted = contexts.local_contexts(config.nats_url, config.service_creds, config.client_creds)
-        wanted += contexts.cloud_contexts(
-            contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),
-            contexts.path_option(cloud_client_creds, os.environ, "CLOUD_CLIENT_CREDS"),
-        )
-        for path in contexts.write_contexts(directory, wanted):
-            print(f"Wrote {path}")
-        if select:
-            contexts.select(directory, select)
-            print(
-                f'Selected {select}: try  nats req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\''
-            )
-    except (contexts.ContextError, StackError) as error:
-        raise _fail(error) from None
+    if remove:
+        removed = contexts.remove_ours(directory)
+        print(f"Removed: {', '.join(removed)}" if removed else "No contexts of ours to remove.")
+        return
+    config = load_stack_config()
+    if not config.client_creds.exists():
+        raise StackError("no local creds yet: run `invoke up` first")
+    wanted = contexts.local_contexts(config.nats_url, config.service_creds, config.client_creds)
+    wanted += contexts.cloud_contexts(
+        contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),
+        contexts.path_option(cloud_client_creds, os.environ, "CLOUD_CLIENT_CREDS"),
+    )
+    for path in contexts.write_contexts(directory, wanted):
+        print(f"Wrote {path}")
+    if select:
+        contexts.select(directory, select)
+        print(f'Selected {select}: try  nats req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\'')
 
 
 @task(
+    klass=FriendlyTask,
     help={
         "env": "Copilot environment (default dev)",
         "creds": "the Synadia Cloud service user's .creds file (or CLOUD_SERVICE_CREDS)",
         "dry_run": "print every step and AWS call without doing it",
         "init": "first deploy in this account: create the Copilot app, environment and service",
-    }
+    },
 )
 def deploy(
     c: Context, env: str = "dev", creds: str = "", dry_run: bool = False, init: bool = False
 ) -> None:
     """Deploy the service to AWS Fargate with Copilot, against Synadia Cloud."""
-    from service.contexts import path_option
-    from service.deploy import DeployError
-    from service.deploy import deploy as run_deploy
+    from devkit.cloud.deploy import DeployError
+    from devkit.cloud.deploy import deploy as run_deploy
 
-    path = path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
+    path = contexts.path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
     if path is None:
-        raise _fail(
-            StackError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
-        )
-    try:
-        run_deploy(environment=env, creds=path, dry_run=dry_run, init=init)
-    except DeployError as error:
-        raise _fail(error) from None
+        raise DeployError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
+    run_deploy(environment=env, creds=path, dry_run=dry_run, init=init)
 
 
-@task(help={"env": "Copilot environment (default dev)", "dry_run": "print without doing it"})
+@task(
+    klass=FriendlyTask,
+    help={"env": "Copilot environment (default dev)", "dry_run": "print without doing it"},
+)
 def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
     """Remove the service from AWS; its balances table is kept."""
-    from service.deploy import DeployError
-    from service.deploy import destroy as run_destroy
+    from devkit.cloud.deploy import destroy as run_destroy
 
-    try:
-        run_destroy(environment=env, dry_run=dry_run)
-    except DeployError as error:
-        raise _fail(error) from None
+    run_destroy(environment=env, dry_run=dry_run)
 
 
-class _BenchFlags(Task):  # type: ignore[misc]
+class BenchTask(FriendlyTask):
     """Invoke picks short flags by first letter; the benchmark keeps the original's -n and -c."""
 
     SHORT: ClassVar[dict[str, str]] = {"requests": "n", "concurrency": "c"}
@@ -248,7 +206,7 @@ class _BenchFlags(Task):  # type: ignore[misc]
 
 
 @task(
-    klass=_BenchFlags,
+    klass=BenchTask,
     help={
         "requests": "requests to send (default 1000)",
         "concurrency": "most requests in flight (default 1000)",
@@ -282,37 +240,35 @@ def bench(
     replicas: str = "",
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
-    from service import bench as bench_module
+    from devkit.bench.plan import LoadPlan, parse_ids
+    from devkit.bench.run import run_for_stack
 
-    config = _config()
+    config = load_stack_config()
+    plan = LoadPlan(requests, concurrency, timeout, parse_ids(ids), clients, rate or None, warmup)
+    run_for_stack(
+        config,
+        plan,
+        context=context,
+        server=server,
+        creds=creds,
+        json_path=json_,
+        baseline=baseline,
+        replicas=replicas,
+        environ=os.environ,
+    )
+
+
+def _nats_cli() -> None:
     try:
-        plan = bench_module.LoadPlan(
-            requests,
-            concurrency,
-            timeout,
-            bench_module.parse_ids(ids),
-            clients,
-            rate or None,
-            warmup,
-        )
-        bench_module.run_for_stack(
-            config,
-            plan,
-            context=context,
-            server=server,
-            creds=creds,
-            json_path=json_,
-            baseline=baseline,
-            replicas=replicas,
-            environ=os.environ,
-        )
-    except (bench_module.BenchError, *FAILURES) as error:
-        raise _fail(error) from None
+        print(f"NATS CLI: {ensure_nats_cli()}")
+    except NatsCliError as error:
+        # The tests that need it then fail in CI and are skipped, saying why, elsewhere.
+        print(f"warning: {error}", file=sys.stderr)
 
 
-@task(help={"lint": "also run ruff and mypy first (default on)", "k": "only tests matching"})
+@task(help={"lint": "also run the checks first (default on)", "k": "only tests matching"})
 def test(c: Context, lint: bool = True, k: str = "") -> None:
-    """Run every test (unit and integration), after ruff and mypy."""
+    """Run every test (unit and integration), after ruff, mypy and the import contracts."""
     if lint:
         check(c)
     _nats_cli()
@@ -329,7 +285,9 @@ def test_integration(c: Context) -> None:
 
 @task
 def check(c: Context) -> None:
-    """Lint, format check and strict type check."""
-    c.run(f"{sys.executable} -m ruff check service tests tasks.py")
-    c.run(f"{sys.executable} -m ruff format --check service tests tasks.py")
+    """Lint, format check, strict type check, and the import contracts (the layering)."""
+    paths = "service devkit tests tasks.py"
+    c.run(f"{sys.executable} -m ruff check {paths}")
+    c.run(f"{sys.executable} -m ruff format --check {paths}")
     c.run(f"{sys.executable} -m mypy")
+    c.run(str(Path(sys.executable).parent / "lint-imports"))

@@ -6,27 +6,30 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
 from service import __version__, names
 from service.balance import BalanceHandler
-from service.bootstrap import BootstrapError, ensure_bucket, ensure_stream
+from service.bootstrap import ensure_bucket, ensure_stream
 from service.coalescer import BalanceCoalescer
-from service.connection import ConnectError, connect, load_credentials
-from service.credentials import CredentialsError, UserCredentials
-from service.errors import UnavailableError
+from service.connection import connect, load_credentials
+from service.credentials import UserCredentials
 from service.events import EventRecorder
+from service.faults import OperatorError, ServiceFault, exit_on_operator_error
 from service.health import HealthReporter
 from service.logs import configure_logging
 from service.micro import Endpoint, MicroService, ServiceIdentity, new_service_id
 from service.seeding import Seeder
-from service.settings import Settings, exit_on_bad_settings
+from service.settings import Settings, load_settings
 from service.store import DynamoStore, open_dynamodb
 
 log = logging.getLogger("service")
+
+
+class StartupError(OperatorError):
+    """A dependency failed while the service prepared to serve (bootstrap or seeding)."""
 
 
 def identity(settings: Settings) -> ServiceIdentity:
@@ -136,7 +139,10 @@ async def _start(
         with contextlib.suppress(asyncio.CancelledError):
             await preparing
         return None
-    return preparing.result()
+    try:
+        return preparing.result()
+    except (ServiceFault, NatsError) as error:
+        raise StartupError(str(error) or type(error).__name__) from None
 
 
 async def run(settings: Settings, service_id: str, credentials: UserCredentials | None) -> None:
@@ -148,18 +154,13 @@ async def run(settings: Settings, service_id: str, credentials: UserCredentials 
 
 
 def main() -> None:
-    settings = exit_on_bad_settings()
-    service_id = new_service_id()
-    configure_logging(settings.log_level, service_id)
-    try:
+    with exit_on_operator_error():
+        settings = load_settings()
+        service_id = new_service_id()
+        configure_logging(settings.log_level, service_id)
         credentials = load_credentials(settings)
-    except CredentialsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    try:
-        asyncio.run(run(settings, service_id, credentials))
-    except (ConnectError, BootstrapError, UnavailableError, NatsError) as error:
-        message = getattr(error, "message", None) or str(error) or type(error).__name__
-        log.error("service.failed", extra={"error": message})
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(1) from None
+        try:
+            asyncio.run(run(settings, service_id, credentials))
+        except OperatorError as error:
+            log.error("service.failed", extra={"error": str(error)})
+            raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from service.errors import NotFoundError, UnavailableError
+from service.faults import NotFoundError, UnavailableError
 from service.protocol import decode_request, encode_balance
 
 

@@ -7,23 +7,29 @@ exists with other settings is an error listing the differences, never silently r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from nats.errors import Error as NatsError
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from service import names
-from service.settings import Settings
+from service.connection import connect, load_credentials
+from service.faults import OperatorError, ServiceFault, exit_on_operator_error
+from service.logs import configure_logging
+from service.settings import Settings, load_settings
+from service.store import DynamoStore, open_dynamodb
 
 log = logging.getLogger(__name__)
 
 
-class BootstrapError(Exception):
-    """The environment holds something we must not change; the message says what differs."""
+class BootstrapError(OperatorError):
+    """Bootstrap cannot finish: something we must not change differs, or a dependency fails."""
 
 
 def desired_stream(replicas: int) -> StreamConfig:
@@ -115,9 +121,13 @@ async def bootstrap(settings: Settings, *, wait_s: float = 60.0) -> BootstrapRep
 
     Waits up to `wait_s` for DynamoDB to answer: in Compose the emulator starts alongside.
     """
-    from service.connection import connect, load_credentials
-    from service.store import DynamoStore, open_dynamodb
+    try:
+        return await _bootstrap(settings, wait_s)
+    except (ServiceFault, NatsError) as error:
+        raise BootstrapError(f"bootstrap failed: {str(error) or type(error).__name__}") from None
 
+
+async def _bootstrap(settings: Settings, wait_s: float) -> BootstrapReport:
     nc = await connect(settings, name="customer-bootstrap", credentials=load_credentials(settings))
     try:
         async with open_dynamodb(settings, pool_size=4) as dynamodb:
@@ -135,25 +145,10 @@ async def bootstrap(settings: Settings, *, wait_s: float = 60.0) -> BootstrapRep
 
 def main() -> None:
     """`python -m service.bootstrap`: the one-shot bootstrap container in Compose."""
-    import asyncio
-    import sys
-
-    from service.credentials import CredentialsError
-    from service.logs import configure_logging
-    from service.settings import exit_on_bad_settings
-
-    settings = exit_on_bad_settings()
-    configure_logging(settings.log_level, "bootstrap")
-    try:
+    with exit_on_operator_error():
+        settings = load_settings()
+        configure_logging(settings.log_level, "bootstrap")
         report = asyncio.run(bootstrap(settings))
-    except CredentialsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except Exception as error:
-        print(
-            f"error: bootstrap failed: {getattr(error, 'message', None) or error}", file=sys.stderr
-        )
-        raise SystemExit(1) from None
     log.info(
         "bootstrap.done",
         extra={"table_created": report.table_created, "stream_created": report.stream_created},

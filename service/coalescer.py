@@ -10,8 +10,7 @@ while every batch slot is busy the next batch keeps filling. The handler does no
 At most one partial batch is in flight at a time (Nagle's rule, applied to BatchGetItem): full
 batches take any free slot, a partial one waits for the partial batch before it. Under load the
 waiting batch fills instead of leaving as many small calls, each paying a whole call's overhead
-(measured on the local stack: 36 keys a call with partial batches in every slot, 80-odd with
-this rule, and a third less replica CPU); a lone lookup still leaves at once.
+(the measured effect is in docs/benchmarks.md); a lone lookup still leaves at once.
 """
 
 from __future__ import annotations
@@ -20,10 +19,12 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from service.errors import ServiceFault, UnavailableError
-from service.store import parse_balance
+from pydantic import JsonValue
+
+from service.faults import ServiceFault, UnavailableError
+from service.store import Item, parse_balance
 
 
 class BatchStore(Protocol):
@@ -31,7 +32,7 @@ class BatchStore(Protocol):
 
     async def batch_get_items(
         self, client_ids: list[str]
-    ) -> tuple[Mapping[str, Mapping[str, Any]], list[str]]: ...
+    ) -> tuple[Mapping[str, Item], list[str]]: ...
 
 
 @dataclass
@@ -43,7 +44,7 @@ class BatchMetrics:
     unprocessed_retries: int = 0
     failed_batches: int = 0
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> dict[str, JsonValue]:
         return {
             "batches": self.batches,
             "keys": self.keys,
@@ -148,9 +149,9 @@ class BalanceCoalescer:
             if self._pending:
                 self._dispatch()
 
-    async def _fetch(self, keys: list[str]) -> dict[str, Mapping[str, Any]]:
+    async def _fetch(self, keys: list[str]) -> dict[str, Item]:
         """BatchGetItem, resending UnprocessedKeys with backoff inside the budget."""
-        found: dict[str, Mapping[str, Any]] = {}
+        found: dict[str, Item] = {}
         remaining = keys
         deadline = time.monotonic() + self._budget_s
         delay = 0.02

@@ -16,12 +16,13 @@ from service.credentials import (
     decode_base64_credentials,
     read_credentials_file,
 )
+from service.faults import OperatorError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class ConnectError(Exception):
+class ConnectError(OperatorError):
     """NATS could not be reached within the configured attempts."""
 
 
@@ -29,9 +30,9 @@ ONE_PASS: Final[Mapping[str, Any]] = {"allow_reconnect": False, "max_reconnect_a
 """nats.connect options for a first connect that gives up quickly instead of looping inside nats-py.
 
 With its defaults, one `nats.connect` to an unreachable server tries 61 times,
-`reconnect_time_wait` apart, even with `allow_reconnect=False` (measured: 2 minutes, and
-`invoke seed` spent 10 minutes in 10 such attempts). nats-py counts the first try against
-`max_reconnect_attempts` and reads 0 as "no limit", so 1 means two tries per server.
+`reconnect_time_wait` apart, even with `allow_reconnect=False` (docs/decisions.md, "First
+connect"). nats-py counts the first try against `max_reconnect_attempts` and reads 0 as
+"no limit", so 1 means two tries per server.
 """
 
 

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.faults import OperatorError
+
 _JWT_BLOCK = re.compile(
     r"-----BEGIN NATS USER JWT-----\s*\n\s*(?P<jwt>[^\s]+)\s*\n\s*-*END NATS USER JWT-*"
 )
@@ -22,8 +24,10 @@ _SEED_BLOCK = re.compile(
 )
 
 
-class CredentialsError(Exception):
+class CredentialsError(OperatorError):
     """The credentials cannot be used; the message says why without revealing them."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ The reply is sent only after the stream acknowledged the event, so every answer 
 a stream that does not acknowledge within the budget makes the request a 503.
 
 Why not `JetStreamContext.publish`: it is a full nats-py request per event (a new token, a
-timer from `wait_for`, a `PubAck` object), which a profile under load put at about a third of
-the service's CPU. Here every event is a plain publish whose reply comes back on one wildcard
+timer from `wait_for`, a `PubAck` object), a large share of the service's CPU under load
+(docs/decisions.md). Here every event is a plain publish whose reply comes back on one wildcard
 inbox the recorder subscribed once; one timer, armed for the oldest outstanding publish, fails
 the ones the stream did not acknowledge in time.
 """
@@ -25,7 +25,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import Header
 
 from service import names
-from service.errors import UnavailableError
+from service.faults import UnavailableError
 from service.retrying import bounded_retries
 
 

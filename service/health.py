@@ -9,44 +9,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ValidationError
+
+from service.settings import HealthSettings, SettingsError, describe_validation_error
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
     from service.micro import MicroService
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HEALTH_FILE = Path("/tmp/customer-service.health")  # noqa: S108 - one per container
 STALE_AFTER_INTERVALS = 3
 
 
-def write_heartbeat(path: Path, document: dict[str, Any]) -> None:
+class Heartbeat(BaseModel):
+    """The heartbeat file's document."""
+
+    pid: int
+    service_id: str
+    at: float
+    """time.time() of the last successful NATS round trip."""
+
+
+def write_heartbeat(path: Path, heartbeat: Heartbeat) -> None:
     """Atomic replace, so a reader never sees half a file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(document))
+    temporary.write_text(heartbeat.model_dump_json())
     temporary.replace(path)
 
 
 def check_heartbeat(path: Path, *, now: float, interval_s: float) -> str | None:
     """None when healthy, otherwise the reason."""
     try:
-        document = json.loads(path.read_text())
-        at = float(document["at"])
-        pid = int(document["pid"])
+        heartbeat = Heartbeat.model_validate_json(path.read_bytes())
     except FileNotFoundError:
         return f"no heartbeat at {path}: the service is starting, stopped or not running"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
         return f"unreadable heartbeat at {path}"
-    age = now - at
+    age = now - heartbeat.at
+    pid = heartbeat.pid
     if age > STALE_AFTER_INTERVALS * interval_s:
         return f"heartbeat is {age:.1f} s old: the service stopped answering"
     try:
@@ -61,7 +70,7 @@ def check_heartbeat(path: Path, *, now: float, interval_s: float) -> str | None:
 class HealthReporter:
     """Writes the heartbeat while the service accepts requests and NATS answers a PING."""
 
-    def __init__(self, nc: Client, service: MicroService, settings: Settings) -> None:
+    def __init__(self, nc: Client, service: MicroService, settings: HealthSettings) -> None:
         self._nc = nc
         self._service = service
         self._path = settings.health_file
@@ -80,7 +89,7 @@ class HealthReporter:
             if healthy:
                 write_heartbeat(
                     self._path,
-                    {"pid": os.getpid(), "service_id": self._service.id, "at": time.time()},
+                    Heartbeat(pid=os.getpid(), service_id=self._service.id, at=time.time()),
                 )
             await asyncio.sleep(self._interval)
 
@@ -98,9 +107,14 @@ class HealthReporter:
 
 
 def main() -> None:
-    path = Path(os.environ.get("HEALTH_FILE") or DEFAULT_HEALTH_FILE)
-    interval = float(os.environ.get("HEALTH_INTERVAL_S") or 2.0)
-    problem = check_heartbeat(path, now=time.time(), interval_s=interval)
+    try:
+        settings = HealthSettings()
+    except ValidationError as error:
+        print(f"unhealthy: {describe_validation_error(error)}", file=sys.stderr)
+        raise SystemExit(SettingsError.exit_code) from None
+    problem = check_heartbeat(
+        settings.health_file, now=time.time(), interval_s=settings.health_interval_s
+    )
     if problem:
         print(f"unhealthy: {problem}", file=sys.stderr)
         raise SystemExit(1)

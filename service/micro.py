@@ -22,9 +22,17 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.nuid import NUID
+from pydantic import JsonValue
 
 from service import protocol
-from service.errors import INTERNAL_ERROR_MESSAGE, ServiceFault
+from service.discovery import (
+    EndpointInfo,
+    EndpointStats,
+    InfoResponse,
+    PingResponse,
+    StatsResponse,
+)
+from service.faults import INTERNAL_ERROR_MESSAGE, ServiceFault
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +58,12 @@ class Endpoint:
     queue_group: str
     handler: Handler
     metadata: dict[str, str] = field(default_factory=dict)
-    stats_data: Callable[[], dict[str, Any]] | None = None
+    stats_data: Callable[[], dict[str, JsonValue]] | None = None
     """Extra endpoint figures for `$SRV.STATS` (its `data` field)."""
 
 
 @dataclass
-class EndpointStats:
+class EndpointCounters:
     num_requests: int = 0
     num_errors: int = 0
     last_error: str = ""
@@ -101,7 +109,7 @@ class MicroService:
         self.identity = identity
         self.endpoint = endpoint
         self.id = service_id or new_service_id()
-        self.stats = EndpointStats()
+        self.stats = EndpointCounters()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._endpoint_sub: Subscription | None = None
@@ -181,52 +189,53 @@ class MicroService:
             "STATS": self.stats_response,
         }[verb]()
         if msg.reply:
-            await self._nc.publish(msg.reply, protocol.encode_json(document))
+            await self._nc.publish(msg.reply, document.encode())
 
-    def _base(self, kind: str) -> dict[str, Any]:
-        return {
-            "type": f"io.nats.micro.v1.{kind}_response",
-            "name": self.identity.name,
-            "id": self.id,
-            "version": self.identity.version,
-            "metadata": dict(self.identity.metadata),
-        }
+    def ping_response(self) -> PingResponse:
+        return PingResponse(
+            name=self.identity.name,
+            id=self.id,
+            version=self.identity.version,
+            metadata=dict(self.identity.metadata),
+        )
 
-    def ping_response(self) -> dict[str, Any]:
-        return self._base("ping")
-
-    def info_response(self) -> dict[str, Any]:
-        return {
-            **self._base("info"),
-            "description": self.identity.description,
-            "endpoints": [
-                {
-                    "name": self.endpoint.name,
-                    "subject": self.endpoint.subject,
-                    "queue_group": self.endpoint.queue_group,
-                    "metadata": dict(self.endpoint.metadata),
-                }
+    def info_response(self) -> InfoResponse:
+        return InfoResponse(
+            **self._identity_fields(),
+            description=self.identity.description,
+            endpoints=[
+                EndpointInfo(
+                    name=self.endpoint.name,
+                    subject=self.endpoint.subject,
+                    queue_group=self.endpoint.queue_group,
+                    metadata=dict(self.endpoint.metadata),
+                )
             ],
-        }
+        )
 
-    def stats_response(self) -> dict[str, Any]:
-        endpoint: dict[str, Any] = {
-            "name": self.endpoint.name,
-            "subject": self.endpoint.subject,
-            "queue_group": self.endpoint.queue_group,
-            "num_requests": self.stats.num_requests,
-            "num_errors": self.stats.num_errors,
-            "last_error": self.stats.last_error,
-            "processing_time": self.stats.processing_time_ns,
-            "average_processing_time": self.stats.average_processing_time_ns,
-        }
-        if self.endpoint.stats_data is not None:
-            endpoint["data"] = self.endpoint.stats_data()
-        return {
-            **self._base("stats"),
-            "started": self._started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "endpoints": [endpoint],
-        }
+    def stats_response(self) -> StatsResponse:
+        stats_data = self.endpoint.stats_data
+        return StatsResponse(
+            **self._identity_fields(),
+            started=self._started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            endpoints=[
+                EndpointStats(
+                    name=self.endpoint.name,
+                    subject=self.endpoint.subject,
+                    queue_group=self.endpoint.queue_group,
+                    num_requests=self.stats.num_requests,
+                    num_errors=self.stats.num_errors,
+                    last_error=self.stats.last_error,
+                    processing_time=self.stats.processing_time_ns,
+                    average_processing_time=self.stats.average_processing_time_ns,
+                    data=None if stats_data is None else stats_data(),
+                )
+            ],
+        )
+
+    def _identity_fields(self) -> dict[str, Any]:
+        """What every document repeats: name, id, version, metadata."""
+        return self.ping_response().model_dump(exclude={"type"})
 
 
 def new_service_id() -> str:

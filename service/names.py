@@ -3,6 +3,7 @@
 Every other place reads these; none types them again.
 """
 
+from pathlib import Path
 from typing import Final
 
 SERVICE_NAME: Final = "customer"
@@ -49,6 +50,11 @@ COMPOSE_PROJECT: Final = "customer-balance"
 NATS_PORT: Final = 4222
 NATS_MONITOR_PORT: Final = 8222
 DYNAMODB_PORT: Final = 8000
+
+HEALTH_FILE: Final = Path("/tmp/customer-service.health")  # noqa: S108 - one per container
+"""The heartbeat `python -m service.health` reads (HEALTH_FILE overrides it)."""
+HEALTH_INTERVAL_S: Final = 2.0
+"""Seconds between heartbeats; a heartbeat older than three intervals is unhealthy."""
 
 ERROR_HEADER: Final = "Nats-Service-Error"
 ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"

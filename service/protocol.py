@@ -1,14 +1,16 @@
-"""The wire format of `customer.balance`: decode requests, encode replies and errors."""
+"""The wire format of `customer.balance`, both halves: what the service decodes and encodes,
+and what a caller encodes and decodes. Every client in the repository uses the caller half."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
 
 from service import names
-from service.errors import BadRequestError
+from service.faults import BadRequestError
 
 _CLIENT_ID = re.compile(names.CLIENT_ID_PATTERN)
 
@@ -55,3 +57,37 @@ def error_headers(code: int, message: str) -> dict[str, str]:
 def encode_json(document: object) -> bytes:
     """Compact JSON: no spaces, UTF-8."""
     return orjson.dumps(document)
+
+
+def encode_request(client_id: str) -> bytes:
+    """The caller's half: the request body for one customer."""
+    return encode_json({"client_id": client_id})
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply as a caller sees it: the body, and the micro error headers when it is an error."""
+
+    data: bytes
+    error_code: int | None = None
+    """None for an answer; 0 when a responder sent a code that is not a number."""
+    error_message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+    def describe(self) -> str:
+        """What a person should see: the raw reply, or the code and message."""
+        if self.ok:
+            return self.data.decode(errors="replace")
+        return f"error {self.error_code}: {self.error_message}"
+
+
+def decode_reply(data: bytes, headers: Mapping[str, str] | None) -> Reply:
+    """The caller's half: an error is told by the `Nats-Service-Error-Code` header, not the body."""
+    code = (headers or {}).get(names.ERROR_CODE_HEADER)
+    if code is None:
+        return Reply(data)
+    number = int(code) if code.strip().isdigit() else 0
+    return Reply(data, number, (headers or {}).get(names.ERROR_HEADER, ""))

@@ -20,10 +20,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
 
 from service import names
-from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +97,24 @@ def seed_rows(count: int, rng: random.Random | None = None) -> Iterator[tuple[st
         yield str(number), rng.randint(BALANCE_MIN, BALANCE_MAX)
 
 
+class MarkerEntry(Protocol):
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def revision(self) -> int | None: ...
+
+
+class MarkerBucket(Protocol):
+    """What the protocol needs of the `config` bucket (nats-py's KeyValue in production)."""
+
+    async def get(self, key: str) -> MarkerEntry: ...
+
+    async def create(self, key: str, value: bytes) -> int: ...
+
+    async def update(self, key: str, value: bytes, last: int) -> int: ...
+
+
 class RowWriter(Protocol):
     async def table_created_at(self) -> datetime: ...
 
@@ -119,7 +135,7 @@ class Seeder:
 
     def __init__(
         self,
-        kv: KeyValue,
+        kv: MarkerBucket,
         store: RowWriter,
         *,
         table: str,
@@ -264,28 +280,3 @@ class _ClaimRefresher:
         if self._pending is not None:
             await self._pending
             self._pending = None
-
-
-async def run_seed(settings: Settings, *, rows: int, force: bool) -> SeedOutcome:
-    """`invoke seed`: the same protocol the replicas follow, from outside them."""
-    from service.bootstrap import ensure_bucket
-    from service.connection import connect, load_credentials
-    from service.micro import new_service_id
-    from service.store import DynamoStore, open_dynamodb
-
-    nc = await connect(settings, name="customer-seed", credentials=load_credentials(settings))
-    try:
-        kv = await ensure_bucket(nc.jetstream(), settings.stream_replicas)
-        async with open_dynamodb(settings, pool_size=16) as dynamodb:
-            store = DynamoStore(dynamodb, settings.ddb_table)
-            seeder = Seeder(
-                kv,
-                store,
-                table=settings.ddb_table,
-                me=f"seed-task-{new_service_id()}",
-                rows=rows,
-                claim_timeout_s=settings.seed_claim_timeout_s,
-            )
-            return await seeder.run(force=force)
-    finally:
-        await nc.drain()

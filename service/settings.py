@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -10,15 +9,30 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service import names
-from service.health import DEFAULT_HEALTH_FILE
+from service.faults import OperatorError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class Settings(BaseSettings):
-    """Everything the service reads from its environment; field names are the variable names."""
+class HealthSettings(BaseSettings):
+    """What the health check reads: it runs beside the service and needs nothing else."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    health_file: Path = names.HEALTH_FILE
+    health_interval_s: float = Field(default=names.HEALTH_INTERVAL_S, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, data: object) -> object:
+        """An empty variable (`FOO=`) is treated as unset rather than as an empty value."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+
+class Settings(HealthSettings):
+    """Everything the service reads from its environment; field names are the variable names."""
 
     nats_url: str = Field(default=f"nats://{names.LOCAL_HOST}:{names.NATS_PORT}", min_length=1)
     nats_credentials: SecretStr | None = None
@@ -36,8 +50,8 @@ class Settings(BaseSettings):
 
     log_level: LogLevel = "INFO"
     max_concurrency: int = Field(default=1000, ge=1, le=100_000)
-    """Requests handled at once; the read coalescer fills its batches from these (at 256 the
-    local bench's batches held 72 keys on average, at 1,000 they held 95, 12% more req/s)."""
+    """Requests handled at once; the read coalescer fills its batches from these, so a low
+    value makes small batches (measurements in docs/benchmarks.md)."""
     request_timeout_s: float = Field(default=4.0, gt=0, le=60)
     """The whole budget of one request, kept under the 5 s callers wait."""
     ddb_call_timeout_s: float = Field(default=1.0, gt=0)
@@ -48,17 +62,6 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(default=10.0, gt=0)
     connect_attempts: int = Field(default=10, ge=1)
     connect_timeout_s: float = Field(default=2.0, gt=0)
-
-    health_file: Path = DEFAULT_HEALTH_FILE
-    health_interval_s: float = Field(default=2.0, gt=0)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_means_unset(cls, data: object) -> object:
-        """An empty variable (`FOO=`) is treated as unset rather than as an empty value."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v != ""}
-        return data
 
     @model_validator(mode="after")
     def _one_credential_source(self) -> Settings:
@@ -80,21 +83,23 @@ class Settings(BaseSettings):
         return names.DEFAULT_REGION if self.aws_endpoint_url else None
 
 
-class SettingsError(Exception):
+class SettingsError(OperatorError):
     """The environment cannot configure the service; the message names the variable."""
 
+    exit_code = 2
 
-def describe_validation_error(error: ValidationError) -> str:
+
+def describe_validation_error(error: ValidationError, *, prefix: str = "") -> str:
     """One line per problem, naming the environment variable a person has to change."""
     lines = []
     for item in error.errors():
-        variable = "_".join(str(part) for part in item["loc"]).upper()
+        variable = prefix + "_".join(str(part) for part in item["loc"]).upper()
         message = item["msg"]
         if item["type"] == "missing":
             message = "is required but not set"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        lines.append(f"{variable}: {message}" if variable else message)
+        lines.append(f"{variable}: {message}" if variable != prefix else message)
     return "; ".join(lines)
 
 
@@ -104,12 +109,3 @@ def load_settings() -> Settings:
         return Settings()  # type: ignore[call-arg]  # fields come from the environment
     except ValidationError as error:
         raise SettingsError(f"invalid configuration: {describe_validation_error(error)}") from None
-
-
-def exit_on_bad_settings() -> Settings:
-    """For entry points: print one line and exit 2 instead of a traceback."""
-    try:
-        return load_settings()
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None

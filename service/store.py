@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -30,9 +31,18 @@ from botocore.exceptions import (
 )
 
 from service import names
-from service.errors import InternalError, UnavailableError
+from service.faults import InternalError, UnavailableError
 from service.retrying import bounded_retries
 from service.settings import Settings
+
+if TYPE_CHECKING:  # the stubs are a development dependency; the image does not need them
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, WriteRequestTypeDef
+
+Item: TypeAlias = "Mapping[str, AttributeValueTypeDef]"
+"""One DynamoDB item in the low-level format: `{"id": {"S": "7"}, ...}`."""
+
+_Result = TypeVar("_Result")
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +85,9 @@ def client_credentials(settings: Settings, environ: Mapping[str, str]) -> dict[s
 
 
 @asynccontextmanager
-async def open_dynamodb(settings: Settings, *, pool_size: int | None = None) -> AsyncIterator[Any]:
+async def open_dynamodb(
+    settings: Settings, *, pool_size: int | None = None
+) -> AsyncIterator[DynamoDBClient]:
     """One aiobotocore client for the process; botocore's own retries are off (tenacity owns them)."""
     config = AioConfig(
         connect_timeout=settings.ddb_call_timeout_s,
@@ -84,7 +96,7 @@ async def open_dynamodb(settings: Settings, *, pool_size: int | None = None) -> 
         # Reads are bounded by DDB_BATCHES_IN_FLIGHT and seeding writes 8 batches at a time.
         max_pool_connections=pool_size or max(settings.ddb_batches_in_flight, 8),
         # Every request is built here from validated ids; botocore's re-validation of each
-        # key was a sixth of a BatchGetItem call's client CPU in a profile under load.
+        # key was a large share of a BatchGetItem call's client CPU (docs/benchmarks.md).
         parameter_validation=False,
     )
     session = get_session()
@@ -98,12 +110,12 @@ async def open_dynamodb(settings: Settings, *, pool_size: int | None = None) -> 
         yield client
 
 
-def parse_balance(item: Mapping[str, Any]) -> int:
+def parse_balance(item: Item) -> int:
     """A stored balance must be an integral number; anything else is a data fault (500)."""
     raw = item.get(names.DDB_BALANCE_ATTRIBUTE, {}).get("N")
     try:
-        value = Decimal(raw)
-    except (TypeError, InvalidOperation):
+        value = Decimal(raw or "")
+    except InvalidOperation:
         raise InternalError("stored balance is not a number") from None
     if value != value.to_integral_value():
         raise InternalError("stored balance is not an integer")
@@ -120,22 +132,25 @@ class DynamoStore:
     """The balances table behind one aiobotocore client."""
 
     def __init__(
-        self, client: Any, table: str, *, retry_budget_s: float = 2.0, attempts: int = 5
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        retry_budget_s: float = 2.0,
+        attempts: int = 5,
     ) -> None:
         self._client = client
         self.table = table
         self._retry_budget_s = retry_budget_s
         self._attempts = attempts
 
-    async def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        method = getattr(self._client, operation)
+    async def _call(self, call: Callable[[], Awaitable[_Result]]) -> _Result:
         try:
             async for attempt in bounded_retries(
                 attempts=self._attempts, budget_s=self._retry_budget_s, retryable=is_transient
             ):
                 with attempt:
-                    result: dict[str, Any] = await method(**kwargs)
-                    return result
+                    return await call()
         except ClientError as error:
             code = error_code(error)
             if code == "ResourceNotFoundException":
@@ -150,54 +165,52 @@ class DynamoStore:
     async def get_balance(self, client_id: str) -> int | None:
         """None when no such customer exists: never a silent 0."""
         response = await self._call(
-            "get_item",
-            TableName=self.table,
-            Key={names.DDB_KEY_ATTRIBUTE: {"S": client_id}},
-            ProjectionExpression=names.DDB_BALANCE_ATTRIBUTE,
+            lambda: self._client.get_item(
+                TableName=self.table,
+                Key={names.DDB_KEY_ATTRIBUTE: {"S": client_id}},
+                ProjectionExpression=names.DDB_BALANCE_ATTRIBUTE,
+            )
         )
         item = response.get("Item")
         return None if item is None else parse_balance(item)
 
-    async def batch_get_items(
-        self, client_ids: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    async def batch_get_items(self, client_ids: list[str]) -> tuple[dict[str, Item], list[str]]:
         """Items by id for up to 100 distinct ids, and the ids DynamoDB left unprocessed."""
         response = await self._call(
-            "batch_get_item",
-            RequestItems={
-                self.table: {
-                    "Keys": [{names.DDB_KEY_ATTRIBUTE: {"S": key}} for key in client_ids],
-                    "ProjectionExpression": f"{names.DDB_KEY_ATTRIBUTE}, {names.DDB_BALANCE_ATTRIBUTE}",
+            lambda: self._client.batch_get_item(
+                RequestItems={
+                    self.table: {
+                        "Keys": [{names.DDB_KEY_ATTRIBUTE: {"S": key}} for key in client_ids],
+                        "ProjectionExpression": f"{names.DDB_KEY_ATTRIBUTE}, {names.DDB_BALANCE_ATTRIBUTE}",
+                    }
                 }
-            },
+            )
         )
-        items = {
+        items: dict[str, Item] = {
             item[names.DDB_KEY_ATTRIBUTE]["S"]: item
             for item in response.get("Responses", {}).get(self.table, [])
         }
-        unprocessed = [
-            key[names.DDB_KEY_ATTRIBUTE]["S"]
-            for key in response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
-        ]
-        return items, unprocessed
+        unprocessed = response.get("UnprocessedKeys", {}).get(self.table)
+        keys = [] if unprocessed is None else unprocessed["Keys"]
+        return items, [key[names.DDB_KEY_ATTRIBUTE]["S"] for key in keys]
 
     async def table_created_at(self) -> datetime:
         """The creation time tells a recreated table from the one a seed marker describes."""
-        response = await self._call("describe_table", TableName=self.table)
-        created: datetime = response["Table"]["CreationDateTime"]
-        return created
+        response = await self._call(lambda: self._client.describe_table(TableName=self.table))
+        return response["Table"]["CreationDateTime"]
 
     async def ensure_table(self) -> bool:
         """Create the table (on demand, key `id` S) unless it exists; True when created."""
         try:
             await self._call(
-                "create_table",
-                TableName=self.table,
-                AttributeDefinitions=[
-                    {"AttributeName": names.DDB_KEY_ATTRIBUTE, "AttributeType": "S"}
-                ],
-                KeySchema=[{"AttributeName": names.DDB_KEY_ATTRIBUTE, "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
+                lambda: self._client.create_table(
+                    TableName=self.table,
+                    AttributeDefinitions=[
+                        {"AttributeName": names.DDB_KEY_ATTRIBUTE, "AttributeType": "S"}
+                    ],
+                    KeySchema=[{"AttributeName": names.DDB_KEY_ATTRIBUTE, "KeyType": "HASH"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
             )
         except ClientError as error:
             if error_code(error) != "ResourceInUseException":
@@ -206,12 +219,15 @@ class DynamoStore:
         else:
             created = True
         waiter = self._client.get_waiter("table_exists")
-        await waiter.wait(TableName=self.table, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+        await waiter.wait(
+            TableName=self.table,
+            WaiterConfig={"Delay": 0.2, "MaxAttempts": 150},  # type: ignore[typeddict-item]  # botocore sleeps a float
+        )
         return created
 
     async def write_batch(self, rows: list[tuple[str, int]]) -> None:
         """One BatchWriteItem of at most 25 rows, resending UnprocessedItems with backoff."""
-        pending: list[dict[str, Any]] = [
+        pending: list[WriteRequestTypeDef] = [
             {
                 "PutRequest": {
                     "Item": {
@@ -224,8 +240,11 @@ class DynamoStore:
         ]
         delay = 0.05
         for _ in range(20):
-            response = await self._call("batch_write_item", RequestItems={self.table: pending})
-            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            response = await self._call(
+                partial(self._client.batch_write_item, RequestItems={self.table: pending})
+            )
+            # The output's item type differs from the input's only in the stubs' names.
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])  # type: ignore[assignment]
             if not pending:
                 return
             await asyncio.sleep(delay)

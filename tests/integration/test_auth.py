@@ -17,12 +17,13 @@ from nats.errors import Error as NatsError
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
 
+from devkit.auth.jwt import encode, format_creds, identity_from_seed, new_identity, user_claims
+from devkit.auth.permissions import CLIENT_PERMISSIONS
+from devkit.auth.security import SecurityMaterial, ensure_security
+from devkit.caller import call_once
 from service import names
-from service.caller import call_once
-from service.natsjwt import encode, format_creds, identity_from_seed, new_identity, user_claims
-from service.security import CLIENT_PERMISSIONS, SecurityMaterial, ensure_security
-from tests.integration.conftest import Dynamo, ServiceProcess, kill_all, launch_service
-from tests.integration.providers import Provider
+from tests.support.replicas import ServiceProcess, kill_all, launch_service
+from tests.support.servers import Dynamo, Provider
 
 pytestmark = pytest.mark.integration
 

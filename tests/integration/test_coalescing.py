@@ -10,20 +10,23 @@ import pytest
 from nats.aio.client import Client
 
 from service import names
-from tests.integration.conftest import Dynamo, ServiceFactory, request_payload
+from service.protocol import decode_reply
+from tests.support.messages import request_payload
+from tests.support.replicas import ServiceFactory
+from tests.support.servers import Dynamo
 
 pytestmark = pytest.mark.integration
 
 
 def expected_replies(
     dynamo: Dynamo, table: str, ids: list[str]
-) -> dict[str, tuple[str | None, bytes]]:
+) -> dict[str, tuple[int | None, bytes]]:
     client = dynamo.client()
-    expected: dict[str, tuple[str | None, bytes]] = {}
+    expected: dict[str, tuple[int | None, bytes]] = {}
     for client_id in set(ids):
         item = client.get_item(TableName=table, Key={"id": {"S": client_id}}).get("Item")
         if item is None:
-            expected[client_id] = ("404", b"")
+            expected[client_id] = (404, b"")
         else:
             expected[client_id] = (None, f'{{"balance":{item["client_balance"]["N"]}}}'.encode())
     return expected
@@ -42,7 +45,7 @@ async def test_500_concurrent_requests_answer_as_single_getitems(
     )
     expected = expected_replies(dynamo, table, ids)
     for client_id, reply in zip(ids, replies, strict=True):
-        code = (reply.headers or {}).get(names.ERROR_CODE_HEADER)
+        code = decode_reply(reply.data, reply.headers).error_code
         want_code, want_body = expected[client_id]
         assert code == want_code, client_id
         if want_code is None:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.integration.conftest import ROOT, clean_environment
+from tests.support.commands import ROOT, clean_environment
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from service import names
-from tests.integration.conftest import Dynamo, RunningService, ServiceFactory, request_payload
+from service.protocol import decode_reply
+from tests.support.messages import request_payload
+from tests.support.replicas import RunningService, ServiceFactory
+from tests.support.servers import Dynamo
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +36,9 @@ def stored_balance(dynamo: Dynamo, table: str, client_id: str) -> int:
 
 
 def error_of(msg: Msg) -> tuple[int, str, dict[str, object]]:
-    headers = msg.headers or {}
-    body = json.loads(msg.data)
-    return int(headers[names.ERROR_CODE_HEADER]), headers[names.ERROR_HEADER], body
+    reply = decode_reply(msg.data, msg.headers)
+    assert reply.error_code is not None, f"not an error reply: {msg.data!r}"
+    return reply.error_code, reply.error_message or "", json.loads(msg.data)
 
 
 async def test_replies_exactly_the_stored_balance(

@@ -17,10 +17,12 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from service import copilot_schema, names
-from service.security import ensure_security
-from service.servers import free_port, start_moto, stop_process
-from tests.integration.conftest import ROOT, clean_environment, invoke, stand_in_path
+from devkit.auth.security import ensure_security
+from devkit.cloud import copilot_schema
+from devkit.stack.processes import free_port, stop_process
+from devkit.stack.servers import start_moto
+from service import names
+from tests.support.commands import ROOT, clean_environment, invoke, stand_in_path
 
 pytestmark = pytest.mark.integration
 

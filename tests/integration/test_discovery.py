@@ -13,7 +13,10 @@ import pytest
 from nats.aio.client import Client
 
 from service import __version__, names
-from tests.integration.conftest import NatsServer, ServiceFactory, request_payload
+from service.protocol import decode_reply
+from tests.support.messages import request_payload
+from tests.support.replicas import ServiceFactory
+from tests.support.servers import NatsServer
 
 pytestmark = pytest.mark.integration
 
@@ -71,10 +74,10 @@ async def test_stats_count_every_request_and_error_sent(
     replies = await asyncio.gather(
         *(nc.request(names.REQUEST_SUBJECT, p, timeout=5) for p in good + missing + bad)
     )
-    codes = [(r.headers or {}).get(names.ERROR_CODE_HEADER) for r in replies]
+    codes = [decode_reply(r.data, r.headers).error_code for r in replies]
     assert codes.count(None) == 40
-    assert codes.count("404") == 7
-    assert codes.count("400") == 5
+    assert codes.count(404) == 7
+    assert codes.count(400) == 5
 
     stats = await control(nc, "$SRV.STATS.customer")
     [endpoint] = stats["endpoints"]

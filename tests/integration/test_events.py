@@ -10,7 +10,9 @@ import pytest
 from nats.aio.client import Client
 
 from service import names
-from tests.integration.conftest import ServiceFactory, request_payload
+from service.protocol import decode_reply
+from tests.support.messages import request_payload
+from tests.support.replicas import ServiceFactory
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +27,7 @@ async def test_one_event_per_answered_request(start_service: ServiceFactory, nc:
         nc.request(names.REQUEST_SUBJECT, request_payload("unknown-id"), timeout=5),
         nc.request(names.REQUEST_SUBJECT, b"garbage", timeout=5),
     )
-    assert all((f.headers or {}).get(names.ERROR_CODE_HEADER) for f in failures)
+    assert not any(decode_reply(f.data, f.headers).ok for f in failures)
 
     js = nc.jetstream()
     info = await js.stream_info(names.STREAM_NAME)
@@ -39,9 +41,9 @@ async def test_one_event_per_answered_request(start_service: ServiceFactory, nc:
         assert set(event) == {"client_id", "balance", "served_at", "service_id"}
         assert stored.subject == names.event_subject(event["client_id"])
         assert event["balance"] == balances[event["client_id"]]
-        served_at = datetime.fromisoformat(event["served_at"])
-        assert served_at.utcoffset() is not None
-        assert served_at.utcoffset().total_seconds() == 0
+        offset = datetime.fromisoformat(event["served_at"]).utcoffset()
+        assert offset is not None
+        assert offset.total_seconds() == 0
         assert event["service_id"] == service.events_named("service.ready")[0]["service_id"]
         assert stored.headers
         assert stored.headers["Nats-Msg-Id"] not in seen_ids

@@ -11,7 +11,8 @@ from nats.aio.client import Client
 from nats.js.api import StorageType, StreamConfig
 
 from service import names
-from tests.integration.conftest import ROOT, ServiceFactory, ServiceProcess
+from tests.support.commands import ROOT
+from tests.support.replicas import ServiceFactory, ServiceProcess
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ import pytest
 from nats.aio.client import Client
 
 from service import names
-from tests.integration.conftest import Dynamo, ServiceFactory
+from tests.support.replicas import ServiceFactory
+from tests.support.servers import Dynamo
 
 pytestmark = pytest.mark.integration
 

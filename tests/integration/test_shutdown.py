@@ -10,7 +10,9 @@ import pytest
 from nats.aio.client import Client
 
 from service import names
-from tests.integration.conftest import ServiceFactory, request_payload
+from service.protocol import decode_reply
+from tests.support.messages import request_payload
+from tests.support.replicas import ServiceFactory
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +33,7 @@ async def test_sigterm_during_a_burst_fails_no_request(
             msg = await nc.request(
                 names.REQUEST_SUBJECT, request_payload(str(i % 1000 + 1)), timeout=5
             )
-        replies.append(None if (msg.headers or {}).get(names.ERROR_CODE_HEADER) else msg.data)
+        replies.append(msg.data if decode_reply(msg.data, msg.headers).ok else None)
         if len(replies) == BURST // 4:
             answered.set()
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from service.servers import free_port, process_alive
-from tests.integration.conftest import clean_environment, invoke
+from devkit.stack.processes import free_port, process_alive
+from tests.support.commands import clean_environment, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -87,9 +87,9 @@ def test_up_req_status_down(stack_env: dict[str, str]) -> None:
     assert not [pid for pid in pids if process_alive(pid)]
     assert json.loads(invoke(stack_env, "status", "--json").stdout)["components"] == []
 
-    started = time.monotonic()
+    began = time.monotonic()
     seed_when_down = invoke(stack_env, "seed")
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - began < 20
     assert seed_when_down.returncode == 1
     assert "could not connect to NATS" in seed_when_down.stderr
     assert "Connect call failed" in seed_when_down.stderr

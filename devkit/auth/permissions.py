@@ -1,0 +1,54 @@
+"""The NATS users of the application account and what each may do: one definition for the local
+stack and for the same users in Synadia Cloud."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from devkit.auth.jwt import Permissions
+from service import names
+
+_KV_STREAM = f"KV_{names.KV_BUCKET}"
+_JS = "$JS.API"
+
+SERVICE_PERMISSIONS: Final = Permissions(
+    publish=(
+        f"{names.EVENT_SUBJECT_PREFIX}.>",
+        f"{_JS}.STREAM.INFO.{names.STREAM_NAME}",
+        f"{_JS}.STREAM.CREATE.{names.STREAM_NAME}",
+        f"{_JS}.STREAM.INFO.{_KV_STREAM}",
+        f"{_JS}.STREAM.CREATE.{_KV_STREAM}",
+        f"{_JS}.STREAM.MSG.GET.{_KV_STREAM}",
+        f"{_JS}.DIRECT.GET.{_KV_STREAM}.>",
+        f"$KV.{names.KV_BUCKET}.>",
+        "_INBOX.>",
+    ),
+    subscribe=(
+        f"{names.REQUEST_SUBJECT} {names.QUEUE_GROUP}",
+        "$SRV.>",
+        "_INBOX.>",
+    ),
+    allow_responses=True,
+)
+"""Serve `customer.balance` in queue `q`, answer `$SRV`, record events, use `config` and the stream."""
+
+CLIENT_PERMISSIONS: Final = Permissions(
+    publish=(names.REQUEST_SUBJECT, "$SRV.>"),
+    subscribe=("_INBOX.>",),
+)
+"""Ask for balances and discover the service; nothing else (no impersonation, no KV, no streams)."""
+
+USERS: Final = {names.SERVICE_USER: SERVICE_PERMISSIONS, names.CLIENT_USER: CLIENT_PERMISSIONS}
+"""Every user of the application account, by name."""
+
+JETSTREAM_R1_LIMITS: Final[dict[str, Any]] = {
+    "mem_storage": 64 * 1024 * 1024,
+    "disk_storage": 512 * 1024 * 1024,
+    "streams": 10,
+    "consumer": 100,
+    "max_ack_pending": -1,
+    "mem_max_stream_bytes": -1,
+    "disk_max_stream_bytes": -1,
+    "max_bytes_required": True,
+}
+"""Like a Synadia Cloud account: R1 only, and every stream or bucket must set max_bytes."""

@@ -1,0 +1,101 @@
+"""Local NATS security that behaves like Synadia Cloud: operator mode, JWT users, least privilege.
+
+`invoke up` generates an operator, a system account, the application account and its users
+(devkit.auth.permissions) once, under `.stack/`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from devkit.auth.jwt import (
+    Identity,
+    account_claims,
+    encode,
+    format_creds,
+    identity_from_seed,
+    new_identity,
+    operator_claims,
+    user_claims,
+)
+from devkit.auth.permissions import JETSTREAM_R1_LIMITS, USERS
+from devkit.auth.private_files import write_private
+from service import names
+
+
+@dataclass(frozen=True)
+class SecurityMaterial:
+    operator_jwt: str
+    system_account: str
+    account_jwts: dict[str, str]
+    """Public key -> JWT, preloaded into the server's memory resolver."""
+    service_creds: Path
+    client_creds: Path
+
+    def server_config(self) -> str:
+        """The nats-server configuration block for operator mode."""
+        preload = "\n".join(f"  {key}: {token}" for key, token in self.account_jwts.items())
+        return (
+            f"operator: {self.operator_jwt}\n"
+            f"system_account: {self.system_account}\n"
+            "resolver: MEMORY\n"
+            f"resolver_preload: {{\n{preload}\n}}\n"
+        )
+
+
+def creds_path(root: Path, user: str) -> Path:
+    return root / "creds" / f"{user}.creds"
+
+
+def ensure_security(root: Path, *, account: str = names.APP_ACCOUNT_NAME) -> SecurityMaterial:
+    """Load the material under `root`, or generate it on first use."""
+    keys_path = root / "security" / "keys.json"
+    if keys_path.exists():
+        seeds = json.loads(keys_path.read_text())
+        if seeds.get("account_name") != account:
+            seeds = None  # a different account was asked for: start afresh
+    else:
+        seeds = None
+    if seeds is None:
+        seeds = {
+            "account_name": account,
+            **{role: new_identity(kind).seed for role, kind in _ROLES.items()},
+        }
+        write_private(keys_path, json.dumps(seeds, indent=2))
+    identities = {role: identity_from_seed(seeds[role]) for role in _ROLES}
+    return _issue(root, identities, account)
+
+
+_ROLES = {
+    "operator": "operator",
+    "system": "account",
+    "application": "account",
+    "service": "user",
+    "client": "user",
+}
+
+
+def _issue(root: Path, ids: dict[str, Identity], account: str) -> SecurityMaterial:
+    operator, system, application = ids["operator"], ids["system"], ids["application"]
+    operator_jwt = encode(operator_claims(operator, names.OPERATOR_NAME, system), operator)
+    account_jwts = {
+        system.public_key: encode(account_claims(system, names.SYSTEM_ACCOUNT_NAME), operator),
+        application.public_key: encode(
+            account_claims(application, account, jetstream_r1=JETSTREAM_R1_LIMITS), operator
+        ),
+    }
+    paths = {}
+    for role, permissions in USERS.items():
+        user = ids[role]
+        token = encode(user_claims(user, role, permissions), application)
+        paths[role] = creds_path(root, role)
+        write_private(paths[role], format_creds(token, user))
+    return SecurityMaterial(
+        operator_jwt=operator_jwt,
+        system_account=system.public_key,
+        account_jwts=account_jwts,
+        service_creds=paths[names.SERVICE_USER],
+        client_creds=paths[names.CLIENT_USER],
+    )

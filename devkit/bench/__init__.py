@@ -1,0 +1,1 @@
+"""`invoke bench`: the original benchmark's load, measured the way a performance engineer reads it."""

@@ -1,0 +1,209 @@
+"""A run's result as one typed record (the `--json` document) and as the lines a person reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from devkit.bench.load import Latency, LoadResult
+from devkit.bench.stats import StatsDelta
+
+ORIGINAL_FIGURES: dict[int, list[tuple[str, float]]] = {
+    1_000: [("1 Fargate task, Synadia Cloud", 2.05)],
+    10_000: [("1 Fargate task, Synadia Cloud", 20.6)],
+    100_000: [("1 Fargate task, Synadia Cloud", 254.8), ("3 Fargate tasks, Synadia Cloud", 94.0)],
+}
+"""Seconds the original Go benchmark published for N requests at concurrency 1,000."""
+
+
+class BaselineFigures(BaseModel):
+    """What the stack's parts do on their own (devkit.bench.baseline)."""
+
+    getitem_rps: float
+    batchgetitem_items_per_s: float
+    nats_echo_rps: float
+    dynamodb_concurrency: int
+    duration_s_each: float
+
+
+class BaselineReport(BaselineFigures):
+    fraction_of_getitem: float | None
+    fraction_of_batchgetitem: float | None
+    fraction_of_nats_echo: float | None
+
+
+class Machine(BaseModel):
+    cpus: int | None
+    python: str
+    platform: str
+    note: str = "load generator and stack share the same cores"
+
+
+class BenchResult(BaseModel):
+    """The `--json` document; keys are stable, figures rounded as printed."""
+
+    requests: int
+    concurrency: int
+    clients: int
+    rate: float | None
+    timeout_s: float
+    duration_s: float
+    throughput_rps: float
+    goodput_rps: float
+    """Answered in time, per second: what callers got (throughput counts timeouts too)."""
+    latency_ms: Latency
+    ok: int
+    errors: dict[str, int]
+    timeouts: int
+    no_responders: int
+    failed: int
+    cpu_s: dict[str, float]
+    service_stats: StatsDelta | None
+    machine: Machine
+    service_cpu_us_per_request: float | None = None
+    baseline: BaselineReport | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The JSON object; the two optional figures appear only when measured."""
+        optional = {"service_cpu_us_per_request", "baseline"}
+        absent = {name for name in optional if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=absent)
+
+
+def machine_description() -> Machine:
+    return Machine(cpus=os.cpu_count(), python=sys.version.split()[0], platform=sys.platform)
+
+
+def result_document(
+    result: LoadResult,
+    *,
+    stats: StatsDelta | None = None,
+    cpu_s: dict[str, float] | None = None,
+    baseline: BaselineFigures | None = None,
+    machine: Machine | None = None,
+) -> BenchResult:
+    cpu = cpu_s or {}
+    per_request = None
+    if stats is not None and stats.requests:
+        replicas_cpu = sum(v for k, v in cpu.items() if k.startswith("balance-"))
+        if replicas_cpu:
+            per_request = round(replicas_cpu / stats.requests * 1e6, 1)
+    throughput = result.throughput_rps
+    return BenchResult(
+        requests=result.requests,
+        concurrency=result.concurrency,
+        clients=result.clients,
+        rate=result.rate,
+        timeout_s=result.timeout_s,
+        duration_s=round(result.duration_s, 3),
+        throughput_rps=round(throughput, 1),
+        goodput_rps=round(result.ok / result.duration_s, 1) if result.duration_s else 0.0,
+        latency_ms=result.latency_ms().rounded(),
+        ok=result.ok,
+        errors=result.errors,
+        timeouts=result.timeouts,
+        no_responders=result.no_responders,
+        failed=result.failed,
+        cpu_s={"generator": round(result.generator_cpu_s, 3), **cpu},
+        service_stats=stats,
+        machine=machine or machine_description(),
+        service_cpu_us_per_request=per_request,
+        baseline=None
+        if baseline is None
+        else BaselineReport(
+            **baseline.model_dump(),
+            fraction_of_getitem=_fraction(throughput, baseline.getitem_rps),
+            fraction_of_batchgetitem=_fraction(throughput, baseline.batchgetitem_items_per_s),
+            fraction_of_nats_echo=_fraction(throughput, baseline.nats_echo_rps),
+        ),
+    )
+
+
+def _fraction(value: float, of: float | None) -> float | None:
+    return round(value / of, 3) if of else None
+
+
+def summary_line(result: LoadResult) -> str:
+    """The original benchmark's line, for comparison (its "average" is wall time / N)."""
+    average_ms = result.duration_s * 1000 / result.requests
+    return (
+        f"Total of {result.requests} requests, with max concurrency {result.concurrency}, and"
+        f" request timeout {result.timeout_s:g}s, completed in {result.duration_s:.3f}s."
+        f" Average call took {average_ms:.2f} milliseconds"
+    )
+
+
+def comparison_lines(result: LoadResult) -> list[str]:
+    figures = ORIGINAL_FIGURES.get(result.requests)
+    if not figures:
+        known = ", ".join(f"{n:,}" for n in ORIGINAL_FIGURES)
+        return [f"The original published figures for {known} requests only."]
+    return [
+        f"original, {where}: {seconds:g} s ({result.requests / seconds:,.0f} req/s);"
+        f" this run: {result.duration_s:.2f} s ({result.throughput_rps:,.0f} req/s)"
+        for where, seconds in figures
+    ]
+
+
+def render(document: BenchResult, result: LoadResult) -> list[str]:
+    latency = document.latency_ms
+    lines = [
+        summary_line(result),
+        f"throughput: {document.throughput_rps:,.1f} req/s over {document.duration_s} s"
+        f" ({document.clients} generator process(es), concurrency {document.concurrency});"
+        f" answered in time: {document.goodput_rps:,.1f} req/s",
+        "latency ms: "
+        + "  ".join(f"{name} {value:.2f}" for name, value in latency.model_dump().items()),
+        f"ok {document.ok}  errors {document.errors or 0}  timeouts {document.timeouts}"
+        f"  no responders {document.no_responders}  other failures {document.failed}",
+    ]
+    stats = document.service_stats
+    if stats:
+        lines.append(
+            f"service ($SRV.STATS, {stats.instances} instance(s)): {stats.requests} requests,"
+            f" {stats.errors} errors, average processing {stats.average_processing_ms:.2f} ms"
+        )
+    lines.append(
+        "CPU seconds: "
+        + "  ".join(f"{name} {seconds:.2f}" for name, seconds in document.cpu_s.items())
+    )
+    if document.service_cpu_us_per_request is not None:
+        lines.append(f"service CPU per answered request: {document.service_cpu_us_per_request} us")
+    baseline = document.baseline
+    if baseline:
+        lines.append(
+            f"baseline at concurrency {document.concurrency}: GetItem {baseline.getitem_rps:,.0f}/s,"
+            f" BatchGetItem {baseline.batchgetitem_items_per_s:,.0f} items/s,"
+            f" NATS echo {baseline.nats_echo_rps:,.0f} req/s"
+        )
+        lines.append(
+            "service throughput as a fraction of: "
+            f"GetItem {baseline.fraction_of_getitem}, BatchGetItem items {baseline.fraction_of_batchgetitem},"
+            f" NATS echo {baseline.fraction_of_nats_echo}"
+        )
+    lines.extend(comparison_lines(result))
+    return lines
+
+
+def replica_table(rows: Sequence[tuple[int, BenchResult]]) -> list[str]:
+    lines = [
+        f"{'replicas':>8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'ok':>8} {'errors':>7} {'timeouts':>8}"
+    ]
+    for replicas, document in rows:
+        errors = sum(document.errors.values())
+        lines.append(
+            f"{replicas:>8} {document.throughput_rps:>10,.1f} {document.latency_ms.p50:>8.1f}"
+            f" {document.latency_ms.p99:>8.1f} {document.ok:>8} {errors:>7} {document.timeouts:>8}"
+        )
+    return lines
+
+
+def write_json(path: Path, document: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2))

@@ -1,0 +1,99 @@
+"""What the stack itself says about a run: the replicas' `$SRV.STATS`, and CPU from `/proc`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from nats.aio.msg import Msg
+from pydantic import BaseModel, ValidationError
+
+from devkit.bench.load import connect
+from devkit.bench.plan import Target
+from service import names
+from service.discovery import EndpointStats, StatsResponse
+
+
+class StatsDelta(BaseModel):
+    """What the replicas themselves counted during a run."""
+
+    instances: int
+    requests: int
+    errors: int
+    average_processing_ms: float
+
+
+async def service_stats(
+    target: Target, *, expect: int = 0, window_s: float = 0.5, patience_s: float = 10.0
+) -> dict[str, EndpointStats]:
+    """Every instance's `$SRV.STATS` endpoint figures, by instance id.
+
+    Waits `window_s` for replies, and up to `patience_s` for `expect` instances: a replica still
+    working through a backlog answers late.
+    """
+    nc = await connect(target, "customer-bench-stats")
+    replies: dict[str, EndpointStats] = {}
+    try:
+        inbox = nc.new_inbox()
+
+        async def collect(msg: Msg) -> None:
+            try:
+                document = StatsResponse.model_validate_json(msg.data)
+            except ValidationError:
+                return  # not a micro service's STATS document: not ours to count
+            if document.endpoints:
+                replies[document.id] = document.endpoints[0]
+
+        subscription = await nc.subscribe(inbox, cb=collect)
+        await nc.publish(f"$SRV.STATS.{names.SERVICE_NAME}", b"", reply=inbox)
+        await asyncio.sleep(window_s)
+        waited = window_s
+        while len(replies) < expect and waited < patience_s:
+            await asyncio.sleep(0.1)
+            waited += 0.1
+        await subscription.unsubscribe()
+    finally:
+        await nc.close()
+    return replies
+
+
+def stats_delta(
+    before: Mapping[str, EndpointStats], after: Mapping[str, EndpointStats]
+) -> StatsDelta:
+    """Instances that restarted during the run count whole."""
+    requests = errors = processing_ns = 0
+    for instance, now in after.items():
+        then = before.get(instance)
+        requests += now.num_requests - (then.num_requests if then else 0)
+        errors += now.num_errors - (then.num_errors if then else 0)
+        processing_ns += now.processing_time - (then.processing_time if then else 0)
+    return StatsDelta(
+        instances=len(after),
+        requests=requests,
+        errors=errors,
+        average_processing_ms=processing_ns / requests / 1e6 if requests else 0.0,
+    )
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a local process (Linux /proc), None when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: Mapping[str, int]) -> dict[str, float]:
+    snapshot = {}
+    for name, pid in pids.items():
+        seconds = process_cpu_seconds(pid)
+        if seconds is not None:
+            snapshot[name] = seconds
+    return snapshot
+
+
+def cpu_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before[name], 3) for name in after if name in before}

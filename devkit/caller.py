@@ -1,0 +1,69 @@
+"""Calling `customer.balance` as a client: `invoke req`, the stack's readiness probe, the bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError, TimeoutError
+
+from service import names
+from service.connection import ONE_PASS, failure_reason
+from service.faults import OperatorError
+from service.protocol import Reply, decode_reply, encode_request
+
+
+class CallError(OperatorError):
+    """No reply at all: nobody listens on the subject, or the caller's timeout ran out."""
+
+
+async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0) -> Reply:
+    try:
+        msg = await nc.request(names.REQUEST_SUBJECT, encode_request(client_id), timeout=timeout_s)
+    except NoRespondersError:
+        raise CallError(f"no service is listening on {names.REQUEST_SUBJECT}") from None
+    except TimeoutError:
+        raise CallError(f"no reply on {names.REQUEST_SUBJECT} within {timeout_s:g} s") from None
+    return decode_reply(msg.data, msg.headers)
+
+
+async def connect_client(
+    url: str, *, name: str, creds: Path | None = None, connect_timeout_s: float = 2.0
+) -> Client:
+    """A quick connect with no reconnects: a failure is one clear CallError within seconds."""
+    failures: list[Exception] = []
+
+    async def remember(error: Exception) -> None:  # instead of nats-py's printed traceback
+        failures.append(error)
+
+    try:
+        return await nats.connect(
+            url,
+            **ONE_PASS,
+            name=name,
+            reconnect_time_wait=0.2,
+            connect_timeout=connect_timeout_s,
+            error_cb=remember,
+            user_credentials=None if creds is None else str(creds),
+        )
+    except (NatsError, OSError) as error:
+        raise CallError(
+            f"cannot connect to NATS at {url}: {failure_reason(failures, error)}"
+        ) from None
+    except (ValueError, TypeError):  # nkeys' errors for a malformed seed in the .creds file
+        raise CallError(
+            f"cannot connect to NATS at {url}: {creds} is not a usable .creds file"
+        ) from None
+
+
+async def call_once(
+    url: str, client_id: str, *, creds: Path | None = None, timeout_s: float = 5.0
+) -> Reply:
+    """Connect (as the `client` user when given its creds), ask once, disconnect."""
+    nc = await connect_client(url, name="customer-caller", creds=creds)
+    try:
+        return await request_balance(nc, client_id, timeout_s=timeout_s)
+    finally:
+        await nc.close()

@@ -1,0 +1,1 @@
+"""The cloud path: the Copilot manifests' schema and `invoke deploy` / `invoke destroy`."""

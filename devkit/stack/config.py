@@ -1,0 +1,147 @@
+"""The local stack's configuration: `STACK_*` variables, read the way the service reads its own.
+
+Defaults suit one stack on a laptop; the variables move it (a second stack, a busy port).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from devkit.auth.security import creds_path
+from service import names
+from service.faults import OperatorError
+from service.settings import Settings, describe_validation_error
+
+PREFIX = "STACK_"
+SERVICE_PREFIX = "STACK_SERVICE_"
+"""`STACK_SERVICE_<VARIABLE>=value` passes `<VARIABLE>=value` to every replica."""
+
+
+class StackError(OperatorError):
+    """The stack cannot do what was asked; the message says what to do instead."""
+
+
+class _ServiceOverrides(PydanticBaseSettingsSource):
+    """Collects every `STACK_SERVICE_*` variable: their names are the service's, not ours."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        overrides = sorted(
+            (key.removeprefix(SERVICE_PREFIX), value)
+            for key, value in os.environ.items()
+            if key.startswith(SERVICE_PREFIX) and key != SERVICE_PREFIX
+        )
+        return {"service_overrides": tuple(overrides)} if overrides else {}
+
+
+class StackConfig(BaseSettings):
+    """Where the stack keeps its state and which ports, table and account it uses."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    root: Path = Field(default=Path(".stack"), validation_alias="STACK_DIR")
+    """STACK_DIR: state, logs, generated security material and JetStream data."""
+    nats_port: int = Field(default=names.NATS_PORT, ge=1, le=65535)
+    nats_monitor_port: int = Field(default=names.NATS_MONITOR_PORT, ge=1, le=65535)
+    dynamodb_port: int = Field(default=names.DYNAMODB_PORT, ge=1, le=65535)
+    table: str = names.DEFAULT_TABLE
+    account: str = names.APP_ACCOUNT_NAME
+    service_overrides: tuple[tuple[str, str], ...] = ()
+    """Extra service settings for the replicas, from `STACK_SERVICE_<VARIABLE>=value`."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _ServiceOverrides(settings_cls)
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://{names.LOCAL_HOST}:{self.nats_port}"
+
+    @property
+    def nats_monitor_url(self) -> str:
+        return f"http://{names.LOCAL_HOST}:{self.nats_monitor_port}"
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return f"http://{names.LOCAL_HOST}:{self.dynamodb_port}"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def service_creds(self) -> Path:
+        return creds_path(self.root, names.SERVICE_USER)
+
+    @property
+    def client_creds(self) -> Path:
+        return creds_path(self.root, names.CLIENT_USER)
+
+    def service_environment(self) -> dict[str, str]:
+        """What every replica and the bootstrap read: the same variables Fargate sets."""
+        return {
+            "NATS_URL": self.nats_url,
+            "DDB_TABLE": self.table,
+            "AWS_ENDPOINT_URL": self.dynamodb_endpoint,
+            "AWS_REGION": names.DEFAULT_REGION,
+            **dict(self.service_overrides),
+        }
+
+    def service_settings(self) -> Settings:
+        """Settings for tasks run from the host (bootstrap, seed): the service user's creds."""
+        if not self.service_creds.exists():
+            raise StackError(
+                f"the local stack has never been started in {self.root} (no"
+                f" {self.service_creds.name}); start it with: invoke up"
+            )
+        environment = {k.lower(): v for k, v in self.service_environment().items()}
+        try:
+            return Settings.model_validate({**environment, "nats_creds_file": self.service_creds})
+        except ValidationError as error:
+            raise StackError(
+                f"invalid service settings for the stack: {describe_validation_error(error)}"
+            ) from None
+
+
+def load_stack_config() -> StackConfig:
+    """The environment's `STACK_*` variables, or a StackError naming the one to fix."""
+    try:
+        return StackConfig()
+    except ValidationError as error:
+        raise StackError(
+            f"invalid configuration: {describe_validation_error(error, prefix=PREFIX)}"
+        ) from None
+
+
+def service_default(variable: str) -> str:
+    """A service setting's default, as text: the one place it is written is the Settings class."""
+    return str(Settings.model_fields[variable.lower()].get_default(call_default_factory=True))

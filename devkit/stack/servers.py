@@ -1,0 +1,84 @@
+"""The native stack's servers as plain processes: nats-server and the DynamoDB emulator (moto).
+
+Everything binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devkit.stack.processes import (
+    Launched,
+    ServerError,
+    find_binary,
+    launch,
+    port_in_use,
+    wait_http,
+)
+from service import names
+
+
+def nats_config(
+    *,
+    port: int,
+    monitor_port: int,
+    store_dir: Path | str,
+    auth: str = "",
+    host: str = names.LOCAL_HOST,
+) -> str:
+    """`auth` is an operator-mode block (devkit.auth.security); empty means no authentication.
+
+    `host` stays 127.0.0.1 on a laptop; inside a container it is 0.0.0.0, and Compose publishes
+    the port on 127.0.0.1 only.
+    """
+    return (
+        f"server_name: local\n"
+        f"listen: {host}:{port}\n"
+        f"http: {host}:{monitor_port}\n"
+        f"jetstream {{\n"
+        f'  store_dir: "{store_dir}"\n'
+        f"  max_memory_store: 256MB\n"
+        f"  max_file_store: 1GB\n"
+        f"}}\n"
+        f"{auth}"
+    )
+
+
+def start_nats(*, workdir: Path, port: int, monitor_port: int, auth: str = "") -> Launched:
+    for used in (port, monitor_port):
+        if port_in_use(used):
+            raise ServerError(f"port {used} (nats-server) is already in use by another program")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "nats.conf"
+    config.write_text(
+        nats_config(
+            port=port, monitor_port=monitor_port, store_dir=workdir / "jetstream", auth=auth
+        )
+    )
+    launched = launch(
+        [str(find_binary("nats-server")), "-c", str(config)], log_path=workdir / "nats.log"
+    )
+    wait_http(
+        f"http://{names.LOCAL_HOST}:{monitor_port}/healthz?js-enabled-only=true",
+        name="nats-server",
+        process=launched.process,
+        log_path=workdir / "nats.log",
+    )
+    return launched
+
+
+def start_moto(*, workdir: Path, port: int) -> Launched:
+    if port_in_use(port):
+        raise ServerError(f"port {port} (DynamoDB emulator) is already in use by another program")
+    log_path = workdir / "dynamodb.log"
+    launched = launch(
+        [str(find_binary("moto_server")), "-H", names.LOCAL_HOST, "-p", str(port)],
+        log_path=log_path,
+    )
+    wait_http(
+        f"http://{names.LOCAL_HOST}:{port}/moto-api/",
+        name="DynamoDB emulator (moto)",
+        process=launched.process,
+        log_path=log_path,
+    )
+    return launched

@@ -1,0 +1,86 @@
+"""What `invoke up` started, kept in `.stack/state.json` (git-ignored).
+
+`down` stops exactly these processes, by PID, after checking each PID still runs what was
+launched; in docker mode the state names the env file Compose was started with.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from devkit.stack.processes import http_ok, process_alive, process_matches
+from service import names
+from service.health import check_heartbeat
+
+NATIVE: Literal["native"] = "native"
+DOCKER: Literal["docker"] = "docker"
+Mode = Literal["native", "docker"]
+
+REPLICA_PREFIX = "balance-"
+
+
+def replica_name(index: int) -> str:
+    return f"{REPLICA_PREFIX}{index}"
+
+
+class Component(BaseModel):
+    """One process of the native stack."""
+
+    name: str
+    pid: int
+    marker: str
+    """A string the process's command line contains, to guard against recycled PIDs."""
+    log: str
+    address: str | None = None
+    address_monitor: str | None = None
+    health_file: str | None = None
+
+    def running(self) -> bool:
+        return process_alive(self.pid) and process_matches(self.pid, self.marker)
+
+    def healthy(self) -> bool:
+        if not self.running():
+            return False
+        if self.name == "nats":
+            return http_ok(f"{self.address_monitor}/healthz")
+        if self.name == "dynamodb":
+            return http_ok(f"{self.address}/moto-api/")
+        if self.health_file:
+            problem = check_heartbeat(
+                Path(self.health_file), now=time.time(), interval_s=names.HEALTH_INTERVAL_S
+            )
+            return problem is None
+        return True
+
+
+class StackState(BaseModel):
+    mode: Mode = NATIVE
+    components: dict[str, Component] = {}
+    compose_env: str | None = None
+    """Docker mode: the env file `docker compose` was started with."""
+
+    @classmethod
+    def load(cls, path: Path) -> StackState:
+        if not path.exists():
+            return cls()
+        return cls.model_validate_json(path.read_bytes())
+
+    @property
+    def active(self) -> bool:
+        return bool(self.components) or self.compose_env is not None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(self.model_dump_json(indent=2))
+        temporary.replace(path)
+
+    def replicas(self) -> list[Component]:
+        return sorted(
+            (c for c in self.components.values() if c.name.startswith(REPLICA_PREFIX)),
+            key=lambda c: int(c.name.removeprefix(REPLICA_PREFIX)),
+        )

