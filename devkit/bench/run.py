@@ -22,10 +22,19 @@ from devkit.bench.report import (
     result_document,
     write_json,
 )
-from devkit.bench.stats import cpu_delta, cpu_snapshot, service_stats, stats_delta
+from devkit.bench.stats import (
+    CpuProbe,
+    container_cpu_seconds,
+    cpu_delta,
+    cpu_snapshot,
+    process_cpu_seconds,
+    service_stats,
+    stats_delta,
+)
+from devkit.stack import compose
 from devkit.stack.config import StackConfig, StackError
 from devkit.stack.lifecycle import up
-from devkit.stack.state import NATIVE, StackState
+from devkit.stack.state import StackState
 from service.settings import Settings
 
 
@@ -37,7 +46,8 @@ class BenchRequest:
     """Settings of the local stack's DynamoDB (for --baseline); None elsewhere."""
     baseline_target: Target | None = None
     """Who may use `_INBOX.` subjects for the echo baseline (the local service user)."""
-    local_pids: Mapping[str, int] = field(default_factory=dict)
+    local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)
+    """Where each local component's CPU seconds are read from (processes or containers)."""
     json_path: Path | None = None
     baseline_seconds: float = 5.0
 
@@ -52,10 +62,10 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
             LoadPlan(plan.warmup, min(plan.concurrency, plan.warmup), plan.timeout_s, plan.ids, 1),
         )
     stats_before = asyncio.run(service_stats(request.target))
-    cpu_before = cpu_snapshot(request.local_pids)
+    cpu_before = cpu_snapshot(request.local_cpu)
     with ProgressDisplay(plan.requests, interactive=sys.stdout.isatty()) as display:
         result = run_load(request.target, plan, on_progress=display.update)
-    cpu_after = cpu_snapshot(request.local_pids)
+    cpu_after = cpu_snapshot(request.local_cpu)
     stats_after = asyncio.run(service_stats(request.target, expect=len(stats_before)))
     baseline: BaselineFigures | None = None
     if request.baseline_settings is not None and request.baseline_target is not None:
@@ -97,6 +107,20 @@ def choose_target(
     return Target(config.nats_url, config.client_creds)
 
 
+def local_cpu(config: StackConfig) -> dict[str, CpuProbe]:
+    """The local stack's components: processes (native) or containers' cgroups (docker)."""
+    state = StackState.load(config.state_path)
+    project = compose.project_of(state)
+    if project is not None:
+        pids = project.container_pids()
+        return {name: CpuProbe(pid, container_cpu_seconds) for name, pid in pids.items()}
+    return {
+        name: CpuProbe(component.pid, process_cpu_seconds)
+        for name, component in state.components.items()
+        if component.running()
+    }
+
+
 def run_for_stack(
     config: StackConfig,
     plan: LoadPlan,
@@ -120,19 +144,15 @@ def run_for_stack(
     rows = []
     for count in counts:
         if count:
-            up(config, replicas=count, mode=NATIVE)
+            up(config, replicas=count)
             print(f"== {count} replica(s) ==")
-        pids = {}
-        if local:
-            state = StackState.load(config.state_path)
-            pids = {n: c.pid for n, c in state.components.items() if c.running()}
         document = benchmark(
             BenchRequest(
                 target=target,
                 plan=plan,
                 baseline_settings=config.service_settings() if baseline else None,
                 baseline_target=Target(config.nats_url, config.service_creds) if baseline else None,
-                local_pids=pids,
+                local_cpu=local_cpu(config) if local else {},
                 json_path=Path(json_path) if json_path and len(counts) == 1 else None,
             )
         )

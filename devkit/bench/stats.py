@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from nats.aio.msg import Msg
@@ -86,10 +87,38 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_snapshot(pids: Mapping[str, int]) -> dict[str, float]:
+def container_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of the whole container `pid` runs in (its cgroup), None when unreadable."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    paths = dict(line.split(":", 2)[1:] for line in lines if line.count(":") >= 2)
+    for controllers, path in paths.items():  # cgroup v1: cpuacct.usage, in nanoseconds
+        if "cpuacct" in controllers.split(","):
+            usage = Path(f"/sys/fs/cgroup/{controllers}{path}/cpuacct.usage")
+            if usage.exists():
+                return int(usage.read_text()) / 1e9
+    if "" in paths:  # cgroup v2: usage_usec in cpu.stat
+        stat = Path(f"/sys/fs/cgroup{paths['']}/cpu.stat")
+        if stat.exists():
+            fields = dict(line.split() for line in stat.read_text().splitlines())
+            return int(fields["usage_usec"]) / 1e6
+    return process_cpu_seconds(pid)
+
+
+@dataclass(frozen=True)
+class CpuProbe:
+    """How to read one local component's CPU seconds."""
+
+    pid: int
+    read: Callable[[int], float | None]
+
+
+def cpu_snapshot(probes: Mapping[str, CpuProbe]) -> dict[str, float]:
     snapshot = {}
-    for name, pid in pids.items():
-        seconds = process_cpu_seconds(pid)
+    for name, probe in probes.items():
+        seconds = probe.read(probe.pid)
         if seconds is not None:
             snapshot[name] = seconds
     return snapshot

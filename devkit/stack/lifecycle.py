@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from devkit.auth.security import ensure_security
 from devkit.stack import compose, native
 from devkit.stack.config import StackConfig, StackError
+from devkit.stack.processes import ensure_free
 from devkit.stack.readiness import wait_until_answering
-from devkit.stack.report import ComponentStatus, StackStatus
-from devkit.stack.state import DOCKER, NATIVE, Mode, StackState
+from devkit.stack.report import ComponentStatus, JobStatus, StackStatus
+from devkit.stack.state import DOCKER, NATIVE, Mode, StackState, replica_name
 
 AUTO: Final = "auto"
 MODES: Final = (AUTO, NATIVE, DOCKER)
@@ -25,10 +26,20 @@ class UpResult:
     already_running: bool
     started: list[str]
     status: StackStatus
+    mode_reason: str
 
 
-def resolve_mode(requested: str, state: StackState, engine: Callable[[], bool]) -> Mode:
-    """auto: the mode already running, else docker when an engine answers, else native."""
+@dataclass(frozen=True)
+class DownResult:
+    stopped: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_mode(
+    requested: str, state: StackState, docker_problem: Callable[[], str | None]
+) -> tuple[Mode, str]:
+    """The mode, and why: the one already running, else docker when an engine and its compose
+    plugin answer (auto), else native."""
     if requested not in MODES:
         raise StackError(f"--mode must be one of {', '.join(MODES)}, not {requested!r}")
     if state.active:
@@ -37,63 +48,95 @@ def resolve_mode(requested: str, state: StackState, engine: Callable[[], bool]) 
                 f"the {state.mode} stack is running; stop it with `invoke down` before"
                 f" starting it with --mode {requested}"
             )
-        return state.mode
-    if requested == AUTO:
-        return DOCKER if engine() else NATIVE
+        return state.mode, f"the {state.mode} stack is running"
     if requested == NATIVE:
-        return NATIVE
-    if not engine():
+        return NATIVE, "--mode native"
+    problem = docker_problem()
+    if requested == AUTO:
+        if problem is None:
+            return DOCKER, "auto: a Docker engine and its compose plugin answer"
+        return NATIVE, f"auto: {problem}"
+    if problem is not None:
         raise StackError(
-            "--mode docker needs a Docker engine, and `docker info` got no answer;"
-            " start Docker, or use --mode native (no Docker needed)"
+            f"--mode docker needs a Docker engine with the compose plugin, and {problem};"
+            " start Docker (or install its compose plugin), or use --mode native (no Docker needed)"
         )
-    return DOCKER
+    return DOCKER, "--mode docker"
 
 
-def up(config: StackConfig, *, replicas: int = 1, mode: str = AUTO, wait: bool = True) -> UpResult:
+def up(
+    config: StackConfig, *, replicas: int = 1, mode: str | None = None, wait: bool = True
+) -> UpResult:
     """Start what is not running; when everything already runs, change nothing."""
     if replicas < 1:
         raise StackError("--replicas must be at least 1")
     state = StackState.load(config.state_path)
-    if resolve_mode(mode, state, compose.engine_available) == NATIVE:
+    chosen, reason = resolve_mode(mode or config.mode, state, compose.docker_problem)
+    if chosen == NATIVE:
         started = native.start(config, state, replicas=replicas)
         if started is None:
-            return UpResult(already_running=True, started=[], status=status(config))
-        return UpResult(already_running=False, started=started, status=status(config))
+            return UpResult(True, [], status(config), reason)
+        return UpResult(False, started, status(config), reason)
 
+    if not state.active:  # a running Compose stack holds these ports itself
+        ensure_free(config.nats_port, "nats")
+        ensure_free(config.dynamodb_port, "DynamoDB")
     material = ensure_security(config.root, account=config.account)
     environment = compose.compose_environment(config, replicas=replicas)
+    if state.compose_env is not None and compose.same_inputs(Path(state.compose_env), environment):
+        current = status(config)
+        wanted = {"nats", "dynamodb", *(replica_name(i) for i in range(1, replicas + 1))}
+        if {c.name for c in current.components if c.healthy} == wanted:
+            return UpResult(True, [], current, reason)
     env_file = compose.write_inputs(config.root, material, environment)
+    project = compose.ComposeProject(state.compose_project or config.project, env_file)
     # Saved before Compose runs: a run that fails half-way leaves a stack `down` can remove.
-    StackState(mode=DOCKER, compose_env=str(env_file)).save(config.state_path)
-    compose.run_compose(env_file, "up", "--detach", "--build", "--wait")
+    StackState(mode=DOCKER, compose_env=str(env_file), compose_project=project.name).save(
+        config.state_path
+    )
+    project.run("up", "--detach", "--build", "--wait")
     if wait:
         wait_until_answering(config, StackState.load(config.state_path))
-    return UpResult(
-        already_running=False,
-        started=[f"docker compose ({replicas} replicas)"],
-        status=status(config),
-    )
+    started = [f"docker compose ({replicas} replicas)"]
+    return UpResult(False, started, status(config), reason)
 
 
-def down(config: StackConfig, *, wipe: bool = False) -> list[str]:
-    """Stop what `up` started (replicas first); keep data unless `wipe`."""
+def down(config: StackConfig, *, wipe: bool = False) -> DownResult:
+    """Stop what `up` started (replicas first); keep data unless `wipe`.
+
+    Always leaves the stack stopped as far as this machine can tell: when Docker cannot run
+    `compose down`, no container of ours can be running either, and the state is forgotten;
+    `wipe` removes the local data whatever Docker says.
+    """
     state = StackState.load(config.state_path)
-    stopped = []
-    if state.compose_env is not None:
-        compose.run_compose(Path(state.compose_env), "down", *(["--volumes"] if wipe else []))
-        stopped.append("docker compose stack")
+    stopped: list[str] = []
+    warnings: list[str] = []
+    project = compose.project_of(state)
+    if project is not None:
+        problem = compose.docker_problem()
+        if problem is not None:
+            warnings.append(f"{problem}: no container of the stack can be running; forgot it")
+        else:
+            try:
+                project.run("down", *(["--volumes"] if wipe else []))
+                stopped.append("docker compose stack")
+            except compose.ComposeError as error:
+                if not wipe:
+                    raise
+                warnings.append(f"{error}; deleting the local state anyway (--wipe)")
     stopped += native.stop(state)
     config.state_path.unlink(missing_ok=True)
     if wipe and config.root.exists():
         shutil.rmtree(config.root)
-    return stopped
+    return DownResult(stopped, warnings)
 
 
 def status(config: StackConfig) -> StackStatus:
     state = StackState.load(config.state_path)
     components: list[ComponentStatus] = []
-    if state.compose_env is not None:
-        components = compose.components(Path(state.compose_env))
+    jobs: list[JobStatus] = []
+    project = compose.project_of(state)
+    if project is not None:
+        components, jobs = project.components(config)
     components += [ComponentStatus.of(c) for c in state.components.values()]
-    return StackStatus.of(config, state.mode if state.active else None, components)
+    return StackStatus.of(config, state.mode if state.active else None, components, jobs)

@@ -13,8 +13,9 @@ from devkit.stack.state import StackState
 def show_logs(config: StackConfig, component: str | None, lines: int) -> list[tuple[Path, str]]:
     """Docker mode prints through Compose and returns nothing; native returns (file, last lines)."""
     state = StackState.load(config.state_path)
-    if state.compose_env is not None:
-        compose.show_logs(Path(state.compose_env), component, lines)
+    project = compose.project_of(state)
+    if project is not None:
+        project.show_logs(component, lines)
         return []
     return [(path, tail(path, lines)) for path in log_paths(state, component)]
 

@@ -49,6 +49,12 @@ def port_in_use(port: int, host: str = names.LOCAL_HOST) -> bool:
     return False
 
 
+def ensure_free(port: int, user: str) -> None:
+    """Refuse a busy port by number and by what wanted it, before anything starts."""
+    if port_in_use(port):
+        raise ServerError(f"port {port} ({user}) is already in use by another program")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((names.LOCAL_HOST, 0))

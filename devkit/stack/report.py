@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -33,6 +33,16 @@ class ComponentStatus(BaseModel):
         )
 
 
+class JobStatus(BaseModel):
+    """A one-shot job of the docker mode (the volume's chown, the bootstrap)."""
+
+    name: str
+    state: Literal["running", "succeeded", "failed"]
+    exit_code: int | None = None
+    last_line: str | None = None
+    """The job's last log line, when it failed."""
+
+
 class StackStatus(BaseModel):
     mode: Mode | None
     nats_url: str
@@ -41,10 +51,15 @@ class StackStatus(BaseModel):
     account: str
     creds: dict[str, str]
     components: list[ComponentStatus]
+    jobs: list[JobStatus] = []
 
     @classmethod
     def of(
-        cls, config: StackConfig, mode: Mode | None, components: list[ComponentStatus]
+        cls,
+        config: StackConfig,
+        mode: Mode | None,
+        components: list[ComponentStatus],
+        jobs: list[JobStatus] | None = None,
     ) -> StackStatus:
         return cls(
             mode=mode,
@@ -54,6 +69,7 @@ class StackStatus(BaseModel):
             account=config.account,
             creds={"service": str(config.service_creds), "client": str(config.client_creds)},
             components=components,
+            jobs=jobs or [],
         )
 
     def document(self) -> dict[str, Any]:
@@ -69,11 +85,19 @@ class StackStatus(BaseModel):
 def render_status(status: StackStatus) -> str:
     if not status.components:
         return "The local stack is not running. Start it with: invoke up"
-    lines = [
-        f"mode: {status.mode}   table: {status.table}",
-        f"{'component':<12} {'pid':>8}  {'health':<9} address",
-    ]
+    rows = [("component", "pid", "health", "address")]
     for c in status.components:
         health = "healthy" if c.healthy else ("running" if c.running else "stopped")
-        lines.append(f"{c.name:<12} {c.pid or '-':>8}  {health:<9} {c.address or ''}")
+        rows.append((c.name, str(c.pid or "-"), health, c.address or c.error or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"mode: {status.mode}   table: {status.table}"]
+    lines += [
+        f"{name:<{widths[0]}}  {pid:>{widths[1]}}  {health:<{widths[2]}}  {address}".rstrip()
+        for name, pid, health, address in rows
+    ]
+    for job in status.jobs:
+        line = f"job {job.name}: {job.state}"
+        if job.state == "failed":
+            line += f" (exit code {job.exit_code}): {job.last_line}"
+        lines.append(line)
     return "\n".join(lines)

@@ -9,10 +9,9 @@ from pathlib import Path
 
 from devkit.stack.processes import (
     Launched,
-    ServerError,
+    ensure_free,
     find_binary,
     launch,
-    port_in_use,
     wait_http,
 )
 from service import names
@@ -46,8 +45,7 @@ def nats_config(
 
 def start_nats(*, workdir: Path, port: int, monitor_port: int, auth: str = "") -> Launched:
     for used in (port, monitor_port):
-        if port_in_use(used):
-            raise ServerError(f"port {used} (nats-server) is already in use by another program")
+        ensure_free(used, "nats-server")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "nats.conf"
     config.write_text(
@@ -68,8 +66,7 @@ def start_nats(*, workdir: Path, port: int, monitor_port: int, auth: str = "") -
 
 
 def start_moto(*, workdir: Path, port: int) -> Launched:
-    if port_in_use(port):
-        raise ServerError(f"port {port} (DynamoDB emulator) is already in use by another program")
+    ensure_free(port, "DynamoDB emulator")
     log_path = workdir / "dynamodb.log"
     launched = launch(
         [str(find_binary("moto_server")), "-H", names.LOCAL_HOST, "-p", str(port)],

@@ -62,6 +62,8 @@ class StackState(BaseModel):
     components: dict[str, Component] = {}
     compose_env: str | None = None
     """Docker mode: the env file `docker compose` was started with."""
+    compose_project: str | None = None
+    """Docker mode: the Compose project name (states written before it existed: the default)."""
 
     @classmethod
     def load(cls, path: Path) -> StackState:

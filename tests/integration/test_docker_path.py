@@ -16,8 +16,10 @@ import yaml
 
 from devkit.auth.security import ensure_security
 from devkit.project import COMPOSE_FILE
-from devkit.stack.compose import compose_environment, container_nats_config
+from devkit.stack.compose import JOBS, compose_environment, container_nats_config, docker_problem
 from devkit.stack.config import StackConfig
+from devkit.stack.images import service_image
+from devkit.stack.processes import free_port
 from service import names
 from service.settings import Settings
 from tests.support.commands import ROOT, clean_environment, invoke, required_tool, stand_in_path
@@ -141,13 +143,39 @@ def test_the_image_runs_as_non_root_with_exec_entrypoint() -> None:
     assert 'CMD ["python", "-m", "service.health"]' in dockerfile
 
 
+def test_the_dockerfile_builds_offline_with_the_projects_base_image() -> None:
+    """No remote BuildKit frontend (`# syntax=`): it is fetched from Docker Hub even when the
+    base image is local. The base image's default is the one source of truth's."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert not re.search(r"^#\s*syntax\s*=", dockerfile, re.MULTILINE | re.IGNORECASE)
+    assert f"ARG PYTHON_IMAGE={names.PYTHON_IMAGE}\n" in dockerfile
+
+
+def test_the_service_image_is_built_never_pulled(rendered: dict[str, Any]) -> None:
+    """It exists in no registry: a service that only names it must not try to pull it."""
+    own = [s for s in rendered["services"].values() if s.get("image") == service_image()]
+    assert len(own) == 2
+    for service in own:
+        assert "build" in service or service.get("pull_policy") == "never", service
+    [built] = [s for s in own if "build" in s]
+    assert built["build"]["args"]["PYTHON_IMAGE"] == names.PYTHON_IMAGE
+
+
+def test_the_one_shot_jobs_are_the_services_that_never_restart(rendered: dict[str, Any]) -> None:
+    never = {n for n, s in rendered["services"].items() if s.get("restart") == "no"}
+    assert never == set(JOBS)
+
+
 STAND_IN = """#!/bin/sh
 printf '%s\\n' "$*" >> "$DOCKER_RECORD"
-case "$1" in
-  info) exit "${DOCKER_INFO_EXIT:-0}" ;;
-esac
+if [ -n "$DOCKER_NO_COMPOSE" ] && [ "$1" = compose ]; then
+  echo "unknown shorthand flag: 'p' in -p" >&2
+  exit 125
+fi
 case "$*" in
-  *" ps "*) echo '[{"Name":"customer-balance-nats-1","Service":"nats","State":"running","Health":"healthy","Publishers":[{"URL":"127.0.0.1","PublishedPort":4222}]}]' ;;
+  info) exit "${DOCKER_INFO_EXIT:-0}" ;;
+  *" ps "*) echo '[{"Name":"customer-balance-nats-1","Service":"nats","State":"running","Health":"healthy","Publishers":[{"URL":"127.0.0.1","PublishedPort":4222}]},{"Name":"customer-balance-balance-1","Service":"balance","State":"running","Health":"healthy"},{"Name":"customer-balance-bootstrap-1","Service":"bootstrap","State":"exited","ExitCode":1}]' ;;
+  *" --tail 1 bootstrap") echo "error: bootstrap failed: DynamoDB is unreachable" ;;
 esac
 exit 0
 """
@@ -160,6 +188,8 @@ def stand_in_docker(tmp_path: Path) -> dict[str, str]:
         "PATH": stand_in_path(tmp_path / "bin", "docker", STAND_IN),
         "DOCKER_RECORD": str(tmp_path / "docker-calls.txt"),
         "STACK_DIR": str(tmp_path / "stack"),
+        "STACK_NATS_PORT": str(free_port()),
+        "STACK_DYNAMODB_PORT": str(free_port()),
     }
 
 
@@ -167,12 +197,13 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
     env = stand_in_docker
     started = invoke(env, "up", "--mode", "docker", "--replicas", "3", "--no-wait")
     assert started.returncode == 0, started.stdout + started.stderr
+    assert "Mode: docker (--mode docker)" in started.stdout
     stack = Path(env["STACK_DIR"])
     env_file = stack / "compose" / "compose.env"
     prefix = f"compose -p {names.COMPOSE_PROJECT} -f {COMPOSE_FILE} --env-file {env_file.resolve()}"
 
     calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
-    assert calls[0] == "info"
+    assert calls[:2] == ["info", "compose version"]
     assert f"{prefix} up --detach --build --wait" in calls
 
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
@@ -182,7 +213,15 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
 
     report = json.loads(invoke(env, "status", "--json").stdout)
     assert report["mode"] == "docker"
-    assert report["components"][0]["name"] == "customer-balance-nats-1"
+    assert [c["name"] for c in report["components"]] == ["nats", "balance-1"]
+    assert report["jobs"] == [
+        {
+            "name": "bootstrap",
+            "state": "failed",
+            "exit_code": 1,
+            "last_line": "error: bootstrap failed: DynamoDB is unreachable",
+        }
+    ]
 
     assert invoke(env, "logs", "-c", "balance").returncode == 0
     assert invoke(env, "down", "--wipe").returncode == 0
@@ -197,3 +236,45 @@ def test_docker_mode_without_an_engine_is_a_clear_error(stand_in_docker: dict[st
     assert result.returncode == 1
     assert "needs a Docker engine" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_engine_without_the_compose_plugin_is_not_docker_mode(
+    stand_in_docker: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {**stand_in_docker, "DOCKER_NO_COMPOSE": "1"}
+    monkeypatch.setenv("PATH", env["PATH"])
+    monkeypatch.setenv("DOCKER_RECORD", env["DOCKER_RECORD"])
+    monkeypatch.setenv("DOCKER_NO_COMPOSE", "1")
+    assert "docker compose version` fails" in (docker_problem() or "")
+
+    refused = invoke(env, "up", "--mode", "docker")
+    assert refused.returncode == 1
+    assert "compose plugin" in refused.stderr
+    assert "unknown shorthand flag" not in refused.stderr + refused.stdout
+    assert "Traceback" not in refused.stderr
+    assert not Path(env["STACK_DIR"], "state.json").exists()
+
+
+def test_down_clears_a_docker_stack_that_docker_can_no_longer_reach(
+    stand_in_docker: dict[str, str],
+) -> None:
+    """A stack recorded as docker, then the compose plugin (or the engine) went away."""
+    env = {**stand_in_docker, "DOCKER_NO_COMPOSE": "1"}
+    stack = Path(env["STACK_DIR"])
+
+    def left_behind() -> None:
+        stack.mkdir(exist_ok=True)
+        (stack / "state.json").write_text(
+            json.dumps({"mode": "docker", "compose_env": str(stack / "compose" / "compose.env")})
+        )
+
+    left_behind()
+    stopped = invoke(env, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "no container of the stack can be running" in stopped.stderr
+    assert json.loads(invoke(env, "status", "--json").stdout)["mode"] is None
+
+    left_behind()
+    wiped = invoke(env, "down", "--wipe")
+    assert wiped.returncode == 0, wiped.stderr
+    assert not stack.exists()

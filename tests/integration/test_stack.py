@@ -13,22 +13,25 @@ import pytest
 
 from devkit.stack.processes import free_port, process_alive
 from tests.support.commands import clean_environment, invoke
+from tests.support.servers import Provider
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def stack_env(tmp_path: Path, provider: Provider) -> Iterator[dict[str, str]]:
+    """A stack of its own (directory and ports), in the mode `--stack` chose."""
     clean = clean_environment()
     env = {
         **clean,
+        "STACK_MODE": provider.name,
         "STACK_DIR": str(tmp_path / "stack"),
         "STACK_NATS_PORT": str(free_port()),
         "STACK_NATS_MONITOR_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
     }
     yield env
-    invoke(env, "down")  # never leave processes behind, even when a test fails
+    invoke(env, "down", "--wipe")  # never leave processes behind, even when a test fails
 
 
 def test_up_req_status_down(stack_env: dict[str, str]) -> None:
@@ -84,7 +87,7 @@ def test_up_req_status_down(stack_env: dict[str, str]) -> None:
 
     stopped = invoke(stack_env, "down")
     assert stopped.returncode == 0
-    assert not [pid for pid in pids if process_alive(pid)]
+    assert not [pid for pid in pids if pid is not None and process_alive(pid)]
     assert json.loads(invoke(stack_env, "status", "--json").stdout)["components"] == []
 
     began = time.monotonic()

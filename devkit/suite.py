@@ -1,0 +1,60 @@
+"""What `invoke check` and `invoke test` run, decided in plain functions: the checks, every test
+against native processes, then the integration tests against containers when an engine can."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from devkit.auth.natscli import NatsCliError, ensure_nats_cli
+from service.faults import OperatorError
+
+PATHS = "service devkit tests tasks.py"
+
+
+class SuiteError(OperatorError):
+    """A pass the run must include cannot run here (CI without a Docker engine)."""
+
+
+def check_commands(python: str = sys.executable) -> list[str]:
+    """Lint, format, strict types, and the import contracts (the layering)."""
+    return [
+        f"{python} -m ruff check {PATHS}",
+        f"{python} -m ruff format --check {PATHS}",
+        f"{python} -m mypy",
+        str(Path(python).parent / "lint-imports"),
+    ]
+
+
+def suite_commands(
+    folder: str,
+    *,
+    selection: str,
+    docker_problem: str | None,
+    ci: bool,
+    python: str = sys.executable,
+) -> tuple[list[str], str | None]:
+    """The pytest runs for `folder`, and a note when the container pass is skipped.
+
+    In CI a missing engine is an error, not a skip: the container pass is part of the promise.
+    """
+    pytest = f"{python} -m pytest"
+    only = f" -k {selection!r}" if selection else ""
+    commands = [f"{pytest} {folder} --stack=native -m 'not docker'{only}"]
+    if docker_problem is None:
+        return [*commands, f"{pytest} tests/integration --stack=docker{only}"], None
+    if ci:
+        raise SuiteError(
+            f"CI runs the integration tests against containers too, and {docker_problem};"
+            " provision an engine first (../shared/tools/docker-engine up)"
+        )
+    return commands, f"Skipped the integration tests against containers: {docker_problem}."
+
+
+def nats_cli_note() -> str:
+    """Build the pinned NATS CLI the tests drive; without Go, say so (those tests then fail in
+    CI and skip elsewhere, saying why)."""
+    try:
+        return f"NATS CLI: {ensure_nats_cli()}"
+    except NatsCliError as error:
+        return f"warning: {error}"

@@ -1,0 +1,158 @@
+"""The Compose stack on a real Docker engine, driven as a person drives it: up, requests, the
+image's contents, a replica stopped under load, a benchmark, and `down --wipe` leaving nothing.
+
+Runs with `pytest --stack=docker` (the second pass of `invoke test` when an engine answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devkit.caller import connect_client
+from devkit.stack.images import service_image
+from devkit.stack.processes import free_port
+from service import names
+from service.protocol import decode_reply, encode_request
+from tests.support.commands import clean_environment, invoke
+from tests.support.servers import Provider
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+BURST = 20_000
+CONCURRENCY = 200
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def compose_env(
+    provider: Provider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    if provider.name != "docker":
+        pytest.skip("the Compose stack runs on a real Docker engine: pytest --stack=docker")
+    env = {
+        **clean_environment(),
+        "STACK_MODE": "docker",
+        "STACK_PROJECT": f"balance-test-{uuid.uuid4().hex[:8]}",
+        "STACK_DIR": str(tmp_path_factory.mktemp("compose") / "stack"),
+        "STACK_NATS_PORT": str(free_port()),
+        "STACK_DYNAMODB_PORT": str(free_port()),
+    }
+    yield env
+    invoke(env, "down", "--wipe")
+
+
+def project_resources(project: str) -> dict[str, list[str]]:
+    label = f"label=com.docker.compose.project={project}"
+    found = {
+        "containers": docker("ps", "--all", "--quiet", "--filter", label),
+        "volumes": docker("volume", "ls", "--quiet", "--filter", label),
+        "networks": docker("network", "ls", "--quiet", "--filter", label),
+    }
+    return {kind: result.stdout.split() for kind, result in found.items()}
+
+
+async def burst_while_stopping(url: str, creds: Path, container: str) -> dict[str, int]:
+    """BURST requests at CONCURRENCY; one replica gets `docker stop` a tenth of the way in."""
+    nc = await connect_client(url, name="compose-burst", creds=creds)
+    outcomes = {"ok": 0, "failed": 0}
+    answered = asyncio.Event()
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(i: int) -> None:
+        async with slots:
+            try:
+                msg = await nc.request(
+                    names.REQUEST_SUBJECT, encode_request(str(i % 1000 + 1)), timeout=10
+                )
+                ok = decode_reply(msg.data, msg.headers).ok
+            except Exception:  # any failure a caller could see counts
+                ok = False
+        outcomes["ok" if ok else "failed"] += 1
+        if outcomes["ok"] == BURST // 10:
+            answered.set()
+
+    burst = asyncio.gather(*(one(i) for i in range(BURST)))
+    await answered.wait()
+    stopped = await asyncio.to_thread(docker, "stop", container)
+    await burst
+    await nc.close()
+    assert stopped.returncode == 0, stopped.stderr
+    return outcomes
+
+
+def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
+    env = compose_env
+    project = env["STACK_PROJECT"]
+    stack = Path(env["STACK_DIR"])
+
+    started = invoke(env, "up", "--replicas", "2")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert (
+        "Pulling" not in started.stdout + started.stderr
+    )  # the service image is built, never pulled
+    assert "Mode: docker" in started.stdout
+
+    report = json.loads(invoke(env, "status", "--json").stdout)
+    assert [c["name"] for c in report["components"]] == [
+        "nats",
+        "dynamodb",
+        "balance-1",
+        "balance-2",
+    ]
+    assert all(c["healthy"] for c in report["components"]), report
+    assert {j["name"]: j["state"] for j in report["jobs"]} == {
+        "dynamodb-volume": "succeeded",
+        "bootstrap": "succeeded",
+    }
+
+    answer = invoke(env, "req", "678")
+    assert answer.returncode == 0, answer.stderr
+    assert set(json.loads(answer.stdout)) == {"balance"}
+    assert "nothing changed" in invoke(env, "up", "--replicas", "2").stdout
+
+    # The image holds the runtime alone and runs as the unprivileged user.
+    probe = docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python",
+        service_image(),
+        "-c",
+        "import importlib.util as u, os; print(u.find_spec('service') is not None,"
+        " u.find_spec('devkit') is not None, os.getuid())",
+    )
+    assert probe.stdout.split() == ["True", "False", "10001"], probe.stderr
+
+    outcomes = asyncio.run(
+        burst_while_stopping(
+            f"nats://127.0.0.1:{env['STACK_NATS_PORT']}",
+            stack / "creds" / "client.creds",
+            f"{project}-balance-2",
+        )
+    )
+    assert outcomes == {"ok": BURST, "failed": 0}
+
+    result_path = stack.parent / "bench.json"
+    benched = invoke(env, "bench", "-n", "5000", "-c", "200", "--json", str(result_path))
+    assert benched.returncode == 0, benched.stdout + benched.stderr
+    result = json.loads(result_path.read_text())
+    assert (result["ok"], result["errors"], result["timeouts"]) == (5000, {}, 0)
+    assert {"generator", "nats", "dynamodb", "balance-1"} <= set(result["cpu_s"])
+
+    assert project_resources(project) != {"containers": [], "volumes": [], "networks": []}
+    wiped = invoke(env, "down", "--wipe")
+    assert wiped.returncode == 0, wiped.stderr
+    assert project_resources(project) == {"containers": [], "volumes": [], "networks": []}
+    assert not stack.exists()
