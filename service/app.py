@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -16,11 +17,12 @@ from service.bootstrap import ensure_bucket, ensure_stream
 from service.coalescer import BalanceCoalescer
 from service.connection import connect, load_credentials
 from service.credentials import UserCredentials
+from service.discovery import ServiceIdentity
 from service.events import EventRecorder
 from service.faults import OperatorError, ServiceFault, exit_on_operator_error
 from service.health import HealthReporter
 from service.logs import configure_logging
-from service.micro import Endpoint, MicroService, ServiceIdentity, new_service_id
+from service.micro import Endpoint, MicroService, new_service_id
 from service.seeding import Seeder
 from service.settings import Settings, load_settings
 from service.store import DynamoStore, open_dynamodb
@@ -41,6 +43,12 @@ def identity(settings: Settings) -> ServiceIdentity:
     )
 
 
+@dataclass(frozen=True)
+class Running:
+    service: MicroService
+    reader: BalanceCoalescer
+
+
 async def serve(
     settings: Settings,
     *,
@@ -51,26 +59,32 @@ async def serve(
     """Run until `stop` is set, then finish in-flight requests and drain the connection."""
     nc = await connect(settings, name=f"{names.SERVICE_NAME}-{service_id}", credentials=credentials)
     try:
-        async with open_dynamodb(settings) as dynamodb:
+        # Alive from the first connect: a long seed is starting, not a hang (service.health).
+        async with (
+            HealthReporter(nc, settings, service_id) as health,
+            open_dynamodb(settings) as dynamodb,
+        ):
             store = DynamoStore(
                 dynamodb, settings.ddb_table, retry_budget_s=settings.request_timeout_s / 2
             )
-            service = await _start(nc, settings, store, service_id, stop)
-            if service is None:
+            running = await _start(nc, settings, store, service_id, stop)
+            if running is None:
                 return
-            async with HealthReporter(nc, service, settings):
-                log.info(
-                    "service.ready",
-                    extra={"subject": names.REQUEST_SUBJECT, "version": __version__},
-                )
-                await stop.wait()
-                log.info("service.stopping", extra={"in_flight": service.in_flight})
-                await service.stop_accepting()
-                finished = await service.wait_idle(settings.drain_timeout_s)
-                log.info(
-                    "service.drained" if finished else "service.drain_timeout",
-                    extra={"in_flight": service.in_flight},
-                )
+            health.phase = "serving"
+            log.info(
+                "service.ready", extra={"subject": names.REQUEST_SUBJECT, "version": __version__}
+            )
+            await stop.wait()
+            health.phase = "stopping"
+            service = running.service
+            log.info("service.stopping", extra={"in_flight": service.in_flight})
+            await service.stop_accepting(settings.drain_timeout_s)
+            finished = await service.wait_idle(settings.drain_timeout_s)
+            log.info(
+                "service.drained" if finished else "service.drain_timeout",
+                extra={"in_flight": service.in_flight},
+            )
+            await running.reader.close()
     finally:
         with contextlib.suppress(NatsError):
             await nc.drain()
@@ -79,13 +93,13 @@ async def serve(
 
 async def _start(
     nc: Client, settings: Settings, store: DynamoStore, service_id: str, stop: asyncio.Event
-) -> MicroService | None:
+) -> Running | None:
     """Bootstrap and seed, giving up early (None) if a stop signal arrives meanwhile."""
     js = nc.jetstream()
 
-    async def prepare() -> MicroService:
+    async def prepare() -> Running:
         kv = await ensure_bucket(js, settings.stream_replicas)
-        await ensure_stream(js, settings.stream_replicas)
+        await ensure_stream(js, settings.stream_replicas, settings.stream_max_bytes)
         await Seeder(
             kv,
             store,
@@ -114,7 +128,7 @@ async def _start(
                 name=names.ENDPOINT_NAME,
                 subject=names.REQUEST_SUBJECT,
                 queue_group=names.QUEUE_GROUP,
-                handler=BalanceHandler(reader, events, timeout_s=settings.request_timeout_s),
+                handler=BalanceHandler(reader, events),
                 metadata={
                     "description": "The balance of one customer",
                     "format": "application/json",
@@ -124,10 +138,11 @@ async def _start(
                 stats_data=reader.metrics.document,
             ),
             max_concurrency=settings.max_concurrency,
+            budget_s=settings.request_timeout_s,
             service_id=service_id,
         )
         await service.start()
-        return service
+        return Running(service, reader)
 
     preparing = asyncio.create_task(prepare())
     stopping = asyncio.create_task(stop.wait())

@@ -32,7 +32,7 @@ class BootstrapError(OperatorError):
     """Bootstrap cannot finish: something we must not change differs, or a dependency fails."""
 
 
-def desired_stream(replicas: int) -> StreamConfig:
+def desired_stream(replicas: int, max_bytes: int = names.STREAM_MAX_BYTES) -> StreamConfig:
     return StreamConfig(
         name=names.STREAM_NAME,
         description="One event per answered customer.balance request",
@@ -41,7 +41,7 @@ def desired_stream(replicas: int) -> StreamConfig:
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
         max_age=names.STREAM_MAX_AGE_S,
-        max_bytes=names.STREAM_MAX_BYTES,
+        max_bytes=max_bytes,
         num_replicas=replicas,
         duplicate_window=120,
     )
@@ -74,8 +74,10 @@ class StreamReport:
     created: bool
 
 
-async def ensure_stream(js: JetStreamContext, replicas: int) -> StreamReport:
-    desired = desired_stream(replicas)
+async def ensure_stream(
+    js: JetStreamContext, replicas: int, max_bytes: int = names.STREAM_MAX_BYTES
+) -> StreamReport:
+    desired = desired_stream(replicas, max_bytes)
     try:
         info = await js.stream_info(names.STREAM_NAME)
     except NotFoundError:
@@ -137,7 +139,7 @@ async def _bootstrap(settings: Settings, wait_s: float) -> BootstrapReport:
             table_created = await store.ensure_table()
         js = nc.jetstream()
         await ensure_bucket(js, settings.stream_replicas)
-        stream = await ensure_stream(js, settings.stream_replicas)
+        stream = await ensure_stream(js, settings.stream_replicas, settings.stream_max_bytes)
     finally:
         await nc.drain()
     return BootstrapReport(table_created=table_created, stream_created=stream.created)

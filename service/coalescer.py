@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +25,11 @@ from pydantic import JsonValue
 
 from service.faults import ServiceFault, UnavailableError
 from service.store import Item, parse_balance
+
+STOPPING = "the service is stopping; try again"
+UNPROCESSED = "DynamoDB kept keys unprocessed; try again"
+Batch = dict[str, list[asyncio.Future[int | None]]]
+"""A batch: each key and the lookups waiting for it."""
 
 
 class BatchStore(Protocol):
@@ -42,6 +47,8 @@ class BatchMetrics:
     joined: int = 0
     """Lookups that found their key already waiting in the batch and shared its answer."""
     unprocessed_retries: int = 0
+    unprocessed_failed: int = 0
+    """Lookups failed because DynamoDB kept their key unprocessed past the budget."""
     failed_batches: int = 0
 
     def document(self) -> dict[str, JsonValue]:
@@ -51,6 +58,7 @@ class BatchMetrics:
             "mean_batch_size": round(self.keys / self.batches, 2) if self.batches else 0.0,
             "joined_lookups": self.joined,
             "unprocessed_retries": self.unprocessed_retries,
+            "unprocessed_failed": self.unprocessed_failed,
             "failed_batches": self.failed_batches,
         }
 
@@ -78,11 +86,14 @@ class BalanceCoalescer:
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._direct_slots = asyncio.Semaphore(batches_in_flight)
+        self._closed = False
         self.metrics = BatchMetrics()
 
     async def get_balance(self, client_id: str) -> int | None:
         if self._batch_max == 1:
             return await self._get_one(client_id)
+        if self._closed:
+            raise UnavailableError(STOPPING)
         # Each lookup waits on a future of its own: one that gives up cancels only itself.
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         waiters = self._pending.get(client_id)
@@ -95,10 +106,25 @@ class BalanceCoalescer:
         else:
             waiters.append(future)
             self.metrics.joined += 1
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self._forget(client_id, future)
+            raise
+
+    def _forget(self, client_id: str, future: asyncio.Future[int | None]) -> None:
+        """A lookup that gave up leaves the batch it waits for; a key nobody waits for any
+        more is not fetched (a batch in flight drops it before its next round)."""
+        waiters = self._pending.get(client_id)
+        if waiters is not None and future in waiters:
+            waiters.remove(future)
+            if not waiters:
+                del self._pending[client_id]
 
     async def _get_one(self, client_id: str) -> int | None:
         """Coalescing off: one GetItem per lookup, with the same bound on calls in flight."""
+        if self._closed:
+            raise UnavailableError(STOPPING)
         async with self._direct_slots:
             self.metrics.batches += 1
             self.metrics.keys += 1
@@ -111,7 +137,7 @@ class BalanceCoalescer:
 
     def _dispatch(self) -> None:
         self._scheduled = False
-        while self._pending and self._in_flight < self._slots:
+        while self._pending and self._in_flight < self._slots and not self._closed:
             partial = len(self._pending) < self._batch_max
             if partial and self._partial_in_flight:
                 return
@@ -123,25 +149,17 @@ class BalanceCoalescer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(
-        self, batch: dict[str, list[asyncio.Future[int | None]]], *, partial: bool
-    ) -> None:
+    async def _run(self, batch: Batch, *, partial: bool) -> None:
         self.metrics.batches += 1
         self.metrics.keys += len(batch)
         try:
-            items = await self._fetch(list(batch))
-            for key, waiters in batch.items():
-                item = items.get(key)
-                try:
-                    balance = None if item is None else parse_balance(item)
-                except ServiceFault as fault:  # one bad item fails only its own request
-                    _settle(waiters, failure=fault)
-                else:
-                    _settle(waiters, balance=balance)
+            await self._fetch(batch)
+        except asyncio.CancelledError:
+            _fail(batch.values(), UnavailableError(STOPPING))
+            raise
         except Exception as error:
             self.metrics.failed_batches += 1
-            for waiters in batch.values():
-                _settle(waiters, failure=error)
+            _fail(batch.values(), error)
         finally:
             self._in_flight -= 1
             if partial:
@@ -149,35 +167,59 @@ class BalanceCoalescer:
             if self._pending:
                 self._dispatch()
 
-    async def _fetch(self, keys: list[str]) -> dict[str, Item]:
-        """BatchGetItem, resending UnprocessedKeys with backoff inside the budget."""
-        found: dict[str, Item] = {}
-        remaining = keys
+    async def _fetch(self, batch: Batch) -> None:
+        """BatchGetItem; every round settles what it found, and UnprocessedKeys are sent again
+        with backoff inside the budget. Only keys still unprocessed at the end fail."""
+        remaining = list(batch)
         deadline = time.monotonic() + self._budget_s
         delay = 0.02
         while True:
             items, unprocessed = await self._store.batch_get_items(remaining)
-            found.update(items)
+            held = set(unprocessed)
+            for key in remaining:
+                if key not in held:
+                    _answer(batch[key], items.get(key))
             if not unprocessed:
-                return found
+                return
             if time.monotonic() + delay > deadline:
-                raise UnavailableError("DynamoDB kept keys unprocessed; try again")
-            self.metrics.unprocessed_retries += 1
+                self.metrics.unprocessed_failed += len(unprocessed)
+                _fail((batch[key] for key in unprocessed), UnavailableError(UNPROCESSED))
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
-            remaining = unprocessed
+            remaining = [key for key in unprocessed if _waited_for(batch[key])]
+            if not remaining:
+                return
+            self.metrics.unprocessed_retries += 1
+
+    async def close(self) -> None:
+        """Stop: lookups not sent yet fail at once, batches in flight are cancelled and their
+        lookups fail, and nothing new leaves."""
+        self._closed = True
+        _fail(self._pending.values(), UnavailableError(STOPPING))
+        self._pending.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _settle(
-    waiters: list[asyncio.Future[int | None]],
-    *,
-    balance: int | None = None,
-    failure: BaseException | None = None,
-) -> None:
+def _waited_for(waiters: list[asyncio.Future[int | None]]) -> bool:
+    return any(not future.done() for future in waiters)
+
+
+def _answer(waiters: list[asyncio.Future[int | None]], item: Item | None) -> None:
+    try:
+        balance = None if item is None else parse_balance(item)
+    except ServiceFault as fault:  # one bad item fails only its own request
+        _fail([waiters], fault)
+        return
     for future in waiters:
-        if future.done():  # its lookup gave up
-            continue
-        if failure is None:
+        if not future.done():  # its lookup gave up
             future.set_result(balance)
-        else:
-            future.set_exception(failure)
+
+
+def _fail(groups: Iterable[list[asyncio.Future[int | None]]], failure: BaseException) -> None:
+    for waiters in groups:
+        for future in waiters:
+            if not future.done():
+                future.set_exception(failure)

@@ -7,9 +7,52 @@ official JSON schemas, and the NATS CLI reads them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
+
+SRV_PREFIX = "$SRV"
+VERBS = ("PING", "INFO", "STATS")
+
+
+def control_subjects(name: str, service_id: str) -> list[str]:
+    """The nine discovery subjects ADR-32 defines for one service instance."""
+    subjects = []
+    for verb in VERBS:
+        subjects += [
+            f"{SRV_PREFIX}.{verb}",
+            f"{SRV_PREFIX}.{verb}.{name}",
+            f"{SRV_PREFIX}.{verb}.{name}.{service_id}",
+        ]
+    return subjects
+
+
+@dataclass(frozen=True)
+class ServiceIdentity:
+    name: str
+    version: str
+    description: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EndpointCounters:
+    num_requests: int = 0
+    num_errors: int = 0
+    last_error: str = ""
+    processing_time_ns: int = 0
+
+    def record(self, elapsed_ns: int, error: str | None) -> None:
+        self.num_requests += 1
+        self.processing_time_ns += elapsed_ns
+        if error is not None:
+            self.num_errors += 1
+            self.last_error = error
+
+    @property
+    def average_processing_time_ns(self) -> int:
+        return self.processing_time_ns // self.num_requests if self.num_requests else 0
 
 
 class _Record(BaseModel):

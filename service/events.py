@@ -155,8 +155,10 @@ class EventRecorder:
             except (AckFailure, TimeoutError) as error:
                 if not _retryable(error):
                     raise
+                # Exactly one more try, with the same Nats-Msg-Id: if the first was stored after
+                # all, the stream answers "duplicate" and the answer stands.
                 async for attempt in bounded_retries(
-                    attempts=2, budget_s=self._budget_s, retryable=_retryable
+                    attempts=1, budget_s=self._budget_s, retryable=_retryable
                 ):
                     with attempt:
                         await self._publish(subject, payload, headers)
@@ -168,6 +170,10 @@ class EventRecorder:
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         if not self._inbox:
             raise AckFailure("the recorder is not started", retryable=False)
+        if not self._nc.is_connected:
+            # nats-py would buffer the publish and send it after a reconnect: an event stored
+            # for an answer that was a 503. Fail now instead, and publish nothing.
+            raise AckFailure("NATS is disconnected", retryable=False)
         token = str(next(self._tokens))
         acknowledged = self._pending.expect(token)
         try:

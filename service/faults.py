@@ -21,6 +21,11 @@ class ServiceFault(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def stats_text(self) -> str:
+        """What `$SRV.STATS` may show to anyone allowed to ask: nothing of one caller's request."""
+        return self.message
+
 
 class BadRequestError(ServiceFault):
     code = 400
@@ -28,6 +33,10 @@ class BadRequestError(ServiceFault):
 
 class NotFoundError(ServiceFault):
     code = 404
+
+    @property
+    def stats_text(self) -> str:
+        return "no customer with that client_id"
 
 
 class UnavailableError(ServiceFault):

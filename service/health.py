@@ -1,12 +1,15 @@
-"""Liveness for Docker and ECS health checks (slim images have no curl): `python -m service.health`.
+"""Liveness and readiness from a heartbeat file (slim images have no curl).
 
-The service proves every few seconds that its NATS connection answers a round trip while it
-accepts requests, and writes a heartbeat file; this command exits 0 only when that heartbeat is
-fresh and its process is alive.
+The service proves every few seconds, from its first connect until it exits, that its NATS
+connection answers a round trip, and writes a heartbeat with its phase (starting, which
+includes seeding; serving; stopping). `python -m service.health` is liveness, what Docker and
+ECS check: a fresh heartbeat of a live process, whatever the phase, so a long seed is never
+mistaken for a hang. `python -m service.health --ready` also wants the phase to be serving.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -14,7 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -23,11 +26,12 @@ from service.settings import HealthSettings, SettingsError, describe_validation_
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-    from service.micro import MicroService
-
 log = logging.getLogger(__name__)
 
 STALE_AFTER_INTERVALS = 3
+
+
+Phase = Literal["starting", "serving", "stopping"]
 
 
 class Heartbeat(BaseModel):
@@ -37,6 +41,7 @@ class Heartbeat(BaseModel):
     service_id: str
     at: float
     """time.time() of the last successful NATS round trip."""
+    phase: Phase = "serving"
 
 
 def write_heartbeat(path: Path, heartbeat: Heartbeat) -> None:
@@ -46,8 +51,10 @@ def write_heartbeat(path: Path, heartbeat: Heartbeat) -> None:
     temporary.replace(path)
 
 
-def check_heartbeat(path: Path, *, now: float, interval_s: float) -> str | None:
-    """None when healthy, otherwise the reason."""
+def check_heartbeat(
+    path: Path, *, now: float, interval_s: float, ready: bool = False
+) -> str | None:
+    """None when alive (and, with `ready`, serving), otherwise the reason."""
     try:
         heartbeat = Heartbeat.model_validate_json(path.read_bytes())
     except FileNotFoundError:
@@ -64,23 +71,26 @@ def check_heartbeat(path: Path, *, now: float, interval_s: float) -> str | None:
         return f"the service process {pid} is gone"
     except PermissionError:
         pass  # alive, owned by another user
+    if ready and heartbeat.phase != "serving":
+        return f"the service is alive but {heartbeat.phase}, not serving yet"
     return None
 
 
 class HealthReporter:
-    """Writes the heartbeat while the service accepts requests and NATS answers a PING."""
+    """Writes the heartbeat, with the phase the service is in, while NATS answers a PING."""
 
-    def __init__(self, nc: Client, service: MicroService, settings: HealthSettings) -> None:
+    def __init__(self, nc: Client, settings: HealthSettings, service_id: str) -> None:
         self._nc = nc
-        self._service = service
         self._path = settings.health_file
         self._interval = settings.health_interval_s
+        self._service_id = service_id
         self._task: asyncio.Task[None] | None = None
+        self.phase: Phase = "starting"
 
     async def _beat(self) -> None:
         while True:
             healthy = False
-            if self._nc.is_connected and self._service.accepting:
+            if self._nc.is_connected:
                 try:
                     await self._nc.flush(timeout=max(1, int(self._interval)))
                     healthy = True
@@ -89,7 +99,12 @@ class HealthReporter:
             if healthy:
                 write_heartbeat(
                     self._path,
-                    Heartbeat(pid=os.getpid(), service_id=self._service.id, at=time.time()),
+                    Heartbeat(
+                        pid=os.getpid(),
+                        service_id=self._service_id,
+                        at=time.time(),
+                        phase=self.phase,
+                    ),
                 )
             await asyncio.sleep(self._interval)
 
@@ -107,13 +122,21 @@ class HealthReporter:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m service.health", description="Exit 0 when the service is alive."
+    )
+    parser.add_argument("--ready", action="store_true", help="also require it to be serving")
+    arguments = parser.parse_args()
     try:
         settings = HealthSettings()
     except ValidationError as error:
         print(f"unhealthy: {describe_validation_error(error)}", file=sys.stderr)
         raise SystemExit(SettingsError.exit_code) from None
     problem = check_heartbeat(
-        settings.health_file, now=time.time(), interval_s=settings.health_interval_s
+        settings.health_file,
+        now=time.time(),
+        interval_s=settings.health_interval_s,
+        ready=arguments.ready,
     )
     if problem:
         print(f"unhealthy: {problem}", file=sys.stderr)

@@ -3,14 +3,17 @@
 Why not nats-py's `nats.micro` (2.16): it runs one handler at a time per endpoint, so one slow
 DynamoDB call stalls every request behind it; a handler that hands the request to a task
 returns before the outcome is known, so `$SRV.STATS` would count failures as successes and
-measure processing time to the hand-off. Here every request runs in its own task, bounded by
-a semaphore, and is counted when its reply has been sent. The `$SRV` discovery subjects and
-response documents follow ADR-32 and are checked against its JSON schemas in the tests.
+measure processing time to the hand-off. Here every request runs in its own task, at most
+`max_concurrency` at once (the rest wait in `admission.py`'s queue, never inside nats-py's
+delivery callback), with a budget that counts from its arrival, and is counted when its reply
+has been sent. The `$SRV` discovery subjects and response documents follow ADR-32 and are
+checked against its JSON schemas in the tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,30 +28,33 @@ from nats.nuid import NUID
 from pydantic import JsonValue
 
 from service import protocol
+from service.admission import Admission, Verdict
 from service.discovery import (
+    EndpointCounters,
     EndpointInfo,
     EndpointStats,
     InfoResponse,
     PingResponse,
+    ServiceIdentity,
     StatsResponse,
+    control_subjects,
 )
-from service.faults import INTERNAL_ERROR_MESSAGE, ServiceFault
+from service.faults import INTERNAL_ERROR_MESSAGE, BadRequestError, ServiceFault
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[bytes], Awaitable[bytes]]
-"""Takes the request body, returns the reply body, raises ServiceFault for a coded error."""
+Handler = Callable[[bytes, float], Awaitable[bytes]]
+"""Takes the request body and the loop time its reply is due; returns the reply body, raises
+ServiceFault for a coded error."""
 
-SRV_PREFIX = "$SRV"
-VERBS = ("PING", "INFO", "STATS")
-
-
-@dataclass(frozen=True)
-class ServiceIdentity:
-    name: str
-    version: str
-    description: str
-    metadata: dict[str, str] = field(default_factory=dict)
+OVERLOADED = "the service is overloaded; try again"
+STOPPING = "the service is stopping; try again"
+NO_REPLY_SUBJECT = "request has no reply subject"
+PENDING_PER_PLACE = 4
+PENDING_FLOOR = 10_000
+"""nats-py's own queue for the endpoint holds at most max(floor, 4 per slot and queue place)
+messages. Our callback never waits, so it only fills with a burst that arrived in one read, or
+when the event loop is starved; past it nats-py drops messages (its slow-consumer error)."""
 
 
 @dataclass(frozen=True)
@@ -62,35 +68,12 @@ class Endpoint:
     """Extra endpoint figures for `$SRV.STATS` (its `data` field)."""
 
 
-@dataclass
-class EndpointCounters:
-    num_requests: int = 0
-    num_errors: int = 0
-    last_error: str = ""
-    processing_time_ns: int = 0
-
-    def record(self, elapsed_ns: int, error: str | None) -> None:
-        self.num_requests += 1
-        self.processing_time_ns += elapsed_ns
-        if error is not None:
-            self.num_errors += 1
-            self.last_error = error
-
-    @property
-    def average_processing_time_ns(self) -> int:
-        return self.processing_time_ns // self.num_requests if self.num_requests else 0
-
-
-def control_subjects(name: str, service_id: str) -> list[str]:
-    """The nine discovery subjects ADR-32 defines for one service instance."""
-    subjects = []
-    for verb in VERBS:
-        subjects += [
-            f"{SRV_PREFIX}.{verb}",
-            f"{SRV_PREFIX}.{verb}.{name}",
-            f"{SRV_PREFIX}.{verb}.{name}.{service_id}",
-        ]
-    return subjects
+@dataclass(frozen=True)
+class Arrival:
+    msg: Msg
+    received_ns: int
+    deadline: float
+    """Loop time by which the reply must be sent: the budget counts from arrival."""
 
 
 class MicroService:
@@ -103,6 +86,8 @@ class MicroService:
         endpoint: Endpoint,
         *,
         max_concurrency: int,
+        budget_s: float,
+        queue_limit: int | None = None,
         service_id: str | None = None,
     ) -> None:
         self._nc = nc
@@ -110,7 +95,11 @@ class MicroService:
         self.endpoint = endpoint
         self.id = service_id or new_service_id()
         self.stats = EndpointCounters()
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._budget_s = budget_s
+        self._admission: Admission[Arrival] = Admission(
+            slots=max_concurrency,
+            queue_limit=max_concurrency if queue_limit is None else queue_limit,
+        )
         self._in_flight: set[asyncio.Task[None]] = set()
         self._endpoint_sub: Subscription | None = None
         self._control_subs: list[Subscription] = []
@@ -122,60 +111,101 @@ class MicroService:
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return len(self._in_flight) + self._admission.queued
 
     async def start(self) -> None:
         for subject in control_subjects(self.identity.name, self.id):
             self._control_subs.append(await self._nc.subscribe(subject, cb=self._on_control))
+        places = self._admission.slots + self._admission.queue_limit
         self._endpoint_sub = await self._nc.subscribe(
-            self.endpoint.subject, queue=self.endpoint.queue_group, cb=self._on_request
+            self.endpoint.subject,
+            queue=self.endpoint.queue_group,
+            cb=self._on_request,
+            pending_msgs_limit=max(PENDING_FLOOR, PENDING_PER_PLACE * places),
         )
         await self._nc.flush()
 
-    async def stop_accepting(self) -> None:
-        """Stop taking requests; the ones already delivered to this process still run."""
+    async def stop_accepting(self, timeout_s: float) -> None:
+        """Stop taking requests; what was already delivered is queued as usual (bounded)."""
         sub, self._endpoint_sub = self._endpoint_sub, None
         if sub is not None:
-            # drain(): unsubscribe, then let the callback take what was already delivered.
-            await sub.drain()  # type: ignore[no-untyped-call]  # untyped in nats-py 2.16
+            # drain(): unsubscribe, then let the callback take what was already delivered; it
+            # never waits, so this is quick, and bounded anyway.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sub.drain(), timeout_s)  # type: ignore[no-untyped-call]
 
     async def wait_idle(self, limit_s: float) -> bool:
-        """Wait for in-flight requests; False if some were still running at the timeout."""
-        if not self._in_flight:
-            return True
-        _, pending = await asyncio.wait(set(self._in_flight), timeout=limit_s)
-        return not pending
+        """Wait for running and queued requests; at the limit the queued ones get a 503.
+
+        False when something was still running or queued at the limit.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        while self._in_flight and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(
+                set(self._in_flight), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+        refused = self._admission.drop_queued()
+        for arrival in refused:
+            await self._refuse(arrival, STOPPING)
+        return not self._in_flight and not refused
 
     async def _on_request(self, msg: Msg) -> None:
-        # Waiting here holds back the subscription's queue: backpressure, not unbounded tasks.
-        await self._slots.acquire()
-        task = asyncio.create_task(self._serve(msg, time.perf_counter_ns()))
+        # Never waits before deciding: a backlog sits in our queue, timestamped, not in nats-py's.
+        received_ns = time.perf_counter_ns()
+        if not msg.reply:
+            # Nobody could receive an answer: no read and no event for it.
+            self.stats.record(0, f"{BadRequestError.code}:{NO_REPLY_SUBJECT}")
+            return
+        now = asyncio.get_running_loop().time()
+        arrival = Arrival(msg, received_ns, now + self._budget_s)
+        verdict = self._admission.offer(arrival, deadline=arrival.deadline, now=now)
+        if verdict is Verdict.START:
+            self._launch(arrival)
+        elif verdict is not Verdict.QUEUED:
+            await self._refuse(arrival, OVERLOADED)
+
+    def _launch(self, arrival: Arrival) -> None:
+        task = asyncio.create_task(self._serve(arrival))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _serve(self, msg: Msg, received_ns: int) -> None:
+    async def _serve(self, arrival: Arrival) -> None:
+        msg = arrival.msg
         headers: dict[str, str] | None = None
         error: str | None = None
         try:
             try:
-                body = await self.endpoint.handler(msg.data)
+                body = await self.endpoint.handler(msg.data, arrival.deadline)
             except ServiceFault as fault:
                 body, headers = self._error_reply(fault.code, fault.message)
-                error = f"{fault.code}:{fault.message}"
+                error = f"{fault.code}:{fault.stats_text}"
             except Exception:
                 log.exception("request.failed", extra={"subject": msg.subject})
                 body, headers = self._error_reply(500, INTERNAL_ERROR_MESSAGE)
                 error = f"500:{INTERNAL_ERROR_MESSAGE}"
-            if msg.reply:
-                await self._nc.publish(msg.reply, body, headers=headers)
-            elif error is None:
-                error = "400:request has no reply subject"
+            await self._nc.publish(msg.reply, body, headers=headers)
         except Exception:
             log.exception("reply.failed", extra={"subject": msg.subject})
             error = "500:reply could not be sent"
         finally:
-            self.stats.record(time.perf_counter_ns() - received_ns, error)
-            self._slots.release()
+            self.stats.record(time.perf_counter_ns() - arrival.received_ns, error)
+            expired, following = self._admission.finished(now=asyncio.get_running_loop().time())
+            if following is not None:
+                self._launch(following)
+            for late in expired:
+                await self._refuse(late, OVERLOADED)
+
+    async def _refuse(self, arrival: Arrival, message: str) -> None:
+        """A 503 without any work: the request could not start in time, or we are stopping."""
+        error = f"503:{message}"
+        try:
+            body, headers = self._error_reply(503, message)
+            await self._nc.publish(arrival.msg.reply, body, headers=headers)
+        except Exception:
+            log.exception("reply.failed", extra={"subject": arrival.msg.subject})
+            error = "500:reply could not be sent"
+        self.stats.record(time.perf_counter_ns() - arrival.received_ns, error)
 
     @staticmethod
     def _error_reply(code: int, message: str) -> tuple[bytes, dict[str, str]]:

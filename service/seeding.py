@@ -60,15 +60,24 @@ class SeedMarker:
         """None for anything that is not a marker this code wrote (then it is replaced)."""
         try:
             raw = json.loads(data)
-            return cls(
+            marker = cls(
                 state=SeedState(raw["state"]),
                 table_created=str(raw["table_created"]),
                 rows=int(raw["rows"]),
                 by=str(raw["by"]),
                 at=str(raw["at"]),
             )
-        except (ValueError, KeyError, TypeError):
+            marker.claimed_at()  # a time nobody can compare with is no marker at all
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+        return marker
+
+    def claimed_at(self) -> datetime:
+        """`at` as an aware time; ValueError for text that is none (or has no timezone)."""
+        at = datetime.fromisoformat(self.at)
+        if at.utcoffset() is None:
+            raise ValueError(f"seed marker time {self.at!r} has no timezone")
+        return at
 
 
 def decide(
@@ -86,7 +95,7 @@ def decide(
         return Action.TAKE_OVER
     if marker.state is SeedState.DONE:
         return Action.SKIP
-    age = (now - datetime.fromisoformat(marker.at)).total_seconds()
+    age = (now - marker.claimed_at()).total_seconds()
     return Action.TAKE_OVER if age > claim_timeout_s else Action.WAIT
 
 

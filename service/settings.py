@@ -47,6 +47,8 @@ class Settings(HealthSettings):
     seed_rows: int = Field(default=1000, ge=0, le=100_000_000)
     seed_claim_timeout_s: float = Field(default=120.0, gt=0)
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    stream_max_bytes: int = Field(default=names.STREAM_MAX_BYTES, ge=64 * 1024)
+    """The event stream's size; when full, the oldest events go (docs/decisions.md)."""
 
     log_level: LogLevel = "INFO"
     max_concurrency: int = Field(default=1000, ge=1, le=100_000)

@@ -46,6 +46,8 @@ _Result = TypeVar("_Result")
 
 log = logging.getLogger(__name__)
 
+STORE_UNAVAILABLE = "the balance store is unavailable; try again"
+
 TRANSIENT_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -154,7 +156,9 @@ class DynamoStore:
         except ClientError as error:
             code = error_code(error)
             if code == "ResourceNotFoundException":
-                raise UnavailableError(f"table {self.table} does not exist") from error
+                # The table's name is the deployment's business, not the caller's: log it.
+                log.warning("dynamodb.table_missing", extra={"table": self.table})
+                raise UnavailableError(STORE_UNAVAILABLE) from error
             if code in TRANSIENT_CODES:
                 raise UnavailableError("DynamoDB is throttling or failing; try again") from error
             raise

@@ -3,6 +3,7 @@ material, the chosen backend (native processes or Compose), readiness, report.""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from devkit.stack.processes import ensure_free
 from devkit.stack.readiness import wait_until_answering
 from devkit.stack.report import ComponentStatus, JobStatus, StackStatus
 from devkit.stack.state import DOCKER, NATIVE, Mode, StackState, replica_name
+from devkit.stack.stream import stream_usage
 
 AUTO: Final = "auto"
 MODES: Final = (AUTO, NATIVE, DOCKER)
@@ -139,4 +141,8 @@ def status(config: StackConfig) -> StackStatus:
     if project is not None:
         components, jobs = project.components(config)
     components += [ComponentStatus.of(c) for c in state.components.values()]
-    return StackStatus.of(config, state.mode if state.active else None, components, jobs)
+    stream = None
+    if state.active and config.service_creds.exists():
+        stream = asyncio.run(stream_usage(config.nats_url, config.service_creds))
+    mode = state.mode if state.active else None
+    return StackStatus.of(config, mode, components, jobs, stream)

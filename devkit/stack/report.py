@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from devkit.stack.config import StackConfig
 from devkit.stack.state import Component, Mode
+from devkit.stack.stream import StreamUsage
 
 
 class ComponentStatus(BaseModel):
@@ -52,6 +53,8 @@ class StackStatus(BaseModel):
     creds: dict[str, str]
     components: list[ComponentStatus]
     jobs: list[JobStatus] = []
+    stream: StreamUsage | None = None
+    """The event stream's fill, when it could be read."""
 
     @classmethod
     def of(
@@ -60,6 +63,7 @@ class StackStatus(BaseModel):
         mode: Mode | None,
         components: list[ComponentStatus],
         jobs: list[JobStatus] | None = None,
+        stream: StreamUsage | None = None,
     ) -> StackStatus:
         return cls(
             mode=mode,
@@ -70,6 +74,7 @@ class StackStatus(BaseModel):
             creds={"service": str(config.service_creds), "client": str(config.client_creds)},
             components=components,
             jobs=jobs or [],
+            stream=stream,
         )
 
     def document(self) -> dict[str, Any]:
@@ -95,6 +100,8 @@ def render_status(status: StackStatus) -> str:
         f"{name:<{widths[0]}}  {pid:>{widths[1]}}  {health:<{widths[2]}}  {address}".rstrip()
         for name, pid, health, address in rows
     ]
+    if status.stream is not None:
+        lines.append(status.stream.describe())
     for job in status.jobs:
         line = f"job {job.name}: {job.state}"
         if job.state == "failed":

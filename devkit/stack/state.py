@@ -51,7 +51,10 @@ class Component(BaseModel):
             return http_ok(f"{self.address}/moto-api/")
         if self.health_file:
             problem = check_heartbeat(
-                Path(self.health_file), now=time.time(), interval_s=names.HEALTH_INTERVAL_S
+                Path(self.health_file),
+                now=time.time(),
+                interval_s=names.HEALTH_INTERVAL_S,
+                ready=True,  # healthy in the status means serving, not merely alive
             )
             return problem is None
         return True

@@ -88,6 +88,19 @@ async def test_stats_count_every_request_and_error_sent(
     assert endpoint["average_processing_time"] == endpoint["processing_time"] // 52
 
 
+async def test_stats_never_show_a_callers_client_id(
+    start_service: ServiceFactory, nc: Client
+) -> None:
+    """Anyone who may subscribe to $SRV reads STATS; one caller's ids are not theirs to see."""
+    start_service()
+    reply = await nc.request(names.REQUEST_SUBJECT, request_payload("secret-42"), timeout=5)
+    assert decode_reply(reply.data, reply.headers).error_code == 404
+    assert b"secret-42" in reply.data  # the caller itself is told which id was missing
+    stats = await control(nc, "$SRV.STATS.customer")
+    [endpoint] = stats["endpoints"]
+    assert endpoint["last_error"] == "404:no customer with that client_id"
+
+
 def test_the_nats_cli_lists_and_describes_the_service(
     start_service: ServiceFactory, nats_server: NatsServer, nats_cli_path: str
 ) -> None:

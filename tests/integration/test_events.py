@@ -9,10 +9,12 @@ from datetime import datetime
 import pytest
 from nats.aio.client import Client
 
+from devkit.stack.stream import stream_usage
 from service import names
 from service.protocol import decode_reply
 from tests.support.messages import request_payload
 from tests.support.replicas import ServiceFactory
+from tests.support.servers import NatsServer
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +64,26 @@ async def test_the_stream_has_the_original_settings(
     assert config.max_age == names.STREAM_MAX_AGE_S
     assert config.max_bytes == names.STREAM_MAX_BYTES
     assert config.num_replicas == 1
+
+
+async def test_the_stream_size_is_a_setting_and_a_full_stream_is_reported(
+    start_service: ServiceFactory, nc: Client, nats_server: NatsServer
+) -> None:
+    """10 MiB (the original's) keeps about 43,500 events; when full, the oldest go, and
+    `invoke status` says so."""
+    start_service(STREAM_MAX_BYTES=str(64 * 1024))
+    info = await nc.jetstream().stream_info(names.STREAM_NAME)
+    assert info.config.max_bytes == 64 * 1024
+    payloads = [request_payload(str(i % 1000 + 1)) for i in range(400)]
+    replies = await asyncio.gather(
+        *(nc.request(names.REQUEST_SUBJECT, p, timeout=5) for p in payloads)
+    )
+    assert all(decode_reply(r.data, r.headers).ok for r in replies)
+
+    usage = await stream_usage(nats_server.url, None)
+    assert usage is not None
+    per_event = usage.bytes / usage.messages
+    assert 150 < per_event < 350  # the arithmetic behind "about 43,500 in 10 MiB"
+    assert usage.messages < 400  # the oldest were discarded
+    assert usage.discarding
+    assert "the oldest events are being discarded" in usage.describe()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.health import Heartbeat
 from tests.support.commands import ROOT, clean_environment
 from tests.support.servers import NatsServer
 
@@ -34,10 +35,18 @@ class ServiceProcess:
     def events_named(self, event: str) -> list[dict[str, Any]]:
         return [e for e in self.log_events() if e.get("event") == event]
 
+    def phase(self) -> str | None:
+        """The phase its heartbeat reports (starting, serving, stopping), None before one."""
+        try:
+            return Heartbeat.model_validate_json(self.health_file.read_bytes()).phase
+        except (OSError, ValueError):
+            return None
+
     def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Until it serves (its heartbeat says so), or fail with its log."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.health_file.exists():
+            if self.phase() == "serving":
                 return
             if self.process.poll() is not None:
                 raise AssertionError(

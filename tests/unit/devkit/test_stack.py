@@ -154,6 +154,7 @@ def test_a_status_row_carries_error_only_when_there_is_one(tmp_path: Path) -> No
         "creds",
         "components",
         "jobs",
+        "stream",
     }
 
 

@@ -185,3 +185,82 @@ async def test_batch_max_1_turns_coalescing_off() -> None:
 def test_batches_larger_than_dynamodb_allows_are_refused() -> None:
     with pytest.raises(ValueError, match=r"1\.\.100"):
         BalanceCoalescer(Store({}), batch_max=101)
+
+
+class Throttled(Store):
+    """DynamoDB keeps `held` unprocessed on every call (throttling those keys)."""
+
+    held: frozenset[str] = frozenset({"7"})
+
+    async def batch_get_items(
+        self, client_ids: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        self.batches.append(list(client_ids))
+        await asyncio.sleep(self.delay_s)
+        found = {k: item(k, self.balances[k]) for k in client_ids if k not in self.held}
+        return found, [k for k in client_ids if k in self.held]
+
+
+async def test_one_unprocessed_key_fails_only_its_own_lookup_and_the_rest_answer_at_once() -> None:
+    coalescer = BalanceCoalescer(Throttled(BALANCES), unprocessed_budget_s=2.0)
+    lookups = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(1, 101)]
+    done, _ = await asyncio.wait(lookups, timeout=0.5)  # the budget is 2 s
+    assert len(done) == 99
+    assert [t.result() for t in lookups if t in done] == [100 + i for i in range(1, 101) if i != 7]
+    with pytest.raises(UnavailableError, match="unprocessed"):
+        await lookups[6]
+    assert coalescer.metrics.unprocessed_failed == 1
+    assert coalescer.metrics.failed_batches == 0
+
+
+async def test_lookups_that_gave_up_are_not_fetched() -> None:
+    store = Store(BALANCES, delay_s=1.0)  # longer than the 50 lookups below wait in all
+    coalescer = BalanceCoalescer(store, batches_in_flight=1)
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)  # "1" is in flight and holds the only slot
+    for i in range(2, 52):
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(coalescer.get_balance(str(i)), 0.01)
+    assert await first == 101
+    await asyncio.sleep(0.05)
+    assert store.batches == [["1"]]
+
+
+async def test_a_key_given_up_during_a_retry_is_not_sent_again() -> None:
+    class FirstRoundTold(Store):
+        def __init__(self) -> None:
+            super().__init__(BALANCES)
+            self.first_round = asyncio.Event()
+
+        async def batch_get_items(
+            self, client_ids: list[str]
+        ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+            result = await super().batch_get_items(client_ids)
+            self.first_round.set()
+            return result
+
+    store = FirstRoundTold()
+    store.unprocessed_once = {"2", "3"}
+    coalescer = BalanceCoalescer(store)
+    gave_up = asyncio.create_task(coalescer.get_balance("2"))
+    kept = asyncio.create_task(coalescer.get_balance("3"))
+    await store.first_round.wait()  # 2 and 3 came back unprocessed; the retry is backing off
+    gave_up.cancel()
+    assert await kept == 103
+    assert store.batches == [["2", "3"], ["3"]]
+
+
+async def test_close_fails_every_waiting_lookup_and_sends_nothing_new() -> None:
+    store = Store(BALANCES, delay_s=1.0)
+    coalescer = BalanceCoalescer(store, batches_in_flight=1)
+    in_flight = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)
+    queued = asyncio.create_task(coalescer.get_balance("2"))
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(coalescer.close(), 0.5)
+    for lookup in (in_flight, queued):
+        with pytest.raises(UnavailableError, match="stopping"):
+            await lookup
+    assert store.batches == [["1"]]
+    with pytest.raises(UnavailableError, match="stopping"):
+        await coalescer.get_balance("3")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, cast
 
 import orjson
 import pytest
 
-from service.events import AckFailure, PendingAcks, ack_failure, balance_event
+from service.events import AckFailure, EventRecorder, PendingAcks, ack_failure, balance_event
+from service.faults import UnavailableError
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
 
 
 def test_the_event_document() -> None:
@@ -114,3 +121,71 @@ async def test_a_waiter_that_gives_up_leaves_nothing_behind() -> None:
     await asyncio.sleep(0.03)
     assert len(pending) == 0
     assert errors == []
+
+
+@dataclass
+class Ack:
+    subject: str
+    data: bytes
+    headers: dict[str, str] | None = None
+
+
+class FakeNats:
+    """Just what EventRecorder uses of a connection; `answer` decides each publish's ack."""
+
+    def __init__(self, answer: Callable[[int], bytes | None]) -> None:
+        self.is_connected = True
+        self.published: list[dict[str, str]] = []
+        self._answer = answer
+        self._on_ack: Callable[[Ack], Awaitable[None]] | None = None
+        self.acks: set[asyncio.Future[None]] = set()
+
+    def new_inbox(self) -> str:
+        return "_INBOX.test"
+
+    async def subscribe(self, subject: str, cb: Callable[[Ack], Awaitable[None]]) -> None:
+        self._on_ack = cb
+
+    async def publish(
+        self, subject: str, payload: bytes, reply: str, headers: dict[str, str]
+    ) -> None:
+        self.published.append(headers)
+        ack = self._answer(len(self.published))
+        if ack is not None and self._on_ack is not None:
+            task = asyncio.ensure_future(self._on_ack(Ack(reply, ack)))
+            self.acks.add(task)
+            task.add_done_callback(self.acks.discard)
+
+
+async def recorder(nats: FakeNats) -> EventRecorder:
+    events = EventRecorder(cast("Client", nats), "svc", ack_timeout_s=0.05, budget_s=1.0)
+    await events.start()
+    return events
+
+
+async def test_while_disconnected_nothing_is_published_and_the_answer_fails_at_once() -> None:
+    nats = FakeNats(lambda n: b'{"stream":"s","seq":1}')
+    events = await recorder(nats)
+    nats.is_connected = False
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(UnavailableError):
+        await events.record_balance("1", 5)
+    assert asyncio.get_running_loop().time() - started < 0.04  # under one ack timeout
+    assert nats.published == []
+
+
+async def test_one_retry_exactly_with_the_same_message_id() -> None:
+    nats = FakeNats(lambda n: None)  # no acknowledgement ever
+    events = await recorder(nats)
+    with pytest.raises(UnavailableError):
+        await events.record_balance("1", 5)
+    assert len(nats.published) == 2
+    assert nats.published[0]["Nats-Msg-Id"] == nats.published[1]["Nats-Msg-Id"]
+
+
+async def test_a_first_try_stored_after_all_is_confirmed_by_the_retry() -> None:
+    duplicate = b'{"stream":"s","seq":1,"duplicate":true}'
+    nats = FakeNats(lambda n: None if n == 1 else duplicate)
+    events = await recorder(nats)
+    await events.record_balance("1", 5)  # the answer stands: the stream holds the event
+    assert len(nats.published) == 2

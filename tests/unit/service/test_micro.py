@@ -8,19 +8,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from service.discovery import StatsResponse
-from service.micro import (
-    Endpoint,
-    EndpointCounters,
-    MicroService,
-    ServiceIdentity,
-    control_subjects,
-)
+from service.discovery import EndpointCounters, ServiceIdentity, StatsResponse, control_subjects
+from service.micro import Endpoint, MicroService
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "micro-v1"
 
 
-async def echo(data: bytes) -> bytes:
+async def echo(data: bytes, deadline: float) -> bytes:
     return data
 
 
@@ -51,6 +45,7 @@ async def test_documents_validate_against_the_schemas(kind: str) -> None:
         ServiceIdentity("customer", "1.2.3", "desc", {"k": "v"}),
         Endpoint("balance", "customer.balance", "q", echo, {"format": "application/json"}),
         max_concurrency=1,
+        budget_s=4.0,
     )
     document = json.loads(getattr(service, f"{kind}_response")().encode())
     schema = json.loads((SCHEMAS / f"{kind}_response.json").read_text())
@@ -65,6 +60,7 @@ def test_a_stats_document_reads_back_as_the_record_it_was() -> None:
         ServiceIdentity("customer", "1.2.3", "desc"),
         Endpoint("balance", "customer.balance", "q", echo, stats_data=lambda: {"batches": 2}),
         max_concurrency=1,
+        budget_s=4.0,
     )
     service.stats.record(1500, "503:slow")
     document = service.stats_response()

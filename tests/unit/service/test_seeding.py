@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,15 @@ def test_a_stale_claim_is_taken_over() -> None:
 def test_an_unreadable_marker_is_replaced() -> None:
     assert SeedMarker.decode(b"done") is None  # what the original wrote
     assert decision(None, exists=True) is Action.TAKE_OVER
+
+
+@pytest.mark.parametrize("at", ["yesterday", "2026-11-27T10:00:00", "", None, 17])
+def test_a_marker_whose_time_cannot_be_compared_is_unreadable(at: object) -> None:
+    """Not a crash loop at start-up: the marker is replaced, as any unreadable one."""
+    raw = json.dumps(
+        {"state": "claimed", "table_created": CREATED, "rows": 9, "by": "x", "at": at}
+    ).encode()
+    assert SeedMarker.decode(raw) is None
 
 
 def test_marker_round_trips() -> None:
@@ -188,3 +198,18 @@ async def test_a_lost_claim_stops_the_seeder() -> None:
 
     with pytest.raises(KeyWrongLastSequenceError):
         await asyncio.gather(s.run(), steal())
+
+
+async def test_a_marker_with_a_bad_time_is_taken_over_and_the_table_seeded() -> None:
+    kv, table = MemoryKV(), MemoryTable(NOW)
+    bad = {
+        "state": "claimed",
+        "table_created": NOW.isoformat(),
+        "rows": 5,
+        "by": "old",
+        "at": "yesterday",
+    }
+    await kv.create("seed.t", json.dumps(bad).encode())
+    outcome = await seeder(kv, table, "r1", clock=lambda: NOW).run()
+    assert outcome.seeded
+    assert table.writers == [500]

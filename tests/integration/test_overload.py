@@ -1,0 +1,125 @@
+"""The request path under pressure, against a real nats-server: a backlog waits in the service's
+own queue with its budget counting from arrival, SIGTERM's drain is bounded, and a request
+nobody can answer costs nothing. The handler is a double that takes a second per request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from service.discovery import ServiceIdentity
+from service.micro import STOPPING, Endpoint, MicroService
+from service.protocol import decode_reply
+from tests.support.servers import NatsServer
+
+pytestmark = pytest.mark.integration
+
+SUBJECT = "overload.test"
+
+
+@dataclass
+class SlowHandler:
+    seconds: float = 1.0
+    calls: list[float] = field(default_factory=list)
+
+    async def __call__(self, data: bytes, deadline: float) -> bytes:
+        self.calls.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(self.seconds)
+        return b'{"balance":1}'
+
+
+@pytest.fixture
+async def server_nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    connection = await nats.connect(nats_server.url)
+    yield connection
+    await connection.close()
+
+
+async def start(
+    nc: Client, handler: SlowHandler, *, concurrency: int, queue_limit: int = 100
+) -> MicroService:
+    service = MicroService(
+        nc,
+        ServiceIdentity("overload", "1.0.0", "a service under pressure"),
+        Endpoint("work", SUBJECT, "q", handler),
+        max_concurrency=concurrency,
+        budget_s=4.0,
+        queue_limit=queue_limit,
+    )
+    await service.start()
+    return service
+
+
+async def test_work_for_callers_who_left_is_not_done(server_nc: Client, nc: Client) -> None:
+    """Concurrency 2, one second a request, 20 callers who wait 2 s: the budget counts from
+    arrival, so what cannot start in time gets a 503 without being worked on."""
+    handler = SlowHandler()
+    service = await start(server_nc, handler, concurrency=2)
+    outcomes = await asyncio.gather(
+        *(nc.request(SUBJECT, b"{}", timeout=2) for _ in range(20)), return_exceptions=True
+    )
+    assert sum(not isinstance(o, Exception) for o in outcomes) >= 2
+    await asyncio.sleep(3.0)  # everything left is decided by 4 s after arrival
+    assert len(handler.calls) == 8  # two at a time, started at 0, 1, 2 and 3 s; 20 before
+    assert service.in_flight == 0
+    assert (service.stats.num_requests, service.stats.num_errors) == (20, 12)
+    assert service.stats.last_error == "503:the service is overloaded; try again"
+    # Measured from arrival (queueing included): before, 1.00 s, as if nobody had waited.
+    assert service.stats.average_processing_time_ns / 1e9 > 3.0
+
+
+async def test_a_drain_is_bounded_and_what_cannot_finish_gets_503(
+    server_nc: Client, nc: Client
+) -> None:
+    service = await start(server_nc, SlowHandler(), concurrency=1)
+    requests = [asyncio.create_task(nc.request(SUBJECT, b"{}", timeout=10)) for _ in range(15)]
+    await asyncio.sleep(0.3)  # all 15 delivered: one running, 14 queued
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await service.stop_accepting(2.0)
+    finished = await service.wait_idle(2.0)
+    assert loop.time() - began < 3.0  # was 15 s: drain waited for the whole backlog first
+    assert not finished
+    replies = [decode_reply(m.data, m.headers) for m in await asyncio.gather(*requests)]
+    stopped = [r for r in replies if r.error_code == 503]
+    assert len(replies) == 15  # every caller got an answer, none timed out
+    assert len(stopped) >= 11
+    assert all(r.error_message == STOPPING for r in stopped)
+
+
+async def test_past_the_queue_limit_a_request_is_refused_at_once(
+    server_nc: Client, nc: Client
+) -> None:
+    handler = SlowHandler()
+    await start(server_nc, handler, concurrency=1, queue_limit=1)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    requests = [asyncio.create_task(nc.request(SUBJECT, b"{}", timeout=5)) for _ in range(5)]
+    first_refusal = await asyncio.wait_for(asyncio.shield(requests[4]), 1)
+    assert decode_reply(first_refusal.data, first_refusal.headers).error_code == 503
+    assert loop.time() - began < 0.5  # not after a wait: callers learn at once
+    replies = [decode_reply(m.data, m.headers) for m in await asyncio.gather(*requests)]
+    assert [r.ok for r in replies].count(True) == 2
+    assert len(handler.calls) == 2
+
+
+async def test_a_request_without_a_reply_subject_costs_nothing(
+    server_nc: Client, nc: Client
+) -> None:
+    handler = SlowHandler(seconds=0)
+    service = await start(server_nc, handler, concurrency=2)
+    await nc.publish(SUBJECT, b'{"client_id":"1"}')
+    await nc.flush()
+    for _ in range(100):  # delivered within moments; bounded
+        if service.stats.num_requests:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)  # a handler started now would have been called by then
+    assert handler.calls == []  # no read, so no event either
+    assert (service.stats.num_requests, service.stats.num_errors) == (1, 1)
+    assert service.stats.last_error == "400:request has no reply subject"
