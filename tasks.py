@@ -1,4 +1,8 @@
-"""Invoke tasks: a thin shell over the platform package (`devkit`). `invoke --list` shows them all."""
+"""Invoke tasks: a thin shell over the platform package (`devkit`). `invoke --list` shows them all.
+
+Numbers are taken as text and checked by `devkit.flags` (Invoke's own conversion ends in a
+traceback), so every bad value is one line that names its flag.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,22 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
+from devkit import flags
 from devkit.auth import contexts
+from devkit.auth.natscli import ensure_nats_cli
+from devkit.bench.options import BENCH_HELP, BenchOptions
 from devkit.caller import call_once
 from devkit.stack import lifecycle
 from devkit.stack.compose import docker_problem
 from devkit.stack.config import load_stack_config
 from devkit.stack.logs import show_logs
-from devkit.stack.report import render_status
+from devkit.stack.report import render_status, render_up
+from devkit.stack.running import current_config, running_config
 from devkit.suite import check_commands, nats_cli_note, suite_commands
-from service import names
 from service.faults import OperatorError
+
+NOT_RUNNING = 3
+"""`invoke status` of a stack that is not running (as LSB init scripts say it); 1 is degraded."""
 
 
 class FriendlyTask(Task[Any]):
@@ -39,34 +49,25 @@ class FriendlyTask(Task[Any]):
 @task(
     klass=FriendlyTask,
     help={
-        "replicas": "number of service replicas to run (default 1)",
+        "replicas": "service replicas to run (default: as many as run now, 1 for a new stack)",
         "mode": "auto (docker when an engine and its compose plugin answer, else native),"
         " native or docker; default STACK_MODE or auto",
         "wait": "wait until a real balance request is answered (default on)",
     },
 )
-def up(c: Context, replicas: int = 1, mode: str = "", wait: bool = True) -> None:
+def up(c: Context, replicas: str = "", mode: str = "", wait: bool = True) -> None:
     """Start nats-server, a DynamoDB emulator and the service; wait for a real answer."""
-    result = lifecycle.up(load_stack_config(), replicas=replicas, mode=mode or None, wait=wait)
-    print(f"Mode: {result.status.mode} ({result.mode_reason})")
-    if result.already_running:
-        print("The local stack is already running; nothing changed.")
-    else:
-        print(f"Started: {', '.join(result.started)}")
-    print(render_status(result.status))
-    print(
-        "\nTry it:  invoke req 678\n"
-        "Or with the NATS CLI:  invoke context --select local-client && "
-        f'nats req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\''
-    )
+    count = flags.whole_number("--replicas", replicas, minimum=1) if replicas else None
+    result = lifecycle.up(load_stack_config(), replicas=count, mode=mode or None, wait=wait)
+    print(render_up(result.status, result.started, result.stopped, result.mode_reason))
 
 
 @task(
     klass=FriendlyTask, help={"wipe": "also delete the local data (JetStream store, logs, state)"}
 )
 def down(c: Context, wipe: bool = False) -> None:
-    """Stop exactly the processes `invoke up` started; keep data unless --wipe."""
-    config = load_stack_config()
+    """Stop exactly what `invoke up` started; keep data unless --wipe."""
+    config = current_config()
     result = lifecycle.down(config, wipe=wipe)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -77,30 +78,39 @@ def down(c: Context, wipe: bool = False) -> None:
 
 @task(klass=FriendlyTask, help={"json": "print machine-readable JSON"})
 def status(c: Context, json_: bool = False) -> None:
-    """Show each component of the local stack with pid, address and health."""
-    report = lifecycle.status(load_stack_config())
+    """Show each component with pid, address and health; exit 1 when degraded, 3 when stopped."""
+    report = lifecycle.status(current_config())
     print(json.dumps(report.document(), indent=2) if json_ else render_status(report))
+    if not report.running:
+        raise Exit(code=NOT_RUNNING)
+    if problems := report.problems():
+        raise Exit(f"error: the local stack is degraded: {'; '.join(problems)}", code=1)
 
 
 @task(
     klass=FriendlyTask,
-    help={"component": "nats, dynamodb or balance-N (default: all)", "lines": "lines per log"},
+    help={
+        "component": "nats, dynamodb, balance-N, or a prefix such as balance (default: all)",
+        "lines": "lines per log (default 40)",
+        "follow": "keep printing new lines until Ctrl-C",
+    },
 )
-def logs(c: Context, component: str | None = None, lines: int = 40) -> None:
-    """Show the last lines of the local stack's logs."""
-    for path, text in show_logs(load_stack_config(), component, lines):
-        print(f"==> {path} <==\n{text}\n")
+def logs(c: Context, component: str | None = None, lines: str = "40", follow: bool = False) -> None:
+    """Show the last lines of the local stack's logs (--follow for new ones)."""
+    count = flags.whole_number("--lines", lines, minimum=1)
+    show_logs(current_config(), component, count, follow=follow)
 
 
 @task(
     klass=FriendlyTask,
-    help={"client_id": "the customer id, e.g. 678", "timeout": "seconds to wait for a reply"},
+    help={"client_id": "the customer id, e.g. 678", "timeout": "seconds to wait (default 5)"},
 )
-def req(c: Context, client_id: str, timeout: float = 5.0) -> None:
+def req(c: Context, client_id: str, timeout: str = "5") -> None:
     """Ask the running service for a balance; prints the raw reply, exits 1 on an error reply."""
-    config = load_stack_config()
+    seconds = flags.positive_number("--timeout", timeout, unit="seconds")
+    config = running_config()
     reply = asyncio.run(
-        call_once(config.nats_url, client_id, creds=config.client_creds, timeout_s=timeout)
+        call_once(config.nats_url, client_id, creds=config.client_creds, timeout_s=seconds)
     )
     if not reply.ok:
         raise Exit(reply.describe(), code=1)
@@ -109,20 +119,16 @@ def req(c: Context, client_id: str, timeout: float = 5.0) -> None:
 
 @task(
     klass=FriendlyTask,
-    help={"rows": "how many customers to write", "force": "seed again even if already seeded"},
+    help={"rows": "customers to write (default 1000)", "force": "seed again even if seeded"},
 )
-def seed(c: Context, rows: int = 1000, force: bool = False) -> None:
+def seed(c: Context, rows: str = "1000", force: bool = False) -> None:
     """Seed the local table (once, as the service does; --force to write fresh balances)."""
-    from devkit.stack.seed import run_seed
+    from devkit.stack.seed import describe_outcome, run_seed
 
+    count = flags.whole_number("--rows", rows, minimum=1)
     # Two connect attempts, not the replicas' ten: a person is waiting.
-    settings = load_stack_config().service_settings().model_copy(update={"connect_attempts": 2})
-    outcome = asyncio.run(run_seed(settings, rows=rows, force=force))
-    print(
-        f"Seeded {outcome.rows} rows."
-        if outcome.seeded
-        else f"Already seeded ({outcome.rows} rows by {outcome.by}); use --force to seed again."
-    )
+    settings = running_config().service_settings().model_copy(update={"connect_attempts": 2})
+    print(describe_outcome(asyncio.run(run_seed(settings, rows=count, force=force)), count))
 
 
 @task(
@@ -141,16 +147,18 @@ def context(
     cloud_service_creds: str = "",
     cloud_client_creds: str = "",
 ) -> None:
-    """Write NATS CLI contexts local-service/local-client (and cloud-* when given creds)."""
+    """Write NATS CLI contexts local-service/-client/-admin (and cloud-* when given creds)."""
     directory = contexts.config_dir(os.environ)
     if remove:
         removed = contexts.remove_ours(directory)
         print(f"Removed: {', '.join(removed)}" if removed else "No contexts of ours to remove.")
         return
-    config = load_stack_config()
+    config = current_config()
     if not config.client_creds.exists():
         raise contexts.ContextError("no local creds yet: run `invoke up` first")
-    wanted = contexts.local_contexts(config.nats_url, config.service_creds, config.client_creds)
+    wanted = contexts.local_contexts(
+        config.nats_url, config.service_creds, config.client_creds, config.admin_creds
+    )
     wanted += contexts.cloud_contexts(
         contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),
         contexts.path_option(cloud_client_creds, os.environ, "CLOUD_CLIENT_CREDS"),
@@ -159,7 +167,13 @@ def context(
         print(f"Wrote {path}")
     if select:
         contexts.select(directory, select)
-        print(f'Selected {select}: try  nats req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\'')
+        print(f'Selected {select}: try  nats req customer.balance \'{{"client_id":"678"}}\'')
+
+
+@task(klass=FriendlyTask, name="nats-cli")
+def nats_cli(c: Context) -> None:
+    """Install the pinned NATS CLI (natscli v0.5.0) into this virtual environment (Go needed)."""
+    print(f"NATS CLI: {ensure_nats_cli()}")
 
 
 @task(
@@ -167,8 +181,8 @@ def context(
     help={
         "env": "Copilot environment (default dev)",
         "creds": "the Synadia Cloud service user's .creds file (or CLOUD_SERVICE_CREDS)",
-        "dry_run": "print every step and AWS call without doing it",
-        "init": "first deploy in this account: create the Copilot app, environment and service",
+        "dry_run": "print every step, with no AWS access at all",
+        "init": "create what is missing first: the Copilot app, this environment, the service",
     },
 )
 def deploy(
@@ -178,10 +192,11 @@ def deploy(
     from devkit.cloud.deploy import DeployError
     from devkit.cloud.deploy import deploy as run_deploy
 
+    environment = flags.environment_name("--env", env)
     path = contexts.path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
     if path is None:
         raise DeployError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
-    run_deploy(environment=env, creds=path, dry_run=dry_run, init=init)
+    run_deploy(environment=environment, creds=path, dry_run=dry_run, init=init)
 
 
 @task(
@@ -192,7 +207,7 @@ def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
     """Remove the service from AWS; its balances table is kept."""
     from devkit.cloud.deploy import destroy as run_destroy
 
-    run_destroy(environment=env, dry_run=dry_run)
+    run_destroy(environment=flags.environment_name("--env", env), dry_run=dry_run)
 
 
 class BenchTask(FriendlyTask):
@@ -209,57 +224,44 @@ class BenchTask(FriendlyTask):
         return opts
 
 
-@task(
-    klass=BenchTask,
-    help={
-        "requests": "requests to send (default 1000)",
-        "concurrency": "most requests in flight (default 1000)",
-        "timeout": "seconds each request may take (default 5)",
-        "ids": "customer ids to cycle through: 1..1000, a,b,c or a mix (default 1..1000)",
-        "clients": "load-generator processes, each with its own connection (default 1)",
-        "rate": "open loop: requests per second, latency from the scheduled send time",
-        "warmup": "requests sent and not counted before the run",
-        "context": "aim at a NATS CLI context (e.g. cloud-client) instead of the local stack",
-        "creds": "with --server: a .creds file",
-        "server": "with --creds: a NATS URL",
-        "json": "also write the result as JSON to this path",
-        "baseline": "also measure raw GetItem, BatchGetItem and NATS echo capacity (local stack)",
-        "replicas": "comma-separated replica counts (e.g. 1,3): restart the local stack for each",
-    },
-)
+@task(klass=BenchTask, help=BENCH_HELP, optional=["rate"])  # a bare --rate gets our message
 def bench(
     c: Context,
-    requests: int = 1000,
-    concurrency: int = 1000,
-    timeout: float = 5.0,
+    requests: str = "1000",
+    concurrency: str = "1000",
+    timeout: str = "5",
     ids: str = "1..1000",
-    clients: int = 1,
-    rate: float = 0.0,
-    warmup: int = 0,
+    clients: str = "1",
+    rate: str | bool = "",
+    warmup: str = "0",
     context: str = "",
     creds: str = "",
     server: str = "",
     json_: str = "",
     baseline: bool = False,
     replicas: str = "",
+    max_failures: str = "0",
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
-    from devkit.bench.plan import LoadPlan, parse_ids
     from devkit.bench.run import run_for_stack
 
-    config = load_stack_config()
-    plan = LoadPlan(requests, concurrency, timeout, parse_ids(ids), clients, rate or None, warmup)
-    run_for_stack(
-        config,
-        plan,
+    options = BenchOptions.parse(
+        requests=requests,
+        concurrency=concurrency,
+        timeout=timeout,
+        ids=ids,
+        clients=clients,
+        rate=flags.given("--rate", rate, example="500"),
+        warmup=warmup,
         context=context,
-        server=server,
         creds=creds,
-        json_path=json_,
+        server=server,
+        json_=json_,
         baseline=baseline,
         replicas=replicas,
-        environ=os.environ,
+        max_failures=max_failures,
     )
+    run_for_stack(current_config(), options, environ=os.environ)
 
 
 def _run_tests(c: Context, folder: str, k: str) -> None:

@@ -100,14 +100,17 @@ async def _start(
     async def prepare() -> Running:
         kv = await ensure_bucket(js, settings.stream_replicas)
         await ensure_stream(js, settings.stream_replicas, settings.stream_max_bytes)
-        await Seeder(
-            kv,
-            store,
-            table=settings.ddb_table,
-            me=service_id,
-            rows=settings.seed_rows,
-            claim_timeout_s=settings.seed_claim_timeout_s,
-        ).run()
+        if settings.seed_rows:
+            await Seeder(
+                kv,
+                store,
+                table=settings.ddb_table,
+                me=service_id,
+                rows=settings.seed_rows,
+                claim_timeout_s=settings.seed_claim_timeout_s,
+            ).run()
+        else:  # a table holding real data: never write demo balances into it
+            log.info("seed.disabled", extra={"table": settings.ddb_table})
         events = EventRecorder(
             nc,
             service_id,

@@ -36,6 +36,8 @@ class UserCredentials:
     """The normalised .creds file text (LF line endings)."""
     user_public_key: str
     expires_at: int | None
+    account: str = ""
+    """The account that signed the user (`issuer_account`, or the issuer itself)."""
 
     def __repr__(self) -> str:  # never print the seed
         return f"UserCredentials(user={self.user_public_key!r}, expires_at={self.expires_at})"
@@ -87,10 +89,12 @@ def parse_credentials(text: str, *, source: str, now: float | None = None) -> Us
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
         raise CredentialsError(f"{source}: the user JWT expired at {when}")
     subject = claims.get("sub")
+    account = nats_claims.get("issuer_account") or claims.get("iss")
     return UserCredentials(
         text=text,
         user_public_key=subject if isinstance(subject, str) else "",
         expires_at=expires if isinstance(expires, int) else None,
+        account=account if isinstance(account, str) else "",
     )
 
 

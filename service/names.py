@@ -83,5 +83,7 @@ APP_ACCOUNT_NAME: Final = "POC"
 """The application account, named as in the original Synadia Cloud set-up."""
 SERVICE_USER: Final = "service"
 CLIENT_USER: Final = "client"
+ADMIN_USER: Final = "admin"
+"""The local stack's administrator (the NATS CLI's `local-admin` context); never in the cloud."""
 
 CLOUD_NATS_URL: Final = "tls://connect.ngs.global"

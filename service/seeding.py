@@ -15,7 +15,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -137,6 +137,8 @@ class SeedOutcome:
     seeded: bool
     rows: int
     by: str
+    earlier_rows: int | None = None
+    """A seed this one replaced on the same table wrote this many rows (some may remain)."""
 
 
 class Seeder:
@@ -219,7 +221,11 @@ class Seeder:
                 if marker and marker.table_created != table_created
                 else action.value
             )
-            return await self._seed(table_created, revision, reason)
+            same_table = marker is not None and marker.table_created == table_created
+            outcome = await self._seed(table_created, revision, reason)
+            if same_table and marker is not None:
+                return replace(outcome, earlier_rows=marker.rows)
+            return outcome
 
     async def _seed(self, table_created: str, revision: int, reason: str) -> SeedOutcome:
         log.info("seed.started", extra={"table": self._table, "rows": self._rows, "reason": reason})

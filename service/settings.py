@@ -45,6 +45,7 @@ class Settings(HealthSettings):
     aws_default_region: str | None = None
 
     seed_rows: int = Field(default=1000, ge=0, le=100_000_000)
+    """Demo customers "1".."N" written once per table; 0 turns seeding off (a table with real data)."""
     seed_claim_timeout_s: float = Field(default=120.0, gt=0)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     stream_max_bytes: int = Field(default=names.STREAM_MAX_BYTES, ge=64 * 1024)

@@ -21,9 +21,10 @@ from service.faults import OperatorError
 MARK = "written by `invoke context` (nats-customer-balance)"
 LOCAL_SERVICE = "local-service"
 LOCAL_CLIENT = "local-client"
+LOCAL_ADMIN = "local-admin"
 CLOUD_SERVICE = "cloud-service"
 CLOUD_CLIENT = "cloud-client"
-OURS = (LOCAL_SERVICE, LOCAL_CLIENT, CLOUD_SERVICE, CLOUD_CLIENT)
+OURS = (LOCAL_SERVICE, LOCAL_CLIENT, LOCAL_ADMIN, CLOUD_SERVICE, CLOUD_CLIENT)
 
 # Every key the NATS CLI writes, so files look like the CLI's own.
 _TEMPLATE: dict[str, object] = {
@@ -132,11 +133,18 @@ def remove_ours(directory: Path) -> list[str]:
     return removed
 
 
-def local_contexts(url: str, service_creds: Path, client_creds: Path) -> list[Context]:
-    return [
+def local_contexts(
+    url: str, service_creds: Path, client_creds: Path, admin_creds: Path | None = None
+) -> list[Context]:
+    contexts = [
         Context(LOCAL_SERVICE, url, service_creds, "local stack as the service user"),
         Context(LOCAL_CLIENT, url, client_creds, "local stack as the client user"),
     ]
+    if admin_creds is not None:
+        contexts.append(
+            Context(LOCAL_ADMIN, url, admin_creds, "local stack as its administrator (local only)")
+        )
+    return contexts
 
 
 def cloud_contexts(service_creds: Path | None, client_creds: Path | None) -> list[Context]:

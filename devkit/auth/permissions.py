@@ -39,7 +39,13 @@ CLIENT_PERMISSIONS: Final = Permissions(
 """Ask for balances and discover the service; nothing else (no impersonation, no KV, no streams)."""
 
 USERS: Final = {names.SERVICE_USER: SERVICE_PERMISSIONS, names.CLIENT_USER: CLIENT_PERMISSIONS}
-"""Every user of the application account, by name."""
+"""The users of the application account, locally and in the cloud, by name."""
+
+ADMIN_PERMISSIONS: Final = Permissions(publish=(">",), subscribe=(">",), allow_responses=True)
+"""Everything in the local account: inspect and fix streams and buckets with the NATS CLI."""
+
+LOCAL_ONLY_USERS: Final = {names.ADMIN_USER: ADMIN_PERMISSIONS}
+"""Users of the local stack only, never created in the cloud."""
 
 JETSTREAM_R1_LIMITS: Final[dict[str, Any]] = {
     "mem_storage": 64 * 1024 * 1024,

@@ -20,7 +20,7 @@ from devkit.auth.jwt import (
     operator_claims,
     user_claims,
 )
-from devkit.auth.permissions import JETSTREAM_R1_LIMITS, USERS
+from devkit.auth.permissions import JETSTREAM_R1_LIMITS, LOCAL_ONLY_USERS, USERS
 from devkit.auth.private_files import write_private
 from service import names
 
@@ -31,8 +31,16 @@ class SecurityMaterial:
     system_account: str
     account_jwts: dict[str, str]
     """Public key -> JWT, preloaded into the server's memory resolver."""
-    service_creds: Path
-    client_creds: Path
+    creds: dict[str, Path]
+    """Each user's .creds file, by user name."""
+
+    @property
+    def service_creds(self) -> Path:
+        return self.creds[names.SERVICE_USER]
+
+    @property
+    def client_creds(self) -> Path:
+        return self.creds[names.CLIENT_USER]
 
     def server_config(self) -> str:
         """The nats-server configuration block for operator mode."""
@@ -43,6 +51,16 @@ class SecurityMaterial:
             "resolver: MEMORY\n"
             f"resolver_preload: {{\n{preload}\n}}\n"
         )
+
+
+def local_account_key(root: Path) -> str | None:
+    """The public key of the local stack's application account, if the stack was ever started."""
+    keys_path = root / "security" / "keys.json"
+    try:
+        seed = json.loads(keys_path.read_text())["application"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return identity_from_seed(seed).public_key
 
 
 def creds_path(root: Path, user: str) -> Path:
@@ -59,10 +77,10 @@ def ensure_security(root: Path, *, account: str = names.APP_ACCOUNT_NAME) -> Sec
     else:
         seeds = None
     if seeds is None:
-        seeds = {
-            "account_name": account,
-            **{role: new_identity(kind).seed for role, kind in _ROLES.items()},
-        }
+        seeds = {"account_name": account}
+    missing = {role: kind for role, kind in _ROLES.items() if role not in seeds}
+    if missing:  # first use, or a role added since (the admin user): keep the others' keys
+        seeds.update({role: new_identity(kind).seed for role, kind in missing.items()})
         write_private(keys_path, json.dumps(seeds, indent=2))
     identities = {role: identity_from_seed(seeds[role]) for role in _ROLES}
     return _issue(root, identities, account)
@@ -72,8 +90,7 @@ _ROLES = {
     "operator": "operator",
     "system": "account",
     "application": "account",
-    "service": "user",
-    "client": "user",
+    **{user: "user" for user in (*USERS, *LOCAL_ONLY_USERS)},
 }
 
 
@@ -87,7 +104,7 @@ def _issue(root: Path, ids: dict[str, Identity], account: str) -> SecurityMateri
         ),
     }
     paths = {}
-    for role, permissions in USERS.items():
+    for role, permissions in {**USERS, **LOCAL_ONLY_USERS}.items():
         user = ids[role]
         token = encode(user_claims(user, role, permissions), application)
         paths[role] = creds_path(root, role)
@@ -96,6 +113,5 @@ def _issue(root: Path, ids: dict[str, Identity], account: str) -> SecurityMateri
         operator_jwt=operator_jwt,
         system_account=system.public_key,
         account_jwts=account_jwts,
-        service_creds=paths[names.SERVICE_USER],
-        client_creds=paths[names.CLIENT_USER],
+        creds=paths,
     )

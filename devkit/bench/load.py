@@ -35,6 +35,8 @@ class WorkerResult:
     no_responders: int = 0
     failed: int = 0
     cpu_s: float = 0.0
+    send_s: float = 0.0
+    """From the start to the last request sent: with --rate, whether the schedule was kept."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ async def _load(job: WorkerJob, progress: Callable[[], None]) -> WorkerResult:
         task = asyncio.create_task(one(index, scheduled))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+    result.send_s = loop.time() - began
     while tasks:
         await asyncio.gather(*list(tasks))
     result.cpu_s = _cpu_seconds() - cpu_before
@@ -143,16 +146,19 @@ def worker_main(job: WorkerJob) -> WorkerResult:
 
 
 class Latency(BaseModel):
-    """Milliseconds at each percentile of the run's HDR histogram."""
+    """Milliseconds at each percentile of the run's HDR histogram; None when nothing was
+    answered (a latency of 0 would be a lie)."""
 
-    p50: float
-    p90: float
-    p99: float
-    p999: float
-    max: float
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    p999: float | None
+    max: float | None
 
     def rounded(self) -> Latency:
-        return Latency(**{k: round(v, 3) for k, v in self.model_dump().items()})
+        return Latency(
+            **{k: None if v is None else round(v, 3) for k, v in self.model_dump().items()}
+        )
 
 
 @dataclass
@@ -170,6 +176,17 @@ class LoadResult:
     no_responders: int
     failed: int
     generator_cpu_s: float
+    send_s: float = 0.0
+    """The slowest generator's time from start to its last send."""
+
+    @property
+    def samples(self) -> int:
+        """Replies timed: the histogram's count."""
+        return int(self.histogram.get_total_count())
+
+    @property
+    def failures(self) -> int:
+        return sum(self.errors.values()) + self.timeouts + self.no_responders + self.failed
 
     @property
     def throughput_rps(self) -> float:
@@ -178,7 +195,7 @@ class LoadResult:
     def latency_ms(self) -> Latency:
         h = self.histogram
         if h.get_total_count() == 0:
-            return Latency(p50=0.0, p90=0.0, p99=0.0, p999=0.0, max=0.0)
+            return Latency(p50=None, p90=None, p99=None, p999=None, max=None)
         return Latency(
             p50=h.get_value_at_percentile(50) / 1000,
             p90=h.get_value_at_percentile(90) / 1000,
@@ -243,4 +260,5 @@ def run_load(
         no_responders=sum(r.no_responders for r in results),
         failed=sum(r.failed for r in results),
         generator_cpu_s=sum(r.cpu_s for r in results),
+        send_s=max(r.send_s for r in results),
     )

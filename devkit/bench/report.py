@@ -6,20 +6,16 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
+from devkit.bench.caveats import comparison_lines, warnings
 from devkit.bench.load import Latency, LoadResult
 from devkit.bench.stats import StatsDelta
-
-ORIGINAL_FIGURES: dict[int, list[tuple[str, float]]] = {
-    1_000: [("1 Fargate task, Synadia Cloud", 2.05)],
-    10_000: [("1 Fargate task, Synadia Cloud", 20.6)],
-    100_000: [("1 Fargate task, Synadia Cloud", 254.8), ("3 Fargate tasks, Synadia Cloud", 94.0)],
-}
-"""Seconds the original Go benchmark published for N requests at concurrency 1,000."""
+from devkit.stack.state import REPLICA_PREFIX
 
 
 class BaselineFigures(BaseModel):
@@ -68,6 +64,14 @@ class BenchResult(BaseModel):
     machine: Machine
     service_cpu_us_per_request: float | None = None
     baseline: BaselineReport | None = None
+    target: Literal["local", "remote"] = "local"
+    started_at: str = ""
+    """UTC, RFC 3339: when the run began."""
+    commit: str | None = None
+    """The repository's commit (with "-dirty" for uncommitted changes), when known."""
+    service_settings: dict[str, JsonValue] | None = None
+    """The local replicas' settings that shape performance; None for a remote target."""
+    warnings: list[str] = []
 
     def document(self) -> dict[str, Any]:
         """The JSON object; the two optional figures appear only when measured."""
@@ -87,13 +91,14 @@ def result_document(
     cpu_s: dict[str, float] | None = None,
     baseline: BaselineFigures | None = None,
     machine: Machine | None = None,
+    context: RunContext | None = None,
 ) -> BenchResult:
     cpu = cpu_s or {}
+    context = context or RunContext()
     per_request = None
-    if stats is not None and stats.requests:
-        replicas_cpu = sum(v for k, v in cpu.items() if k.startswith("balance-"))
-        if replicas_cpu:
-            per_request = round(replicas_cpu / stats.requests * 1e6, 1)
+    replicas_cpu = sum(v for k, v in cpu.items() if k.startswith(REPLICA_PREFIX)) or None
+    if stats is not None and stats.requests and replicas_cpu:
+        per_request = round(replicas_cpu / stats.requests * 1e6, 1)
     throughput = result.throughput_rps
     return BenchResult(
         requests=result.requests,
@@ -122,7 +127,22 @@ def result_document(
             fraction_of_batchgetitem=_fraction(throughput, baseline.batchgetitem_items_per_s),
             fraction_of_nats_echo=_fraction(throughput, baseline.nats_echo_rps),
         ),
+        target=context.target,
+        started_at=context.started_at,
+        commit=context.commit,
+        service_settings=context.service_settings,
+        warnings=warnings(result, replicas_cpu_s=replicas_cpu),
     )
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and when a run happened, recorded with its figures."""
+
+    target: Literal["local", "remote"] = "local"
+    started_at: str = ""
+    commit: str | None = None
+    service_settings: dict[str, JsonValue] | None = None
 
 
 def _fraction(value: float, of: float | None) -> float | None:
@@ -130,7 +150,8 @@ def _fraction(value: float, of: float | None) -> float | None:
 
 
 def summary_line(result: LoadResult) -> str:
-    """The original benchmark's line, for comparison (its "average" is wall time / N)."""
+    """The original benchmark's own line, printed as it printed it, so runs can be set side by
+    side; its "average" is wall time / N of a closed loop, not a latency."""
     average_ms = result.duration_s * 1000 / result.requests
     return (
         f"Total of {result.requests} requests, with max concurrency {result.concurrency}, and"
@@ -139,27 +160,16 @@ def summary_line(result: LoadResult) -> str:
     )
 
 
-def comparison_lines(result: LoadResult) -> list[str]:
-    figures = ORIGINAL_FIGURES.get(result.requests)
-    if not figures:
-        known = ", ".join(f"{n:,}" for n in ORIGINAL_FIGURES)
-        return [f"The original published figures for {known} requests only."]
-    return [
-        f"original, {where}: {seconds:g} s ({result.requests / seconds:,.0f} req/s);"
-        f" this run: {result.duration_s:.2f} s ({result.throughput_rps:,.0f} req/s)"
-        for where, seconds in figures
-    ]
-
-
 def render(document: BenchResult, result: LoadResult) -> list[str]:
     latency = document.latency_ms
     lines = [
-        summary_line(result),
+        "the original's summary line (its average is wall time / N, closed loop, not a latency):",
+        "  " + summary_line(result),
         f"throughput: {document.throughput_rps:,.1f} req/s over {document.duration_s} s"
         f" ({document.clients} generator process(es), concurrency {document.concurrency});"
         f" answered in time: {document.goodput_rps:,.1f} req/s",
         "latency ms: "
-        + "  ".join(f"{name} {value:.2f}" for name, value in latency.model_dump().items()),
+        + "  ".join(f"{name} {_ms(value, 2)}" for name, value in latency.model_dump().items()),
         f"ok {document.ok}  errors {document.errors or 0}  timeouts {document.timeouts}"
         f"  no responders {document.no_responders}  other failures {document.failed}",
     ]
@@ -188,6 +198,7 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
             f" NATS echo {baseline.fraction_of_nats_echo}"
         )
     lines.extend(comparison_lines(result))
+    lines.extend(f"warning: {warning}" for warning in document.warnings)
     return lines
 
 
@@ -198,8 +209,8 @@ def replica_table(rows: Sequence[tuple[int, BenchResult]]) -> list[str]:
     for replicas, document in rows:
         errors = sum(document.errors.values())
         lines.append(
-            f"{replicas:>8} {document.throughput_rps:>10,.1f} {document.latency_ms.p50:>8.1f}"
-            f" {document.latency_ms.p99:>8.1f} {document.ok:>8} {errors:>7} {document.timeouts:>8}"
+            f"{replicas:>8} {document.throughput_rps:>10,.1f} {_ms(document.latency_ms.p50):>8}"
+            f" {_ms(document.latency_ms.p99):>8} {document.ok:>8} {errors:>7} {document.timeouts:>8}"
         )
     return lines
 
@@ -207,3 +218,7 @@ def replica_table(rows: Sequence[tuple[int, BenchResult]]) -> list[str]:
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2))
+
+
+def _ms(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"

@@ -4,19 +4,23 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devkit.auth.contexts import config_dir, read_context
 from devkit.bench.baseline import measure
 from devkit.bench.load import run_load
+from devkit.bench.options import BenchOptions
 from devkit.bench.plan import LoadPlan, Target
 from devkit.bench.progress import ProgressDisplay
 from devkit.bench.report import (
     BaselineFigures,
     BenchResult,
+    RunContext,
     render,
     replica_table,
     result_document,
@@ -31,10 +35,12 @@ from devkit.bench.stats import (
     service_stats,
     stats_delta,
 )
+from devkit.project import ROOT
 from devkit.stack import compose
 from devkit.stack.config import StackConfig, StackError
 from devkit.stack.lifecycle import up
 from devkit.stack.state import StackState
+from service.faults import OperatorError
 from service.settings import Settings
 
 
@@ -50,6 +56,7 @@ class BenchRequest:
     """Where each local component's CPU seconds are read from (processes or containers)."""
     json_path: Path | None = None
     baseline_seconds: float = 5.0
+    context: RunContext = field(default_factory=RunContext)
 
 
 def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> BenchResult:
@@ -84,6 +91,7 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
         stats=stats_delta(stats_before, stats_after) if stats_after else None,
         cpu_s=cpu_delta(cpu_before, cpu_after),
         baseline=baseline,
+        context=request.context,
     )
     for line in render(document, result):
         say(line)
@@ -93,17 +101,22 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
     return document
 
 
-def choose_target(
-    config: StackConfig, *, context: str, server: str, creds: str, environ: Mapping[str, str]
-) -> Target:
+class BenchFailed(OperatorError):
+    """More requests failed than --max-failures allows (the report was printed first)."""
+
+
+def choose_target(config: StackConfig, options: BenchOptions, environ: Mapping[str, str]) -> Target:
     """A NATS CLI context, a URL with creds, or (by default) the local stack as the client user."""
-    if context:
-        found = read_context(config_dir(environ), context)
+    if options.context:
+        found = read_context(config_dir(environ), options.context)
         return Target(found.url, found.creds)
-    if server:
-        return Target(server, Path(creds) if creds else None)
-    if not config.client_creds.exists():
-        raise StackError("the local stack is not running: invoke up (or give --context)")
+    if options.server:
+        return Target(options.server, options.creds)
+    if not StackState.load(config.state_path).active:
+        raise StackError(
+            "the local stack is not running: start it with `invoke up` (or aim elsewhere with"
+            " --context or --server)"
+        )
     return Target(config.nats_url, config.client_creds)
 
 
@@ -121,43 +134,85 @@ def local_cpu(config: StackConfig) -> dict[str, CpuProbe]:
     }
 
 
-def run_for_stack(
-    config: StackConfig,
-    plan: LoadPlan,
-    *,
-    context: str,
-    server: str,
-    creds: str,
-    json_path: str,
-    baseline: bool,
-    replicas: str,
-    environ: Mapping[str, str],
-) -> None:
+PERFORMANCE_SETTINGS = (
+    "max_concurrency",
+    "ddb_batch_max",
+    "ddb_batches_in_flight",
+    "request_timeout_s",
+    "ddb_call_timeout_s",
+    "event_ack_timeout_s",
+)
+
+
+def run_context(config: StackConfig, *, local: bool) -> RunContext:
+    settings = config.service_settings() if local else None
+    return RunContext(
+        target="local" if local else "remote",
+        started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        commit=repository_commit(),
+        service_settings=None
+        if settings is None
+        else {name: getattr(settings, name) for name in PERFORMANCE_SETTINGS},
+    )
+
+
+def repository_commit() -> str | None:
+    """HEAD of the checkout, marked dirty when it has uncommitted changes; None without git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[str, str]) -> None:
     """`invoke bench`: pick the target, (re)start local replicas per count, run, report."""
-    local = not context and not server
-    target = choose_target(config, context=context, server=server, creds=creds, environ=environ)
-    if baseline and not config.service_creds.exists():
+    target = choose_target(config, options, environ)
+    if options.baseline and not config.service_creds.exists():
         raise StackError("--baseline measures the local stack's DynamoDB and NATS: invoke up")
-    counts = [int(n) for n in replicas.split(",") if n.strip()] if replicas else [0]
-    if any(counts) and not local:
-        raise StackError("--replicas restarts the local stack; it cannot go with a remote target")
+    counts: list[int | None] = list(options.replica_counts) or [None]
     rows = []
     for count in counts:
-        if count:
+        if count is not None:
             up(config, replicas=count)
             print(f"== {count} replica(s) ==")
         document = benchmark(
             BenchRequest(
                 target=target,
-                plan=plan,
-                baseline_settings=config.service_settings() if baseline else None,
-                baseline_target=Target(config.nats_url, config.service_creds) if baseline else None,
-                local_cpu=local_cpu(config) if local else {},
-                json_path=Path(json_path) if json_path and len(counts) == 1 else None,
+                plan=options.plan,
+                baseline_settings=config.service_settings() if options.baseline else None,
+                baseline_target=Target(config.nats_url, config.service_creds)
+                if options.baseline
+                else None,
+                local_cpu=local_cpu(config) if options.local else {},
+                json_path=options.json_path if len(counts) == 1 else None,
+                context=run_context(config, local=options.local),
             )
         )
-        rows.append((count, document))
+        rows.append((count or 0, document))
     if len(counts) > 1:
         print("\n".join(replica_table(rows)))
-        if json_path:
-            write_json(Path(json_path), {"by_replicas": {str(n): d.document() for n, d in rows}})
+        if options.json_path:
+            write_json(options.json_path, {"by_replicas": {str(n): d.document() for n, d in rows}})
+    failures = sum(failed_requests(document) for _, document in rows)
+    if failures > options.max_failures:
+        raise BenchFailed(
+            f"{failures} requests failed (errors, timeouts, no responders), more than"
+            f" --max-failures {options.max_failures}"
+        )
+
+
+def failed_requests(document: BenchResult) -> int:
+    return (
+        sum(document.errors.values()) + document.timeouts + document.no_responders + document.failed
+    )

@@ -1,8 +1,9 @@
 """`invoke deploy` and `invoke destroy`: the cloud path through AWS Copilot.
 
-Preflight first (copilot present, AWS credentials resolve, the NATS creds file is usable),
-then the creds go to the tagged SSM SecureString the manifest reads, then `copilot svc deploy`.
-Every step says what it does; `dry_run` says it and does nothing that changes anything.
+Preflight first (manifests, copilot, the creds file, one region, the AWS account), then what
+Copilot lacks (`--init`), then the creds to the tagged SSM SecureString the manifest reads,
+then `copilot svc deploy`, with `--force` when the creds changed (ECS reads secrets only when
+a task starts). `--dry-run` prints that plan with no AWS access at all.
 """
 
 from __future__ import annotations
@@ -12,51 +13,30 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
+from devkit.auth.security import local_account_key
 from devkit.cloud import copilot_schema
+from devkit.cloud.aws import (
+    CopilotRecords,
+    DeployError,
+    Say,
+    Target,
+    caller_identity,
+    copilot_records,
+    deploy_region,
+    store_credentials,
+)
 from devkit.project import COPILOT_DIR, ROOT, repository_file
+from devkit.stack.running import current_config
 from service.credentials import CredentialsError, read_credentials_file
-from service.faults import OperatorError
 
-if TYPE_CHECKING:  # stubs are a development dependency
-    from types_boto3_ssm import SSMClient
-    from types_boto3_ssm.type_defs import TagTypeDef
+__all__ = ["DeployError", "deploy", "destroy"]
 
 SERVICE = "balance"
-
-Say = Callable[[str], None]
-
-
-class DeployError(OperatorError):
-    """A preflight check or a step failed; the message says what to fix."""
-
-
-@dataclass(frozen=True)
-class Target:
-    application: str
-    environment: str
-
-    @property
-    def parameter(self) -> str:
-        """The SSM path the manifest's `secrets.NATS_CREDENTIALS` resolves to."""
-        return copilot_schema.PARAMETER_PATH.replace(
-            "${COPILOT_APPLICATION_NAME}", self.application
-        ).replace("${COPILOT_ENVIRONMENT_NAME}", self.environment)
-
-    @property
-    def tags(self) -> list[TagTypeDef]:
-        """Without these the task execution role may not read the parameter."""
-        return [
-            {"Key": "copilot-application", "Value": self.application},
-            {"Key": "copilot-environment", "Value": self.environment},
-        ]
 
 
 def workspace_application(copilot_dir: Path = COPILOT_DIR) -> str:
@@ -85,21 +65,18 @@ def _beside_python(name: str) -> str | None:
     return str(path) if path.exists() else None
 
 
-def caller_identity(session: boto3.session.Session) -> str:
-    try:
-        identity = session.client("sts").get_caller_identity()
-    except (BotoCoreError, ClientError) as error:
-        raise DeployError(
-            f"AWS credentials do not resolve ({error}); run `aws sso login` or set AWS_PROFILE"
-        ) from None
-    return str(identity["Arn"])
-
-
 def encoded_credentials(creds: Path) -> str:
+    """A user creds file of the cloud account: the local stack's are refused by their signer."""
     try:
-        read_credentials_file(creds, label="--creds")
+        parsed = read_credentials_file(creds, label="--creds")
     except CredentialsError as error:
         raise DeployError(str(error)) from None
+    local = local_account_key(current_config().root)
+    if local is not None and parsed.account == local:
+        raise DeployError(
+            f"--creds {creds} belongs to the local stack (signed by its account {local[:8]}...);"
+            " give the Synadia Cloud service user's .creds (downloaded from Synadia Cloud)"
+        )
     return base64.b64encode(creds.read_bytes()).decode()
 
 
@@ -113,53 +90,19 @@ def validate_manifests(copilot_dir: Path = COPILOT_DIR) -> None:
         raise DeployError("copilot/balance/manifest.yml: " + "; ".join(problems))
 
 
-def store_credentials(
-    ssm: SSMClient, target: Target, value: str, *, dry_run: bool, say: Say
-) -> str:
-    """Write the SecureString once, update it when it changed, and always ensure its tags."""
-    try:
-        current = ssm.get_parameter(Name=target.parameter, WithDecryption=True)["Parameter"][
-            "Value"
+def init_commands(target: Target, records: CopilotRecords | None, profile: str) -> list[list[str]]:
+    """What Copilot lacks before `svc deploy` works; everything when unknown (a dry run)."""
+    commands = []
+    if records is None or not records.application:
+        commands.append(["app", "init", target.application])
+    if records is None or records.environment_region is None:
+        commands += [
+            ["env", "init", "--name", target.environment, "--profile", profile, "--default-config"],
+            ["env", "deploy", "--name", target.environment],
         ]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
-            raise DeployError(f"cannot read {target.parameter}: {error}") from None
-        current = None
-    tag_text = ", ".join(f"{t['Key']}={t['Value']}" for t in target.tags)
-    if current is None:
-        action = "create"
-        call = f"ssm:PutParameter {target.parameter} (SecureString, tags {tag_text})"
-    elif current != value:
-        action = "update"
-        call = f"ssm:PutParameter {target.parameter} (SecureString, overwrite)"
-    else:
-        action = "unchanged"
-        call = f"ssm:PutParameter not needed: {target.parameter} already holds these creds"
-    say(("would call " if dry_run and action != "unchanged" else "") + call)
-    say(
-        ("would call " if dry_run else "")
-        + f"ssm:AddTagsToResource {target.parameter} ({tag_text})"
-    )
-    if dry_run:
-        return action
-    if action == "create":
-        ssm.put_parameter(Name=target.parameter, Value=value, Type="SecureString", Tags=target.tags)
-    elif action == "update":
-        ssm.put_parameter(Name=target.parameter, Value=value, Type="SecureString", Overwrite=True)
-    ssm.add_tags_to_resource(
-        ResourceType="Parameter", ResourceId=target.parameter, Tags=target.tags
-    )
-    return action
-
-
-def first_time_commands(application: str, environment: str, profile: str) -> list[list[str]]:
-    """What Copilot needs once per AWS account and region before `svc deploy` works."""
-    return [
-        ["app", "init", application],
-        ["env", "init", "--name", environment, "--profile", profile, "--default-config"],
-        ["env", "deploy", "--name", environment],
-        ["svc", "init", "--name", SERVICE],
-    ]
+    if records is None or not records.service:
+        commands.append(["svc", "init", "--name", SERVICE])
+    return commands
 
 
 def deploy(
@@ -169,49 +112,79 @@ def deploy(
     dry_run: bool,
     init: bool = False,
     say: Say = print,
-    session: boto3.session.Session | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> None:
     say("preflight: checking the copilot manifests")
     validate_manifests()
     copilot = find_copilot()
     say(f"preflight: {copilot} found")
-    session = session or boto3.session.Session()
-    say(f"preflight: sts:GetCallerIdentity -> {caller_identity(session)}")
     value = encoded_credentials(creds)
-    say(f"preflight: {creds} is a valid NATS user creds file")
+    say(f"preflight: {creds} is a NATS user creds file, not the local stack's")
+    region = deploy_region(environ, boto3.session.Session().region_name)
     target = Target(workspace_application(), environment)
-    if init:
-        profile = os.environ.get("AWS_PROFILE") or "default"
-        for args in first_time_commands(target.application, environment, profile):
-            run(copilot, args, dry_run=dry_run, say=say)
-    store_credentials(session.client("ssm"), target, value, dry_run=dry_run, say=say)
+    profile = environ.get("AWS_PROFILE") or "default"
+    if dry_run:
+        _say_plan(target, region, init=init, profile=profile, say=say)
+        return
+    session = boto3.session.Session(region_name=region)
+    account, arn = caller_identity(session)
+    say(f"preflight: AWS account {account} ({arn}), region {region}")
+    ssm = session.client("ssm")
+    records = copilot_records(ssm, target, SERVICE)
+    if records.environment_region not in (None, region):
+        raise DeployError(
+            f"the Copilot environment {environment} is in {records.environment_region}, not"
+            f" {region}: set AWS_REGION={records.environment_region}"
+        )
+    missing = init_commands(target, records, profile)
+    if missing and not init:
+        raise DeployError(
+            f"Copilot has no {' and no '.join(' '.join(c[:2]) for c in missing)} for"
+            f" {target.application}/{environment} in {region} yet: run invoke deploy --init"
+        )
+    copilot_env = {**os.environ, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    for args in missing:
+        run(copilot, args, say=say, env=copilot_env)
+    action = store_credentials(ssm, target, value, say=say)
+    force = ["--force"] if action != "unchanged" else []  # new creds reach tasks on a restart
     run(
         copilot,
-        ["svc", "deploy", "--name", SERVICE, "--env", environment],
-        dry_run=dry_run,
+        ["svc", "deploy", "--name", SERVICE, "--env", environment, *force],
         say=say,
+        env=copilot_env,
+    )
+
+
+def _say_plan(target: Target, region: str, *, init: bool, profile: str, say: Say) -> None:
+    say(f"would check: the AWS account (sts:GetCallerIdentity), region {region}")
+    say(f"would check: the Copilot environment {target.environment} is in {region}")
+    for args in init_commands(target, None, profile) if init else []:
+        say("would run, unless Copilot has it already: copilot " + " ".join(args))
+    say(
+        f"would call ssm:PutParameter {target.parameter} (SecureString, tags"
+        f" {target.tag_text()}), unless it already holds these creds"
+    )
+    say(
+        f"would run: copilot svc deploy --name {SERVICE} --env {target.environment}"
+        " (with --force when the creds changed)"
     )
 
 
 def destroy(*, environment: str, dry_run: bool, say: Say = print) -> None:
     copilot = find_copilot()
-    run(
-        copilot,
-        ["svc", "delete", "--name", SERVICE, "--env", environment, "--yes"],
-        dry_run=dry_run,
-        say=say,
-    )
-    say(
-        "The balances table was kept (DeletionPolicy: Retain): customer data survives; delete it"
-        " in the DynamoDB console when it is no longer needed. The SSM parameter stays too."
-    )
-
-
-def run(copilot: str, args: list[str], *, dry_run: bool, say: Say) -> None:
-    command = [copilot, *args]
-    say(("would run: " if dry_run else "running: ") + " ".join(["copilot", *args]))
+    args = ["svc", "delete", "--name", SERVICE, "--env", environment, "--yes"]
     if dry_run:
-        return
-    result = subprocess.run(command, cwd=ROOT, check=False)
+        say("would run: copilot " + " ".join(args))
+    else:
+        run(copilot, args, say=say, env=dict(os.environ))
+    say(
+        "The balances table was kept (DeletionPolicy: Retain): customer data survives; see the"
+        " README to use it again or delete it. The SSM parameter stays too."
+    )
+
+
+def run(copilot: str, args: list[str], *, say: Say, env: dict[str, str]) -> None:
+    say("running: " + " ".join(["copilot", *args]))
+    result = subprocess.run([copilot, *args], cwd=ROOT, env=env, check=False)
     if result.returncode != 0:
         raise DeployError(f"`copilot {' '.join(args)}` failed with exit code {result.returncode}")

@@ -9,6 +9,7 @@ security and the same bootstrap code as the native stack.
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -144,7 +145,9 @@ class ComposeProject:
     def run(self, *args: str, capture: bool = False) -> str:
         command = self.command(*args)
         try:
-            result = subprocess.run(command, capture_output=capture, text=True, check=False)
+            result = subprocess.run(
+                command, capture_output=capture, text=True, env=self._environment(), check=False
+            )
         except OSError as error:
             raise ComposeError(f"could not run docker: {error}") from None
         if result.returncode != 0:
@@ -154,6 +157,16 @@ class ComposeProject:
                 + (":\n" + "\n".join(detail) if detail else "")
             )
         return result.stdout or ""
+
+    def _environment(self) -> dict[str, str]:
+        """Ours, without what the env file sets: Compose lets the shell's variables win over
+        the env file's, so a STACK_DIR or LOG_LEVEL of the shell would silently replace them."""
+        try:
+            lines = self.env_file.read_text().splitlines()
+        except OSError:
+            lines = []
+        written = {line.split("=", 1)[0] for line in lines if "=" in line}
+        return {k: v for k, v in os.environ.items() if k not in written}
 
     def ps(self) -> list[ComposeRow]:
         return compose_rows(self.run("ps", "--all", "--format", "json", capture=True))
@@ -208,9 +221,13 @@ class ComposeProject:
                     pids[row.component] = int(result.stdout.strip())
         return pids
 
-    def show_logs(self, component: str | None, lines: int) -> None:
+    def show_logs(self, component: str | None, lines: int, *, follow: bool = False) -> None:
         """`component` as `invoke status` names it (`balance-2`), or a Compose service name."""
-        self.run("logs", "--no-color", "--tail", str(lines), *compose_selection(component))
+        options = ["--no-color", "--tail", str(lines), *(["--follow"] if follow else [])]
+        try:
+            self.run("logs", *options, *compose_selection(component))
+        except KeyboardInterrupt:
+            return
 
 
 def project_of(state: StackState) -> ComposeProject | None:

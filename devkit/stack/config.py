@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 from devkit.auth.security import creds_path
+from devkit.project import ROOT
 from service import names
 from service.faults import OperatorError
 from service.settings import Settings, describe_validation_error
@@ -58,7 +59,8 @@ class StackConfig(BaseSettings):
     )
 
     root: Path = Field(default=Path(".stack"), validation_alias="STACK_DIR")
-    """STACK_DIR: state, logs, generated security material and JetStream data."""
+    """STACK_DIR: state, logs, generated security material and JetStream data; a relative
+    path is the repository's, whatever the current directory."""
     nats_port: int = Field(default=names.NATS_PORT, ge=1, le=65535)
     nats_monitor_port: int = Field(default=names.NATS_MONITOR_PORT, ge=1, le=65535)
     dynamodb_port: int = Field(default=names.DYNAMODB_PORT, ge=1, le=65535)
@@ -70,6 +72,11 @@ class StackConfig(BaseSettings):
     """STACK_MODE: what `invoke up` starts when no --mode is given."""
     service_overrides: tuple[tuple[str, str], ...] = ()
     """Extra service settings for the replicas, from `STACK_SERVICE_<VARIABLE>=value`."""
+
+    @field_validator("root")
+    @classmethod
+    def _from_the_repository(cls, root: Path) -> Path:
+        return root if root.is_absolute() else ROOT / root
 
     @classmethod
     def settings_customise_sources(
@@ -109,6 +116,10 @@ class StackConfig(BaseSettings):
     @property
     def client_creds(self) -> Path:
         return creds_path(self.root, names.CLIENT_USER)
+
+    @property
+    def admin_creds(self) -> Path:
+        return creds_path(self.root, names.ADMIN_USER)
 
     def service_environment(self) -> dict[str, str]:
         """What every replica and the bootstrap read: the same variables Fargate sets."""

@@ -16,6 +16,7 @@ from devkit.stack.config import StackConfig, StackError
 from devkit.stack.processes import ensure_free
 from devkit.stack.readiness import wait_until_answering
 from devkit.stack.report import ComponentStatus, JobStatus, StackStatus
+from devkit.stack.running import current_config, record
 from devkit.stack.state import DOCKER, NATIVE, Mode, StackState, replica_name
 from devkit.stack.stream import stream_usage
 
@@ -25,10 +26,15 @@ MODES: Final = (AUTO, NATIVE, DOCKER)
 
 @dataclass(frozen=True)
 class UpResult:
-    already_running: bool
     started: list[str]
+    stopped: list[str]
+    replicas: int
     status: StackStatus
     mode_reason: str
+
+    @property
+    def already_running(self) -> bool:
+        return not self.started and not self.stopped
 
 
 @dataclass(frozen=True)
@@ -67,40 +73,48 @@ def resolve_mode(
 
 
 def up(
-    config: StackConfig, *, replicas: int = 1, mode: str | None = None, wait: bool = True
+    config: StackConfig,
+    *,
+    replicas: int | None = None,
+    mode: str | None = None,
+    wait: bool = True,
 ) -> UpResult:
-    """Start what is not running; when everything already runs, change nothing."""
-    if replicas < 1:
-        raise StackError("--replicas must be at least 1")
+    """Converge on what is asked; `replicas` None keeps the running count (1 for a new stack)."""
     state = StackState.load(config.state_path)
+    if state.active:
+        config = current_config(config)  # a running stack keeps its ports
+    count = replicas if replicas is not None else (state.replica_count or 1) if state.active else 1
+    if count < 1:
+        raise StackError("--replicas must be at least 1")
     chosen, reason = resolve_mode(mode or config.mode, state, compose.docker_problem)
     if chosen == NATIVE:
-        started = native.start(config, state, replicas=replicas)
-        if started is None:
-            return UpResult(True, [], status(config), reason)
-        return UpResult(False, started, status(config), reason)
+        change = native.start(config, state, replicas=count, wait=wait)
+        return UpResult(change.started, change.stopped, count, status(config), reason)
 
     if not state.active:  # a running Compose stack holds these ports itself
         ensure_free(config.nats_port, "nats")
         ensure_free(config.dynamodb_port, "DynamoDB")
     material = ensure_security(config.root, account=config.account)
-    environment = compose.compose_environment(config, replicas=replicas)
+    environment = compose.compose_environment(config, replicas=count)
     if state.compose_env is not None and compose.same_inputs(Path(state.compose_env), environment):
         current = status(config)
-        wanted = {"nats", "dynamodb", *(replica_name(i) for i in range(1, replicas + 1))}
+        wanted = {"nats", "dynamodb", *(replica_name(i) for i in range(1, count + 1))}
         if {c.name for c in current.components if c.healthy} == wanted:
-            return UpResult(True, [], current, reason)
+            return UpResult([], [], count, current, reason)
     env_file = compose.write_inputs(config.root, material, environment)
     project = compose.ComposeProject(state.compose_project or config.project, env_file)
     # Saved before Compose runs: a run that fails half-way leaves a stack `down` can remove.
-    StackState(mode=DOCKER, compose_env=str(env_file), compose_project=project.name).save(
-        config.state_path
-    )
+    StackState(
+        mode=DOCKER,
+        compose_env=str(env_file),
+        compose_project=project.name,
+        recorded=record(config),
+        replica_count=count,
+    ).save(config.state_path)
     project.run("up", "--detach", "--build", "--wait")
     if wait:
         wait_until_answering(config, StackState.load(config.state_path))
-    started = [f"docker compose ({replicas} replicas)"]
-    return UpResult(False, started, status(config), reason)
+    return UpResult([f"docker compose ({count} replicas)"], [], count, status(config), reason)
 
 
 def down(config: StackConfig, *, wipe: bool = False) -> DownResult:

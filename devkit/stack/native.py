@@ -10,26 +10,37 @@ import asyncio
 import base64
 import os
 import sys
+from dataclasses import dataclass, field
 
 from devkit.auth.security import ensure_security
 from devkit.stack.config import StackConfig
 from devkit.stack.processes import launch, stop_process
 from devkit.stack.readiness import wait_until_answering, wait_until_healthy
+from devkit.stack.running import record
 from devkit.stack.servers import start_moto, start_nats
 from devkit.stack.state import Component, StackState, replica_name
 from service import names
 from service.bootstrap import bootstrap
 
 
-def start(config: StackConfig, state: StackState, *, replicas: int) -> list[str] | None:
-    """The components started, or None when everything asked for already runs."""
+@dataclass(frozen=True)
+class Change:
+    started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    """Replicas stopped for good (a smaller count), not the ones restarted."""
+
+
+def start(config: StackConfig, state: StackState, *, replicas: int, wait: bool) -> Change:
+    """Converge on `replicas` replicas; an empty Change when everything asked for runs."""
     running = {name for name, c in state.components.items() if c.running()}
     wanted = {"nats", "dynamodb", *(replica_name(i) for i in range(1, replicas + 1))}
     surplus = {c.name for c in state.replicas()} - wanted
     if wanted <= running and not surplus:
-        return None
+        return Change()
 
     started: list[str] = []
+    stopped: list[str] = []
+    state.recorded, state.replica_count = record(config), replicas
     try:
         restart_replicas = False
         if "nats" not in running:
@@ -46,14 +57,18 @@ def start(config: StackConfig, state: StackState, *, replicas: int) -> list[str]
             if restart_replicas or replica.name in surplus:
                 stop_process(replica.pid)
                 del state.components[replica.name]
+                if replica.name in surplus:
+                    stopped.append(replica.name)
+        state.save(config.state_path)
         for index in range(1, replicas + 1):
             name = replica_name(index)
             if name not in state.components or not state.components[name].running():
                 state.components[name] = _start_replica(config, name)
                 started.append(name)
                 state.save(config.state_path)
-        wait_until_answering(config, state)
-        wait_until_healthy(state)
+        if wait and started:
+            wait_until_answering(config, state)
+            wait_until_healthy(state)
     except BaseException:
         for name in reversed(started):
             component = state.components.pop(name, None)
@@ -61,7 +76,7 @@ def start(config: StackConfig, state: StackState, *, replicas: int) -> list[str]
                 stop_process(component.pid)
         state.save(config.state_path)
         raise
-    return started
+    return Change(started, stopped)
 
 
 def stop(state: StackState) -> list[str]:

@@ -7,8 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from devkit.stack.config import StackConfig
-from devkit.stack.state import Component, Mode
+from devkit.stack.state import REPLICA_PREFIX, Component, Mode
 from devkit.stack.stream import StreamUsage
+from service import names
 
 
 class ComponentStatus(BaseModel):
@@ -77,6 +78,20 @@ class StackStatus(BaseModel):
             stream=stream,
         )
 
+    @property
+    def running(self) -> bool:
+        return bool(self.components)
+
+    def problems(self) -> list[str]:
+        """What makes the stack degraded: a component not healthy, a one-shot job that failed."""
+        found = [
+            f"{c.name} {'running but not serving' if c.running else 'stopped'}"
+            for c in self.components
+            if not c.healthy
+        ]
+        found += [f"job {j.name} failed" for j in self.jobs if j.state == "failed"]
+        return found
+
     def document(self) -> dict[str, Any]:
         """`invoke status --json`: a component carries `error` only when there is one."""
         document = self.model_dump(mode="json", exclude={"components"})
@@ -107,4 +122,23 @@ def render_status(status: StackStatus) -> str:
         if job.state == "failed":
             line += f" (exit code {job.exit_code}): {job.last_line}"
         lines.append(line)
+    return "\n".join(lines)
+
+
+def render_up(status: StackStatus, started: list[str], stopped: list[str], reason: str) -> str:
+    """What `invoke up` says: the mode and why, what changed (or that nothing did), the table."""
+    lines = [f"Mode: {status.mode} ({reason})"]
+    if not started and not stopped:
+        replicas = sum(1 for c in status.components if c.name.startswith(REPLICA_PREFIX))
+        lines.append(f"The local stack is already running ({replicas} replicas); nothing changed.")
+    if started:
+        lines.append(f"Started: {', '.join(started)}")
+    if stopped:
+        lines.append(f"Stopped: {', '.join(stopped)}")
+    lines.append(render_status(status))
+    lines.append(
+        "\nTry it:  invoke req 678\n"
+        "Or with the NATS CLI:  invoke context --select local-client && "
+        f'nats req {names.REQUEST_SUBJECT} \'{{"client_id":"678"}}\''
+    )
     return "\n".join(lines)

@@ -28,3 +28,16 @@ async def run_seed(settings: Settings, *, rows: int, force: bool) -> SeedOutcome
             return await seeder.run(force=force)
     finally:
         await nc.drain()
+
+
+def describe_outcome(outcome: SeedOutcome, asked: int) -> str:
+    """What `invoke seed` says, including what an earlier, larger seed left in the table."""
+    if not outcome.seeded:
+        return f"Already seeded ({outcome.rows} rows by {outcome.by}); use --force to seed again."
+    line = f"Seeded {outcome.rows} rows (customers 1..{outcome.rows})."
+    if outcome.earlier_rows is not None and outcome.earlier_rows > asked:
+        line += (
+            f" Customers {asked + 1}..{outcome.earlier_rows} of the earlier seed"
+            f" ({outcome.earlier_rows} rows) remain in the table."
+        )
+    return line

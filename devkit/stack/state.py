@@ -60,8 +60,23 @@ class Component(BaseModel):
         return True
 
 
+class Recorded(BaseModel):
+    """What `up` started the stack with; tasks talk to that stack, whatever the environment
+    says later (another STACK_NATS_PORT, another directory)."""
+
+    nats_port: int
+    nats_monitor_port: int
+    dynamodb_port: int
+    table: str
+    account: str
+    project: str
+
+
 class StackState(BaseModel):
     mode: Mode = NATIVE
+    recorded: Recorded | None = None
+    replica_count: int | None = None
+    """The replica count last asked for: a plain `invoke up` keeps it."""
     components: dict[str, Component] = {}
     compose_env: str | None = None
     """Docker mode: the env file `docker compose` was started with."""

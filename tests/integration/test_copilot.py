@@ -1,14 +1,11 @@
-"""The cloud path, checked offline: manifests, the addon template in moto's CloudFormation,
-and `invoke deploy` / `invoke destroy` against moto's STS and SSM with a stand-in copilot."""
+"""The cloud path's files, checked offline: the manifests against our schema and cross-checks,
+the addon template with cfn-lint and in moto's CloudFormation, and the real copilot binary."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +14,9 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from devkit.auth.security import ensure_security
 from devkit.cloud import copilot_schema
-from devkit.stack.processes import free_port, stop_process
-from devkit.stack.servers import start_moto
 from service import names
-from tests.support.commands import ROOT, clean_environment, invoke, stand_in_path
+from tests.support.commands import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +153,42 @@ def test_the_addon_deploys_a_retained_table_and_least_privilege_policy() -> None
     }
 
 
+def test_a_retained_table_is_served_again_through_the_addon_parameter() -> None:
+    """`invoke destroy` keeps the table; ExistingTable points a new deploy back at it."""
+    parameters = copilot_schema.load_yaml(COPILOT / "balance" / "addons" / "addons.parameters.yml")
+    assert parameters == {"Parameters": {"ExistingTable": ""}}  # the default creates a table
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=names.DEFAULT_REGION)
+        dynamodb.create_table(
+            TableName="kept-balances",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        cloudformation = boto3.client("cloudformation", region_name=names.DEFAULT_REGION)
+        cloudformation.create_stack(
+            StackName="again",
+            TemplateBody=ADDONS[0].read_text(),
+            Parameters=[
+                {"ParameterKey": "App", "ParameterValue": "customer-balance"},
+                {"ParameterKey": "Env", "ParameterValue": "dev"},
+                {"ParameterKey": "Name", "ParameterValue": "balance"},
+                {"ParameterKey": "ExistingTable", "ParameterValue": "kept-balances"},
+            ],
+        )
+        stack = cloudformation.describe_stacks(StackName="again")["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert outputs["DdbTable"] == "kept-balances"
+        assert dynamodb.list_tables()["TableNames"] == ["kept-balances"]  # none created
+        iam = boto3.client("iam", region_name=names.DEFAULT_REGION)
+        policy = iam.get_policy(PolicyArn=outputs["BalancesAccessPolicyArn"])["Policy"]
+        version = iam.get_policy_version(
+            PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
+        )["PolicyVersion"]["Document"]
+        document = json.loads(version) if isinstance(version, str) else version
+        assert document["Statement"][0]["Resource"].endswith(":table/kept-balances")
+
+
 def test_the_real_copilot_cli_is_installed() -> None:
     copilot = Path(sys.executable).parent / "copilot"
     result = subprocess.run(
@@ -166,131 +196,3 @@ def test_the_real_copilot_cli_is_installed() -> None:
     )
     assert result.returncode == 0
     assert "v1.34.1" in result.stdout
-
-
-STAND_IN = """#!/bin/sh
-printf '%s\\n' "$*" >> "$COPILOT_RECORD"
-if [ "$1" = "--version" ]; then echo "copilot version: v1.34.1"; fi
-exit 0
-"""
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    launched = start_moto(workdir=tmp_path_factory.mktemp("moto-aws"), port=port)
-    yield f"http://{names.LOCAL_HOST}:{port}"
-    stop_process(launched.pid)
-
-
-@pytest.fixture
-def deploy_env(tmp_path: Path, moto_endpoint: str) -> dict[str, str]:
-    clean = clean_environment()
-    ssm = boto3.client(
-        "ssm",
-        endpoint_url=moto_endpoint,
-        region_name=names.DEFAULT_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    with contextlib.suppress(ssm.exceptions.ParameterNotFound):
-        ssm.delete_parameter(Name=PARAMETER)
-    return {
-        **clean,
-        "PATH": stand_in_path(tmp_path / "bin", "copilot", STAND_IN),
-        "COPILOT_RECORD": str(tmp_path / "copilot-calls.txt"),
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": names.DEFAULT_REGION,
-    }
-
-
-def ssm_client(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "ssm",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=names.DEFAULT_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def recorded(env: dict[str, str]) -> list[str]:
-    path = Path(env["COPILOT_RECORD"])
-    return path.read_text().splitlines() if path.exists() else []
-
-
-def test_dry_run_shows_the_tagged_parameter_and_the_copilot_command(
-    deploy_env: dict[str, str], tmp_path: Path
-) -> None:
-    creds = ensure_security(tmp_path / "cloud").service_creds
-    result = invoke(deploy_env, "deploy", "--creds", str(creds), "--dry-run")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert (
-        f"would call ssm:PutParameter {PARAMETER} (SecureString, tags "
-        "copilot-application=customer-balance, copilot-environment=dev)"
-    ) in result.stdout
-    assert "would run: copilot svc deploy --name balance --env dev" in result.stdout
-    assert "svc deploy" not in " ".join(recorded(deploy_env))
-    with pytest.raises(ssm_client(deploy_env).exceptions.ParameterNotFound):
-        ssm_client(deploy_env).get_parameter(Name=PARAMETER)
-
-
-def test_a_first_deploy_creates_the_copilot_app_environment_and_service(
-    deploy_env: dict[str, str], tmp_path: Path
-) -> None:
-    creds = ensure_security(tmp_path / "cloud").service_creds
-    result = invoke(deploy_env, "deploy", "--creds", str(creds), "--init", "--dry-run")
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("would run: ")]
-    assert lines == [
-        "would run: copilot app init customer-balance",
-        "would run: copilot env init --name dev --profile default --default-config",
-        "would run: copilot env deploy --name dev",
-        "would run: copilot svc init --name balance",
-        "would run: copilot svc deploy --name balance --env dev",
-    ]
-
-
-def test_deploy_writes_the_tagged_secure_string_once_and_runs_copilot(
-    deploy_env: dict[str, str], tmp_path: Path
-) -> None:
-    creds = ensure_security(tmp_path / "cloud").service_creds
-    result = invoke(deploy_env, "deploy", "--creds", str(creds))
-    assert result.returncode == 0, result.stdout + result.stderr
-
-    ssm = ssm_client(deploy_env)
-    parameter = ssm.get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]
-    assert parameter["Type"] == "SecureString"
-    assert base64.b64decode(parameter["Value"]) == creds.read_bytes()
-    tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=PARAMETER)["TagList"]
-    assert {t["Key"]: t["Value"] for t in tags} == {
-        "copilot-application": "customer-balance",
-        "copilot-environment": "dev",
-    }
-    assert recorded(deploy_env)[-1] == "svc deploy --name balance --env dev"
-
-    again = invoke(deploy_env, "deploy", "--creds", str(creds))
-    assert again.returncode == 0
-    assert "already holds these creds" in again.stdout
-    assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Version"] == parameter["Version"]
-
-
-def test_bad_creds_stop_the_deploy_before_any_change(
-    deploy_env: dict[str, str], tmp_path: Path
-) -> None:
-    bogus = tmp_path / "bogus.creds"
-    bogus.write_text("not a creds file")
-    result = invoke(deploy_env, "deploy", "--creds", str(bogus))
-    assert result.returncode == 1
-    assert "not a NATS user credentials file" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert "svc deploy" not in " ".join(recorded(deploy_env))
-
-
-def test_destroy_deletes_the_service_and_says_the_data_is_kept(deploy_env: dict[str, str]) -> None:
-    result = invoke(deploy_env, "destroy")
-    assert result.returncode == 0, result.stderr
-    assert recorded(deploy_env)[-1] == "svc delete --name balance --env dev --yes"
-    assert "table was kept" in result.stdout

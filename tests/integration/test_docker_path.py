@@ -168,6 +168,7 @@ def test_the_one_shot_jobs_are_the_services_that_never_restart(rendered: dict[st
 
 STAND_IN = """#!/bin/sh
 printf '%s\\n' "$*" >> "$DOCKER_RECORD"
+[ "$1" = compose ] && [ "$2" = -p ] && printf 'STACK_DIR=%s LOG_LEVEL=%s\\n' "$STACK_DIR" "$LOG_LEVEL" >> "$DOCKER_RECORD.env"
 if [ -n "$DOCKER_NO_COMPOSE" ] && [ "$1" = compose ]; then
   echo "unknown shorthand flag: 'p' in -p" >&2
   exit 125
@@ -229,6 +230,18 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
     assert f"{prefix} ps --all --format json" in calls
     assert f"{prefix} logs --no-color --tail 40 balance" in calls
     assert calls[-1] == f"{prefix} down --volumes"
+
+
+def test_the_env_file_wins_over_the_shell_in_every_compose_call(
+    stand_in_docker: dict[str, str],
+) -> None:
+    """Compose prefers the shell's variables to the env file's: ours must not leak in."""
+    env = {**stand_in_docker, "LOG_LEVEL": "DEBUG"}
+    assert invoke(env, "up", "--mode", "docker", "--no-wait").returncode == 0
+    assert invoke(env, "status").returncode in (0, 1)
+    seen = Path(env["DOCKER_RECORD"] + ".env").read_text().splitlines()
+    assert seen
+    assert set(seen) == {"STACK_DIR= LOG_LEVEL="}
 
 
 def test_docker_mode_without_an_engine_is_a_clear_error(stand_in_docker: dict[str, str]) -> None:

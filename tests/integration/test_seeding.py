@@ -6,6 +6,7 @@ import json
 
 import pytest
 from nats.aio.client import Client
+from nats.js.errors import KeyNotFoundError
 
 from service import names
 from tests.support.replicas import ServiceFactory
@@ -76,3 +77,19 @@ async def test_a_restart_with_the_same_table_does_not_seed(
     assert not second.events_named("seed.started")
     item = dynamo.client().get_item(TableName=table, Key={"id": {"S": "1"}})["Item"]
     assert item["client_balance"]["N"] == "4242"
+
+
+async def test_seed_rows_0_never_writes_into_a_table_with_real_data(
+    start_service: ServiceFactory, dynamo: Dynamo, table: str, nc: Client
+) -> None:
+    """What the cloud manifest's comment promises for a table that holds real customers."""
+    dynamo.client().put_item(
+        TableName=table, Item={"id": {"S": "real-1"}, "client_balance": {"N": "77"}}
+    )
+    service = start_service(SEED_ROWS="0")
+    assert service.events_named("seed.disabled")
+    assert dynamo.count(table) == 1
+    reply = await nc.request(names.REQUEST_SUBJECT, b'{"client_id":"real-1"}', timeout=5)
+    assert reply.data == b'{"balance":77}'
+    with pytest.raises(KeyNotFoundError):
+        await (await nc.jetstream().key_value(names.KV_BUCKET)).get(names.seed_key(table))

@@ -28,11 +28,11 @@ def stand_in_path(bin_dir: Path, name: str, script: str) -> str:
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
-def invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `invoke` command, as a person types it."""
+def invoke(env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """The real `invoke` command, as a person types it (from the repository root unless told)."""
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

@@ -5,27 +5,32 @@ from __future__ import annotations
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from devkit.bench.caveats import comparison_lines, warnings
 from devkit.bench.load import LoadResult
 from devkit.bench.plan import BenchError, parse_ids, split
-from devkit.bench.report import (
-    BaselineFigures,
-    comparison_lines,
-    result_document,
-    summary_line,
-)
+from devkit.bench.report import BaselineFigures, render, result_document, summary_line
 from devkit.bench.stats import StatsDelta, stats_delta
 from service.discovery import EndpointStats
 
 
-def load_result(requests: int = 1000, duration_s: float = 2.0) -> LoadResult:
+def load_result(
+    requests: int = 1000,
+    duration_s: float = 2.0,
+    *,
+    concurrency: int = 1000,
+    rate: float | None = None,
+    answered: int | None = None,
+    send_s: float = 0.0,
+) -> LoadResult:
     histogram = HdrHistogram(1, 120_000_000, 3)
-    for micros in range(1000, 1000 + requests):
+    for micros in range(1000, 1000 + (requests if answered is None else answered)):
         histogram.record_value(micros)
     return LoadResult(
         requests=requests,
-        concurrency=1000,
+        concurrency=concurrency,
         clients=2,
-        rate=None,
+        rate=rate,
+        send_s=send_s,
         timeout_s=5.0,
         duration_s=duration_s,
         histogram=histogram,
@@ -61,12 +66,47 @@ def test_the_original_summary_line() -> None:
     )
 
 
-def test_comparison_with_the_published_figures() -> None:
-    [line] = comparison_lines(load_result(1000, 1.0))
-    assert "2.05 s" in line
-    assert "1,000 req/s" in line
-    assert len(comparison_lines(load_result(100_000, 50.0))) == 2
-    assert "only" in comparison_lines(load_result(123))[0]
+def test_comparison_with_the_published_figures_only_when_alike() -> None:
+    lines = comparison_lines(load_result(1000, 1.0))
+    assert "2.05 s" in lines[0]
+    assert "1,000 req/s" in lines[0]
+    assert "not like for like" in lines[-1]
+    assert len(comparison_lines(load_result(100_000, 50.0))) == 3
+    for unlike in (
+        load_result(123),
+        load_result(1000, concurrency=1),
+        load_result(1000, rate=200.0),
+    ):
+        [line] = comparison_lines(unlike)
+        assert line.startswith("Not compared with the original's published figures")
+
+
+def test_the_original_line_is_labelled_for_what_it_is() -> None:
+    result = load_result()
+    lines = render(result_document(result), result)
+    assert "wall time / N, closed loop, not a latency" in lines[0]
+    assert lines[1] == "  " + summary_line(result)
+
+
+def test_thin_figures_are_warned_about() -> None:
+    short = warnings(load_result(200, 0.09), replicas_cpu_s=0.01)
+    assert any("too short" in w for w in short)
+    assert any("cannot support a p99.9" in w for w in short)
+    assert any("ticks of the" in w for w in short)
+    slow = warnings(load_result(10_000, 20.0, rate=100_000.0, send_s=19.0), replicas_cpu_s=5.0)
+    assert slow == [
+        "the generator sent 526 req/s, not the 100,000 asked: the target rate was not reached"
+        " (raise --concurrency or --clients)"
+    ]
+    assert warnings(load_result(10_000, 20.0), replicas_cpu_s=5.0) == []
+
+
+def test_no_answer_means_no_latency_not_zero() -> None:
+    result = load_result(10, answered=0)
+    document = result_document(result)
+    assert document.latency_ms.p50 is None
+    assert document.document()["latency_ms"]["max"] is None
+    assert "p50 n/a" in render(document, result)[3]
 
 
 def endpoint(requests: int, errors: int, processing_ns: int) -> EndpointStats:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from devkit.auth.jwt import decode_claims
-from devkit.auth.permissions import CLIENT_PERMISSIONS, SERVICE_PERMISSIONS
+from devkit.auth.natscli import NatsCliError, ensure_nats_cli
+from devkit.auth.permissions import CLIENT_PERMISSIONS, SERVICE_PERMISSIONS, USERS
 from devkit.auth.security import ensure_security
 from service import names
 
@@ -41,3 +45,25 @@ def test_the_service_cannot_call_itself_or_touch_other_streams() -> None:
     assert "customer.balance" not in SERVICE_PERMISSIONS.publish
     assert "customer.balance q" in SERVICE_PERMISSIONS.subscribe
     assert not [s for s in SERVICE_PERMISSIONS.publish if s.endswith(("DELETE.>", "$JS.API.>"))]
+
+
+def test_the_nats_cli_install_says_when_go_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither nats nor go to be found
+    with pytest.raises(NatsCliError, match="Go is not on PATH"):
+        ensure_nats_cli(tmp_path / "bin")
+
+
+def test_an_admin_user_joins_a_stack_made_before_it_without_new_keys(tmp_path: Path) -> None:
+    first = ensure_security(tmp_path)
+    keys_path = tmp_path / "security" / "keys.json"
+    seeds = json.loads(keys_path.read_text())
+    del seeds["admin"]  # as written before the admin user existed
+    keys_path.write_text(json.dumps(seeds))
+    again = ensure_security(tmp_path)
+    assert again.account_jwts.keys() == first.account_jwts.keys()  # same accounts: no restart
+    admin = decode_claims(again.creds[names.ADMIN_USER].read_text().split("\n")[1])
+    assert admin["nats"]["pub"]["allow"] == [">"]
+    assert mode(again.creds[names.ADMIN_USER]) == 0o600
+    assert names.ADMIN_USER not in USERS  # never created in the cloud

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.project import ROOT
 from devkit.stack.compose import ComposeRow, Publisher, compose_rows, compose_selection
 from devkit.stack.config import StackConfig, StackError, load_stack_config
 from devkit.stack.lifecycle import resolve_mode
@@ -125,7 +126,7 @@ def test_the_stack_directory_comes_from_stack_dir(
 ) -> None:
     monkeypatch.delenv("STACK_DIR", raising=False)
     monkeypatch.setenv("ROOT", "/not/this")
-    assert load_stack_config().root == Path(".stack")
+    assert load_stack_config().root == ROOT / ".stack"  # the repository's, from any directory
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
     assert load_stack_config().root == tmp_path
 

@@ -1,0 +1,105 @@
+"""`invoke bench`'s flags, checked all together before anything connects or starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from devkit import flags
+from devkit.bench.plan import LoadPlan, parse_ids
+
+BENCH_HELP = {
+    "requests": "requests to send (default 1000)",
+    "concurrency": "most requests in flight (default 1000)",
+    "timeout": "seconds each request may take (default 5)",
+    "ids": "customer ids to cycle through: 1..1000, a,b,c or a mix (default 1..1000)",
+    "clients": "load-generator processes, each with its own connection (default 1)",
+    "rate": "open loop: requests per second (latency from the scheduled send time)",
+    "warmup": "requests sent and not counted before the run (default 0)",
+    "context": "aim at a NATS CLI context (e.g. cloud-client) instead of the local stack",
+    "creds": "with --server: a .creds file",
+    "server": "a NATS URL to aim at instead of the local stack (with --creds)",
+    "json": "also write the result as JSON to this path",
+    "baseline": "also measure raw GetItem, BatchGetItem and NATS echo capacity (local stack)",
+    "replicas": "comma-separated replica counts (e.g. 1,3): restart the local stack for each",
+    "max_failures": "exit 1 when errors, timeouts and other failures exceed this many, or"
+    " this percentage of the requests with a % (default 0)",
+}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    plan: LoadPlan
+    context: str
+    server: str
+    creds: Path | None
+    json_path: Path | None
+    baseline: bool
+    replica_counts: list[int]
+    """Empty: bench the stack as it runs."""
+    max_failures: int
+
+    @property
+    def local(self) -> bool:
+        return not self.context and not self.server
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        requests: str,
+        concurrency: str,
+        timeout: str,
+        ids: str,
+        clients: str,
+        rate: str,
+        warmup: str,
+        context: str,
+        creds: str,
+        server: str,
+        json_: str,
+        baseline: bool,
+        replicas: str,
+        max_failures: str,
+    ) -> BenchOptions:
+        count = flags.whole_number("--requests", requests, minimum=1)
+        plan = LoadPlan(
+            requests=count,
+            concurrency=flags.whole_number("--concurrency", concurrency, minimum=1),
+            timeout_s=flags.positive_number("--timeout", timeout, unit="seconds"),
+            ids=parse_ids(ids),
+            clients=flags.whole_number("--clients", clients, minimum=1, maximum=64),
+            rate=flags.optional_positive("--rate", rate, unit="requests per second"),
+            warmup=flags.whole_number("--warmup", warmup, minimum=0),
+        )
+        if context and (server or creds):
+            raise flags.FlagError("--context names the server and creds: not with --server/--creds")
+        if creds and not server:
+            raise flags.FlagError("--creds goes with --server URL")
+        remote = bool(context or server)
+        if baseline and remote:
+            raise flags.FlagError(
+                "--baseline measures the local stack's DynamoDB and NATS; it cannot describe a"
+                " remote target (leave out --context/--server)"
+            )
+        counts = flags.replica_counts("--replicas", replicas) if replicas else []
+        if counts and remote:
+            raise flags.FlagError("--replicas restarts the local stack; not with a remote target")
+        return cls(
+            plan=plan,
+            context=context,
+            server=server,
+            creds=Path(creds) if creds else None,
+            json_path=Path(json_) if json_ else None,
+            baseline=baseline,
+            replica_counts=counts,
+            max_failures=failure_limit(max_failures, count),
+        )
+
+
+def failure_limit(text: str, requests: int) -> int:
+    """`--max-failures 10` or `--max-failures 0.5%` (of the requests), as a count."""
+    if text.strip().endswith("%"):
+        share = flags.positive_number("--max-failures", text.strip()[:-1] or "x", unit="percent")
+        return int(requests * share / 100)
+    return flags.whole_number("--max-failures", text, minimum=0)

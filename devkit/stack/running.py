@@ -1,0 +1,37 @@
+"""Which stack a task talks to: the one `invoke up` started and recorded, found from the
+repository's state file whatever the current directory, with the ports it really uses."""
+
+from __future__ import annotations
+
+from devkit.stack.config import StackConfig, StackError, load_stack_config
+from devkit.stack.state import Recorded, StackState
+
+
+def record(config: StackConfig) -> Recorded:
+    return Recorded(
+        nats_port=config.nats_port,
+        nats_monitor_port=config.nats_monitor_port,
+        dynamodb_port=config.dynamodb_port,
+        table=config.table,
+        account=config.account,
+        project=config.project,
+    )
+
+
+def current_config(config: StackConfig | None = None) -> StackConfig:
+    """The running stack's configuration; the environment's when none runs."""
+    config = config or load_stack_config()
+    state = StackState.load(config.state_path)
+    if state.active and state.recorded is not None:
+        return config.model_copy(update=state.recorded.model_dump())
+    return config
+
+
+def running_config() -> StackConfig:
+    """For tasks that need a running stack: say how to start one when there is none."""
+    config = load_stack_config()
+    if not StackState.load(config.state_path).active:
+        raise StackError(
+            f"the local stack is not running (in {config.root}); start it with: invoke up"
+        )
+    return current_config(config)
