@@ -16,23 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, TypeAdapter
-
 from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
 from devkit.project import COMPOSE_FILE, repository_file
 from devkit.stack.config import StackConfig, service_default
+from devkit.stack.containers import JOBS, ComposeRow, compose_rows, compose_selection, order
 from devkit.stack.images import nats_server_version
 from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import nats_config
-from devkit.stack.state import StackState, replica_name
+from devkit.stack.state import StackState
 from service import __version__, names
 from service.faults import OperatorError
 
 CONTAINER_STORE_DIR = "/data/jetstream"
-JOBS = ("dynamodb-volume", "bootstrap")
-"""One-shot services (`restart: "no"`): reported apart from the components."""
-REPLICATED = "balance"
 
 
 class ComposeError(OperatorError):
@@ -186,7 +182,7 @@ class ComposeProject:
                 error=str(error),
             )
             return [broken], []
-        services = sorted((r for r in rows if r.Service not in JOBS), key=_order)
+        services = sorted((r for r in rows if r.Service not in JOBS), key=order)
         jobs = [self._job(r) for r in rows if r.Service in JOBS]
         return [row.status(config) for row in services], jobs
 
@@ -235,73 +231,3 @@ def project_of(state: StackState) -> ComposeProject | None:
     if state.compose_env is None:
         return None
     return ComposeProject(state.compose_project or names.COMPOSE_PROJECT, Path(state.compose_env))
-
-
-class Publisher(BaseModel):
-    URL: str = ""
-    PublishedPort: int = 0
-
-
-class ComposeRow(BaseModel):
-    """One container in `docker compose ps --format json`; unknown fields are ignored."""
-
-    Name: str = ""
-    Service: str = ""
-    State: str = ""
-    Health: str | None = None
-    ExitCode: int = 0
-    Publishers: list[Publisher] | None = None
-
-    @property
-    def component(self) -> str:
-        """The native stack's name for it: `balance-2` for `customer-balance-balance-2`."""
-        if self.Service == REPLICATED:
-            return replica_name(int(self.Name.rsplit("-", 1)[-1]))
-        return self.Service
-
-    @property
-    def running(self) -> bool:
-        return self.State == "running"
-
-    def status(self, config: StackConfig) -> ComponentStatus:
-        addresses = {"nats": config.nats_url, "dynamodb": config.dynamodb_endpoint}
-        return ComponentStatus(
-            name=self.component,
-            pid=None,
-            address=addresses.get(
-                self.Service, f"{names.REQUEST_SUBJECT} (queue {names.QUEUE_GROUP})"
-            ),
-            running=self.running,
-            healthy=self.running and self.Health in ("", "healthy", None),
-            log=None,
-        )
-
-
-def compose_selection(component: str | None) -> list[str]:
-    """`balance-2` is replica 2 of the `balance` service; other names are services already."""
-    if component is None:
-        return []
-    service, _, index = component.rpartition("-")
-    if service == REPLICATED and index.isdigit():
-        return ["--index", index, service]
-    return [component]
-
-
-def compose_rows(output: str) -> list[ComposeRow]:
-    """`ps --format json` prints an array (older Compose) or one object per line (newer)."""
-    text = output.strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        return _ROWS.validate_json(text)
-    return [ComposeRow.model_validate_json(line) for line in text.splitlines() if line.strip()]
-
-
-_ROWS = TypeAdapter(list[ComposeRow])
-
-
-def _order(row: ComposeRow) -> tuple[int, int]:
-    """nats, dynamodb, then the replicas by number: the native stack's order."""
-    if row.Service == REPLICATED:
-        return 2, int(row.Name.rsplit("-", 1)[-1])
-    return (0 if row.Service == "nats" else 1), 0

@@ -16,8 +16,9 @@ import yaml
 
 from devkit.auth.security import ensure_security
 from devkit.project import COMPOSE_FILE
-from devkit.stack.compose import JOBS, compose_environment, container_nats_config, docker_problem
+from devkit.stack.compose import compose_environment, container_nats_config, docker_problem
 from devkit.stack.config import StackConfig
+from devkit.stack.containers import JOBS
 from devkit.stack.images import service_image
 from devkit.stack.processes import free_port
 from service import names

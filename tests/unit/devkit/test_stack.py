@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from devkit.project import ROOT
-from devkit.stack.compose import ComposeRow, Publisher, compose_rows, compose_selection
 from devkit.stack.config import StackConfig, StackError, load_stack_config
+from devkit.stack.containers import ComposeRow, Publisher, compose_rows, compose_selection
 from devkit.stack.lifecycle import resolve_mode
 from devkit.stack.processes import launch, process_matches
 from devkit.stack.report import ComponentStatus, JobStatus, StackStatus, render_status
