@@ -10,40 +10,27 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any, ClassVar
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import Task, task
+from invoke.tasks import task
 
 from devkit import flags
 from devkit.auth import contexts
 from devkit.auth.natscli import ensure_nats_cli
 from devkit.bench.options import BENCH_HELP, BenchOptions
 from devkit.caller import call_once
+from devkit.cli import BenchTask, FriendlyTask
 from devkit.stack import lifecycle
 from devkit.stack.compose import docker_problem
 from devkit.stack.config import load_stack_config
 from devkit.stack.logs import show_logs
 from devkit.stack.report import render_status, render_up
-from devkit.stack.running import current_config, running_config
+from devkit.stack.running import current_config, gateway_token, running_config
 from devkit.suite import check_commands, nats_cli_note, suite_commands
-from service.faults import OperatorError
 
 NOT_RUNNING = 3
 """`invoke status` of a stack that is not running (as LSB init scripts say it); 1 is degraded."""
-
-
-class FriendlyTask(Task[Any]):
-    """Every task: an OperatorError (or an OSError) is one `error:` line and an exit code."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().__call__(*args, **kwargs)
-        except OperatorError as error:
-            raise Exit(f"error: {error}", code=error.exit_code) from None
-        except OSError as error:  # a file or process of the machine's, not a fault of ours
-            raise Exit(f"error: {error}", code=1) from None
 
 
 @task(
@@ -170,6 +157,12 @@ def context(
         print(f'Selected {select}: try  nats req customer.balance \'{{"client_id":"678"}}\'')
 
 
+@task(klass=FriendlyTask, help={"user": "the NATS user the token stands for (default client)"})
+def token(c: Context, user: str = "client") -> None:
+    """Print the local HTTP gateway's token for a NATS user (use it as Authorization: <token>)."""
+    print(gateway_token(current_config(), user))
+
+
 @task(klass=FriendlyTask, name="nats-cli")
 def nats_cli(c: Context) -> None:
     """Install the pinned NATS CLI (natscli v0.5.0) into this virtual environment (Go needed)."""
@@ -210,20 +203,6 @@ def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
     run_destroy(environment=flags.environment_name("--env", env), dry_run=dry_run)
 
 
-class BenchTask(FriendlyTask):
-    """Invoke picks short flags by first letter; the benchmark keeps the original's -n and -c."""
-
-    SHORT: ClassVar[dict[str, str]] = {"requests": "n", "concurrency": "c"}
-
-    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, object]:
-        opts: dict[str, object] = super().arg_opts(
-            name, default, taken_names | set(self.SHORT.values())
-        )
-        if name in self.SHORT:
-            opts["names"] = [name, self.SHORT[name]]
-        return opts
-
-
 @task(klass=BenchTask, help=BENCH_HELP, optional=["rate"])  # a bare --rate gets our message
 def bench(
     c: Context,
@@ -241,6 +220,7 @@ def bench(
     baseline: bool = False,
     replicas: str = "",
     max_failures: str = "0",
+    http: bool = False,
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
     from devkit.bench.run import run_for_stack
@@ -260,6 +240,7 @@ def bench(
         baseline=baseline,
         replicas=replicas,
         max_failures=max_failures,
+        http=http,
     )
     run_for_stack(current_config(), options, environ=os.environ)
 

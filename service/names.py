@@ -52,6 +52,8 @@ PYTHON_IMAGE: Final = "python:3.11.14-slim-bookworm"
 COMPOSE_PROJECT: Final = "customer-balance"
 """The Compose project, and the name of the service's image (`customer-balance:<version>`)."""
 NATS_PORT: Final = 4222
+GATEWAY_PORT: Final = 8090
+"""The local twin of Synadia Cloud's HTTP gateway (https://api.ngs.global in the cloud)."""
 NATS_MONITOR_PORT: Final = 8222
 DYNAMODB_PORT: Final = 8000
 

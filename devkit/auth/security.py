@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,33 @@ def local_account_key(root: Path) -> str | None:
     return identity_from_seed(seed).public_key
 
 
+GATEWAY_TOKEN_PREFIX = "nhg_"  # noqa: S105 - a prefix, not a secret
+"""Synadia Cloud's HTTP gateway tokens look like `nhg_...`; the local ones do too."""
+
+
+def gateway_tokens_path(root: Path) -> Path:
+    return root / "security" / "gateway-tokens.json"
+
+
+def ensure_gateway_tokens(root: Path) -> dict[str, str]:
+    """One HTTP-gateway token per user of the local account (user -> token), made once, 0600.
+
+    Each token stands for its user: the gateway talks to NATS with that user's creds, so the
+    user's permissions apply unchanged, as in the cloud.
+    """
+    path = gateway_tokens_path(root)
+    try:
+        tokens: dict[str, str] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        tokens = {}
+    users = (*USERS, *LOCAL_ONLY_USERS)
+    missing = [user for user in users if user not in tokens]
+    if missing:
+        tokens.update({user: GATEWAY_TOKEN_PREFIX + secrets.token_urlsafe(32) for user in missing})
+        write_private(path, json.dumps(tokens, indent=2))
+    return tokens
+
+
 def creds_path(root: Path, user: str) -> Path:
     return root / "creds" / f"{user}.creds"
 
@@ -83,6 +111,7 @@ def ensure_security(root: Path, *, account: str = names.APP_ACCOUNT_NAME) -> Sec
         seeds.update({role: new_identity(kind).seed for role, kind in missing.items()})
         write_private(keys_path, json.dumps(seeds, indent=2))
     identities = {role: identity_from_seed(seeds[role]) for role in _ROLES}
+    ensure_gateway_tokens(root)
     return _issue(root, identities, account)
 
 

@@ -15,13 +15,12 @@ from multiprocessing.sharedctypes import Synchronized
 
 from hdrh.histogram import HdrHistogram
 from nats.aio.client import Client
-from nats.errors import NoRespondersError, TimeoutError
 from pydantic import BaseModel
 
 from devkit.bench.plan import BenchError, LoadPlan, Target, split
+from devkit.bench.transports import NO_RESPONDERS, TIMEOUT, asking
 from devkit.caller import CallError, connect_client
-from service import names
-from service.protocol import decode_reply, encode_request
+from service.protocol import Reply, encode_request
 
 LOWEST_US, HIGHEST_US, DIGITS = 1, 120_000_000, 3
 
@@ -65,61 +64,54 @@ async def connect(target: Target, name: str) -> Client:
 
 
 async def _load(job: WorkerJob, progress: Callable[[], None]) -> WorkerResult:
-    nc = await connect(job.target, "customer-bench")
     histogram = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
     result = WorkerResult(histogram=b"")
     slots = asyncio.Semaphore(job.concurrency)
     loop = asyncio.get_running_loop()
     payloads = [encode_request(i) for i in job.ids]
+    async with asking(job.target, concurrency=job.concurrency, timeout_s=job.timeout_s) as ask:
 
-    async def one(index: int, scheduled: float | None) -> None:
-        try:
-            started = scheduled if scheduled is not None else loop.time()
+        async def one(index: int, scheduled: float | None) -> None:
             try:
-                msg = await nc.request(
-                    names.REQUEST_SUBJECT,
-                    payloads[(job.offset + index) % len(payloads)],
-                    timeout=job.timeout_s,
-                )
-            except TimeoutError:
-                result.timeouts += 1
-                return
-            except NoRespondersError:
-                result.no_responders += 1
-                return
-            except Exception:
-                result.failed += 1
-                return
-            histogram.record_value(max(LOWEST_US, int((loop.time() - started) * 1e6)))
-            reply = decode_reply(msg.data, msg.headers)
-            if reply.ok:
-                result.ok += 1
-            else:
-                code = str(reply.error_code)
-                result.errors[code] = result.errors.get(code, 0) + 1
-        finally:
-            slots.release()
-            progress()
+                started = scheduled if scheduled is not None else loop.time()
+                try:
+                    outcome = await ask(payloads[(job.offset + index) % len(payloads)])
+                except Exception:
+                    result.failed += 1
+                    return
+                if outcome == TIMEOUT:
+                    result.timeouts += 1
+                elif outcome == NO_RESPONDERS:
+                    result.no_responders += 1
+                elif isinstance(outcome, Reply):
+                    histogram.record_value(max(LOWEST_US, int((loop.time() - started) * 1e6)))
+                    if outcome.ok:
+                        result.ok += 1
+                    else:
+                        code = str(outcome.error_code)
+                        result.errors[code] = result.errors.get(code, 0) + 1
+            finally:
+                slots.release()
+                progress()
 
-    await asyncio.sleep(max(0.0, job.start_at - time.time()))
-    cpu_before = _cpu_seconds()
-    began = loop.time()
-    tasks = set()
-    for index in range(job.requests):
-        scheduled = None
-        if job.rate is not None:
-            scheduled = began + index / job.rate
-            await asyncio.sleep(max(0.0, scheduled - loop.time()))
-        await slots.acquire()
-        task = asyncio.create_task(one(index, scheduled))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    result.send_s = loop.time() - began
-    while tasks:
-        await asyncio.gather(*list(tasks))
-    result.cpu_s = _cpu_seconds() - cpu_before
+        await asyncio.sleep(max(0.0, job.start_at - time.time()))
+        cpu_before = _cpu_seconds()
+        began = loop.time()
+        tasks = set()
+        for index in range(job.requests):
+            scheduled = None
+            if job.rate is not None:
+                scheduled = began + index / job.rate
+                await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            await slots.acquire()
+            task = asyncio.create_task(one(index, scheduled))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        result.send_s = loop.time() - began
+        while tasks:
+            await asyncio.gather(*list(tasks))
+        result.cpu_s = _cpu_seconds() - cpu_before
     result.histogram = histogram.encode()
-    await nc.close()
     return result
 
 

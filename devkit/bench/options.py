@@ -22,6 +22,7 @@ BENCH_HELP = {
     "json": "also write the result as JSON to this path",
     "baseline": "also measure raw GetItem, BatchGetItem and NATS echo capacity (local stack)",
     "replicas": "comma-separated replica counts (e.g. 1,3): restart the local stack for each",
+    "http": "send the requests through the local HTTP gateway (as Synadia Cloud's HTTP callers)",
     "max_failures": "exit 1 when errors, timeouts and other failures exceed this many, or"
     " this percentage of the requests with a % (default 0)",
 }
@@ -38,6 +39,7 @@ class BenchOptions:
     replica_counts: list[int]
     """Empty: bench the stack as it runs."""
     max_failures: int
+    http: bool = False
 
     @property
     def local(self) -> bool:
@@ -61,6 +63,7 @@ class BenchOptions:
         baseline: bool,
         replicas: str,
         max_failures: str,
+        http: bool = False,
     ) -> BenchOptions:
         count = flags.whole_number("--requests", requests, minimum=1)
         plan = LoadPlan(
@@ -82,6 +85,10 @@ class BenchOptions:
                 "--baseline measures the local stack's DynamoDB and NATS; it cannot describe a"
                 " remote target (leave out --context/--server)"
             )
+        if http and remote:
+            raise flags.FlagError(
+                "--http goes through the local stack's gateway; not with a remote target"
+            )
         counts = flags.replica_counts("--replicas", replicas) if replicas else []
         if counts and remote:
             raise flags.FlagError("--replicas restarts the local stack; not with a remote target")
@@ -94,6 +101,7 @@ class BenchOptions:
             baseline=baseline,
             replica_counts=counts,
             max_failures=failure_limit(max_failures, count),
+            http=http,
         )
 
 

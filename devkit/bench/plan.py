@@ -16,6 +16,8 @@ class BenchError(OperatorError):
 class Target:
     url: str
     creds: Path | None
+    http_token: str | None = None
+    """Set: `url` is an HTTP gateway and requests go through it with this token."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, JsonValue
 from devkit.bench.caveats import comparison_lines, warnings
 from devkit.bench.load import Latency, LoadResult
 from devkit.bench.stats import StatsDelta
-from devkit.stack.state import REPLICA_PREFIX
+from devkit.stack.state import GATEWAY, REPLICA_PREFIX
 
 
 class BaselineFigures(BaseModel):
@@ -65,6 +65,9 @@ class BenchResult(BaseModel):
     service_cpu_us_per_request: float | None = None
     baseline: BaselineReport | None = None
     target: Literal["local", "remote"] = "local"
+    transport: Literal["nats", "http"] = "nats"
+    gateway_cpu_us_per_request: float | None = None
+    """With --http: the local gateway's CPU per request it carried."""
     started_at: str = ""
     """UTC, RFC 3339: when the run began."""
     commit: str | None = None
@@ -75,7 +78,7 @@ class BenchResult(BaseModel):
 
     def document(self) -> dict[str, Any]:
         """The JSON object; the two optional figures appear only when measured."""
-        optional = {"service_cpu_us_per_request", "baseline"}
+        optional = {"service_cpu_us_per_request", "baseline", "gateway_cpu_us_per_request"}
         absent = {name for name in optional if getattr(self, name) is None}
         return self.model_dump(mode="json", exclude=absent)
 
@@ -128,6 +131,10 @@ def result_document(
             fraction_of_nats_echo=_fraction(throughput, baseline.nats_echo_rps),
         ),
         target=context.target,
+        transport=context.transport,
+        gateway_cpu_us_per_request=round(cpu[GATEWAY] / result.requests * 1e6, 1)
+        if context.transport == "http" and GATEWAY in cpu
+        else None,
         started_at=context.started_at,
         commit=context.commit,
         service_settings=context.service_settings,
@@ -140,6 +147,7 @@ class RunContext:
     """Where and when a run happened, recorded with its figures."""
 
     target: Literal["local", "remote"] = "local"
+    transport: Literal["nats", "http"] = "nats"
     started_at: str = ""
     commit: str | None = None
     service_settings: dict[str, JsonValue] | None = None
@@ -185,6 +193,8 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
     )
     if document.service_cpu_us_per_request is not None:
         lines.append(f"service CPU per answered request: {document.service_cpu_us_per_request} us")
+    if document.gateway_cpu_us_per_request is not None:
+        lines.append(f"HTTP gateway CPU per request: {document.gateway_cpu_us_per_request} us")
     baseline = document.baseline
     if baseline:
         lines.append(

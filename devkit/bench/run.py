@@ -39,6 +39,7 @@ from devkit.project import ROOT
 from devkit.stack import compose
 from devkit.stack.config import StackConfig, StackError
 from devkit.stack.lifecycle import up
+from devkit.stack.running import gateway_token
 from devkit.stack.state import StackState
 from service.faults import OperatorError
 from service.settings import Settings
@@ -52,6 +53,8 @@ class BenchRequest:
     """Settings of the local stack's DynamoDB (for --baseline); None elsewhere."""
     baseline_target: Target | None = None
     """Who may use `_INBOX.` subjects for the echo baseline (the local service user)."""
+    stats_target: Target | None = None
+    """Where `$SRV.STATS` is asked over NATS, when the load goes elsewhere (HTTP)."""
     local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)
     """Where each local component's CPU seconds are read from (processes or containers)."""
     json_path: Path | None = None
@@ -68,12 +71,13 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
             request.target,
             LoadPlan(plan.warmup, min(plan.concurrency, plan.warmup), plan.timeout_s, plan.ids, 1),
         )
-    stats_before = asyncio.run(service_stats(request.target))
+    stats_target = request.stats_target or request.target
+    stats_before = asyncio.run(service_stats(stats_target))
     cpu_before = cpu_snapshot(request.local_cpu)
     with ProgressDisplay(plan.requests, interactive=sys.stdout.isatty()) as display:
         result = run_load(request.target, plan, on_progress=display.update)
     cpu_after = cpu_snapshot(request.local_cpu)
-    stats_after = asyncio.run(service_stats(request.target, expect=len(stats_before)))
+    stats_after = asyncio.run(service_stats(stats_target, expect=len(stats_before)))
     baseline: BaselineFigures | None = None
     if request.baseline_settings is not None and request.baseline_target is not None:
         say(f"baseline: {request.baseline_seconds:g} s each of GetItem, BatchGetItem and NATS echo")
@@ -117,21 +121,24 @@ def choose_target(config: StackConfig, options: BenchOptions, environ: Mapping[s
             "the local stack is not running: start it with `invoke up` (or aim elsewhere with"
             " --context or --server)"
         )
+    if options.http:
+        return Target(config.gateway_url, None, http_token=gateway_token(config, "client"))
     return Target(config.nats_url, config.client_creds)
 
 
 def local_cpu(config: StackConfig) -> dict[str, CpuProbe]:
     """The local stack's components: processes (native) or containers' cgroups (docker)."""
     state = StackState.load(config.state_path)
+    probes = {
+        name: CpuProbe(component.pid, process_cpu_seconds)
+        for name, component in state.components.items()  # native; the gateway in both modes
+        if component.running()
+    }
     project = compose.project_of(state)
     if project is not None:
         pids = project.container_pids()
-        return {name: CpuProbe(pid, container_cpu_seconds) for name, pid in pids.items()}
-    return {
-        name: CpuProbe(component.pid, process_cpu_seconds)
-        for name, component in state.components.items()
-        if component.running()
-    }
+        probes |= {name: CpuProbe(pid, container_cpu_seconds) for name, pid in pids.items()}
+    return probes
 
 
 PERFORMANCE_SETTINGS = (
@@ -144,10 +151,11 @@ PERFORMANCE_SETTINGS = (
 )
 
 
-def run_context(config: StackConfig, *, local: bool) -> RunContext:
+def run_context(config: StackConfig, *, local: bool, options_http: bool = False) -> RunContext:
     settings = config.service_settings() if local else None
     return RunContext(
         target="local" if local else "remote",
+        transport="http" if options_http else "nats",
         started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         commit=repository_commit(),
         service_settings=None
@@ -194,9 +202,10 @@ def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[s
                 baseline_target=Target(config.nats_url, config.service_creds)
                 if options.baseline
                 else None,
+                stats_target=Target(config.nats_url, config.client_creds) if options.http else None,
                 local_cpu=local_cpu(config) if options.local else {},
                 json_path=options.json_path if len(counts) == 1 else None,
-                context=run_context(config, local=options.local),
+                context=run_context(config, local=options.local, options_http=options.http),
             )
         )
         rows.append((count or 0, document))

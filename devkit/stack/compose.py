@@ -20,7 +20,7 @@ from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
 from devkit.project import COMPOSE_FILE, repository_file
 from devkit.stack.config import StackConfig, service_default
-from devkit.stack.containers import JOBS, ComposeRow, compose_rows, compose_selection, order
+from devkit.stack.containers import JOBS, ComposeRow, compose_rows, compose_selection
 from devkit.stack.images import nats_server_version
 from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import nats_config
@@ -182,7 +182,7 @@ class ComposeProject:
                 error=str(error),
             )
             return [broken], []
-        services = sorted((r for r in rows if r.Service not in JOBS), key=order)
+        services = [r for r in rows if r.Service not in JOBS]
         jobs = [self._job(r) for r in rows if r.Service in JOBS]
         return [row.status(config) for row in services], jobs
 

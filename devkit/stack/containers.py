@@ -76,10 +76,3 @@ def compose_rows(output: str) -> list[ComposeRow]:
 
 
 _ROWS = TypeAdapter(list[ComposeRow])
-
-
-def order(row: ComposeRow) -> tuple[int, int]:
-    """nats, dynamodb, then the replicas by number: the native stack's order."""
-    if row.Service == REPLICATED:
-        return 2, int(row.Name.rsplit("-", 1)[-1])
-    return (0 if row.Service == "nats" else 1), 0

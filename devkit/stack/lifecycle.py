@@ -17,7 +17,15 @@ from devkit.stack.processes import ensure_free
 from devkit.stack.readiness import wait_until_answering
 from devkit.stack.report import ComponentStatus, JobStatus, StackStatus
 from devkit.stack.running import current_config, record
-from devkit.stack.state import DOCKER, NATIVE, Mode, StackState, replica_name
+from devkit.stack.state import (
+    DOCKER,
+    GATEWAY,
+    NATIVE,
+    Mode,
+    StackState,
+    component_order,
+    replica_name,
+)
 from devkit.stack.stream import stream_usage
 
 AUTO: Final = "auto"
@@ -94,27 +102,36 @@ def up(
     if not state.active:  # a running Compose stack holds these ports itself
         ensure_free(config.nats_port, "nats")
         ensure_free(config.dynamodb_port, "DynamoDB")
+        ensure_free(config.gateway_port, "HTTP gateway")
     material = ensure_security(config.root, account=config.account)
     environment = compose.compose_environment(config, replicas=count)
     if state.compose_env is not None and compose.same_inputs(Path(state.compose_env), environment):
         current = status(config)
-        wanted = {"nats", "dynamodb", *(replica_name(i) for i in range(1, count + 1))}
+        wanted = {"nats", "dynamodb", GATEWAY, *(replica_name(i) for i in range(1, count + 1))}
         if {c.name for c in current.components if c.healthy} == wanted:
             return UpResult([], [], count, current, reason)
     env_file = compose.write_inputs(config.root, material, environment)
     project = compose.ComposeProject(state.compose_project or config.project, env_file)
     # Saved before Compose runs: a run that fails half-way leaves a stack `down` can remove.
-    StackState(
+    docker_state = StackState(
         mode=DOCKER,
         compose_env=str(env_file),
         compose_project=project.name,
         recorded=record(config),
         replica_count=count,
-    ).save(config.state_path)
+        components={k: v for k, v in state.components.items() if k == GATEWAY},
+    )
+    docker_state.save(config.state_path)
     project.run("up", "--detach", "--build", "--wait")
+    started = [f"docker compose ({count} replicas)"]
+    gateway = docker_state.components.get(GATEWAY)
+    if gateway is None or not gateway.running():
+        docker_state.components[GATEWAY] = native.start_gateway(config)
+        docker_state.save(config.state_path)
+        started.append(GATEWAY)
     if wait:
-        wait_until_answering(config, StackState.load(config.state_path))
-    return UpResult([f"docker compose ({count} replicas)"], [], count, status(config), reason)
+        wait_until_answering(config, docker_state)
+    return UpResult(started, [], count, status(config), reason)
 
 
 def down(config: StackConfig, *, wipe: bool = False) -> DownResult:
@@ -155,6 +172,7 @@ def status(config: StackConfig) -> StackStatus:
     if project is not None:
         components, jobs = project.components(config)
     components += [ComponentStatus.of(c) for c in state.components.values()]
+    components.sort(key=lambda c: component_order(c.name))
     stream = None
     if state.active and config.service_creds.exists():
         stream = asyncio.run(stream_usage(config.nats_url, config.service_creds))

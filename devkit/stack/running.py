@@ -3,6 +3,7 @@ repository's state file whatever the current directory, with the ports it really
 
 from __future__ import annotations
 
+from devkit.auth.security import ensure_gateway_tokens, gateway_tokens_path
 from devkit.stack.config import StackConfig, StackError, load_stack_config
 from devkit.stack.state import Recorded, StackState
 
@@ -12,6 +13,7 @@ def record(config: StackConfig) -> Recorded:
         nats_port=config.nats_port,
         nats_monitor_port=config.nats_monitor_port,
         dynamodb_port=config.dynamodb_port,
+        gateway_port=config.gateway_port,
         table=config.table,
         account=config.account,
         project=config.project,
@@ -35,3 +37,14 @@ def running_config() -> StackConfig:
             f"the local stack is not running (in {config.root}); start it with: invoke up"
         )
     return current_config(config)
+
+
+def gateway_token(config: StackConfig, user: str) -> str:
+    """The local gateway's token for `user`; the stack must have been started once."""
+    path = gateway_tokens_path(config.root)
+    if not path.exists():
+        raise StackError(f"no gateway tokens in {config.root} yet: start the stack with invoke up")
+    tokens = ensure_gateway_tokens(config.root)
+    if user not in tokens:
+        raise StackError(f"no NATS user {user!r}; the users are {', '.join(tokens)}")
+    return tokens[user]

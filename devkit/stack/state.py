@@ -21,10 +21,19 @@ DOCKER: Literal["docker"] = "docker"
 Mode = Literal["native", "docker"]
 
 REPLICA_PREFIX = "balance-"
+GATEWAY = "gateway"
+"""The local HTTP gateway: a process on the host in both modes."""
 
 
 def replica_name(index: int) -> str:
     return f"{REPLICA_PREFIX}{index}"
+
+
+def component_order(name: str) -> tuple[int, int]:
+    """nats, dynamodb, the gateway, then the replicas by number: one order in both modes."""
+    if name.startswith(REPLICA_PREFIX) and name[len(REPLICA_PREFIX) :].isdigit():
+        return 3, int(name[len(REPLICA_PREFIX) :])
+    return {"nats": 0, "dynamodb": 1, GATEWAY: 2}.get(name, 4), 0
 
 
 class Component(BaseModel):
@@ -49,6 +58,8 @@ class Component(BaseModel):
             return http_ok(f"{self.address_monitor}/healthz")
         if self.name == "dynamodb":
             return http_ok(f"{self.address}/moto-api/")
+        if self.name == GATEWAY:
+            return http_ok(f"{self.address}/healthz")
         if self.health_file:
             problem = check_heartbeat(
                 Path(self.health_file),
@@ -67,6 +78,7 @@ class Recorded(BaseModel):
     nats_port: int
     nats_monitor_port: int
     dynamodb_port: int
+    gateway_port: int = names.GATEWAY_PORT
     table: str
     account: str
     project: str

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import nats
 import pytest
 from nats.aio.client import Client
@@ -20,6 +21,7 @@ from devkit.stack.compose import engine_available
 from devkit.stack.processes import free_port
 from service import names
 from tests.support.commands import clean_environment, invoke
+from tests.support.gateway import HttpStack, http_stack
 from tests.support.replicas import (
     RunningService,
     ServiceFactory,
@@ -136,6 +138,19 @@ def stack_env(tmp_path: Path, provider: Provider) -> Iterator[dict[str, str]]:
     }
     yield env
     invoke(env, "down", "--wipe")
+
+
+@pytest.fixture(scope="module")
+def gateway(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
+    """A stack with its HTTP gateway, shared by a module's gateway tests."""
+    with http_stack(provider.name, tmp_path_factory.mktemp("http") / "stack") as stack:
+        yield stack
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

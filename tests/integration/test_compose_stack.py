@@ -108,6 +108,7 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
     assert [c["name"] for c in report["components"]] == [
         "nats",
         "dynamodb",
+        "gateway",
         "balance-1",
         "balance-2",
     ]
@@ -149,7 +150,7 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
     assert benched.returncode == 0, benched.stdout + benched.stderr
     result = json.loads(result_path.read_text())
     assert (result["ok"], result["errors"], result["timeouts"]) == (5000, {}, 0)
-    assert {"generator", "nats", "dynamodb", "balance-1"} <= set(result["cpu_s"])
+    assert {"generator", "nats", "dynamodb", "gateway", "balance-1"} <= set(result["cpu_s"])
 
     assert project_resources(project) != {"containers": [], "volumes": [], "networks": []}
     wiped = invoke(env, "down", "--wipe")

@@ -1,0 +1,37 @@
+"""The Invoke task classes `tasks.py` uses: one error shape for every task, and the
+benchmark's short flags (-n and -c, as the original's benchmark had them)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from invoke.exceptions import Exit
+from invoke.tasks import Task
+
+from service.faults import OperatorError
+
+
+class FriendlyTask(Task[Any]):
+    """Every task: an OperatorError (or an OSError) is one `error:` line and an exit code."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except OperatorError as error:
+            raise Exit(f"error: {error}", code=error.exit_code) from None
+        except OSError as error:  # a file or process of the machine's, not a fault of ours
+            raise Exit(f"error: {error}", code=1) from None
+
+
+class BenchTask(FriendlyTask):
+    """Invoke picks short flags by first letter; the benchmark keeps the original's -n and -c."""
+
+    SHORT: ClassVar[dict[str, str]] = {"requests": "n", "concurrency": "c"}
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, object]:
+        opts: dict[str, object] = super().arg_opts(
+            name, default, taken_names | set(self.SHORT.values())
+        )
+        if name in self.SHORT:
+            opts["names"] = [name, self.SHORT[name]]
+        return opts

@@ -1,0 +1,63 @@
+"""A stack with its HTTP gateway for the gateway tests, and one HTTP call's status, headers
+and body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from devkit.stack.processes import free_port
+from tests.support.commands import clean_environment, invoke
+
+
+@dataclass(frozen=True)
+class HttpStack:
+    url: str
+    nats_url: str
+    tokens: dict[str, str]
+    creds: Path
+    env: dict[str, str]
+
+    def subjects(self, subject: str) -> str:
+        return f"{self.url}/v1/nats/subjects/{subject}"
+
+
+@contextmanager
+def http_stack(mode: str, root: Path) -> Iterator[HttpStack]:
+    """`invoke up` on free ports (the gateway's too); `down --wipe` afterwards, whatever happens."""
+    env = {
+        **clean_environment(),
+        "STACK_MODE": mode,
+        "STACK_DIR": str(root),
+        "STACK_NATS_PORT": str(free_port()),
+        "STACK_NATS_MONITOR_PORT": str(free_port()),
+        "STACK_DYNAMODB_PORT": str(free_port()),
+        "STACK_GATEWAY_PORT": str(free_port()),
+    }
+    started = invoke(env, "up")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        tokens = {
+            user: invoke(env, "token", "--user", user).stdout.strip()
+            for user in ("client", "admin")
+        }
+        yield HttpStack(
+            url=f"http://127.0.0.1:{env['STACK_GATEWAY_PORT']}",
+            nats_url=f"nats://127.0.0.1:{env['STACK_NATS_PORT']}",
+            tokens=tokens,
+            creds=root / "creds",
+            env=env,
+        )
+    finally:
+        invoke(env, "down", "--wipe")
+
+
+async def status_of(
+    http: aiohttp.ClientSession, method: str, url: str, **options: object
+) -> tuple[int, dict[str, str], bytes]:
+    async with http.request(method, url, **options) as response:  # type: ignore[arg-type]
+        return response.status, dict(response.headers), await response.read()
