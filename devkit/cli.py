@@ -34,4 +34,6 @@ class BenchTask(FriendlyTask):
         )
         if name in self.SHORT:
             opts["names"] = [name, self.SHORT[name]]
+        elif name == "http":  # -h would read as help
+            opts["names"] = [name]
         return opts

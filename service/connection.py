@@ -36,6 +36,19 @@ connect"). nats-py counts the first try against `max_reconnect_attempts` and rea
 """
 
 
+async def flush_in_order(nc: Client, seconds: int = 2) -> None:
+    """What `nc.flush()` promises: the server has seen everything written before it.
+
+    nats-py 2.16 writes a flush's PING straight to the socket while the publishes and
+    subscriptions before it still wait in its buffer, so the PONG can come back before the
+    server has read them, and before its -ERR for a denied one (measured: 1 denial in 4 missed;
+    nats.py2 fixed the same in 2017, PR #24). The first flush pushes the buffer out; the second
+    PING goes after it.
+    """
+    await nc.flush(timeout=seconds)
+    await nc.flush(timeout=seconds)
+
+
 def load_credentials(settings: Settings) -> UserCredentials | None:
     """Raises CredentialsError (one clear line) for a malformed secret, before any connect."""
     if settings.nats_credentials is not None:

@@ -29,6 +29,7 @@ from pydantic import JsonValue
 
 from service import protocol
 from service.admission import Admission, Verdict
+from service.connection import flush_in_order
 from service.discovery import (
     EndpointCounters,
     EndpointInfo,
@@ -123,7 +124,7 @@ class MicroService:
             cb=self._on_request,
             pending_msgs_limit=max(PENDING_FLOOR, PENDING_PER_PLACE * places),
         )
-        await self._nc.flush()
+        await flush_in_order(self._nc)
 
     async def stop_accepting(self, timeout_s: float) -> None:
         """Stop taking requests; what was already delivered is queued as usual (bounded)."""

@@ -15,6 +15,7 @@ from devkit.bench.load import connect
 from devkit.bench.plan import Target
 from devkit.bench.report import BaselineFigures
 from service import names
+from service.connection import flush_in_order
 from service.settings import Settings
 from service.store import open_dynamodb
 
@@ -103,7 +104,7 @@ async def nats_echo_rps(target: Target, concurrency: int, duration_s: float) -> 
             await msg.respond(b"ok")
 
         await responder.subscribe(subject, cb=reply)
-        await responder.flush()
+        await flush_in_order(responder)
 
         async def call(index: int) -> int:
             await requester.request(subject, b"ping", timeout=5)

@@ -38,6 +38,7 @@ class PermissionDenied(Exception):
 @dataclass
 class Verdicts:
     _waiting: list[tuple[str, Matcher, asyncio.Future[None]]] = field(default_factory=list)
+    _finishing: set[asyncio.Future[Any]] = field(default_factory=set)
 
     async def on_error(self, error: Exception) -> None:
         found = _VIOLATION.search(str(error))
@@ -49,9 +50,21 @@ class Verdicts:
             if wanted == kind and matches(subject) and not future.done():
                 future.set_exception(PermissionDenied(kind, subject))
 
-    async def checked(self, work: Awaitable[_Result], *, kind: str, matches: Matcher) -> _Result:
+    async def checked(
+        self,
+        work: Awaitable[_Result],
+        *,
+        kind: str,
+        matches: Matcher,
+        undo: Callable[[_Result], Awaitable[object]] | None = None,
+    ) -> _Result:
         """`work`, unless the server denies a `kind` ("publish" or "subscription") that
-        `matches` while it runs; the denial wins over a timeout that would follow."""
+        `matches` while it runs; the denial wins over a timeout that would follow.
+
+        The work is never cancelled: a cancelled flush stays in nats-py's queue of PONG
+        waiters, so its PONG would answer the next flush early, before that flush's -ERR.
+        It finishes in the background instead, and `undo` releases what it made.
+        """
         denial: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (kind, matches, denial)
         self._waiting.append(entry)
@@ -60,13 +73,27 @@ class Verdicts:
             racers: list[asyncio.Future[Any]] = [task, denial]
             await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
             if denial.done():
-                task.cancel()
                 denial.result()  # raises PermissionDenied
             return task.result()
         finally:
             self._waiting.remove(entry)
-            if not task.done():
-                task.cancel()
+            if denial.done() or not task.done():
+                self._finish_in_background(task, undo)
+
+    def _finish_in_background(
+        self, task: asyncio.Future[_Result], undo: Callable[[_Result], Awaitable[object]] | None
+    ) -> None:
+        self._finishing.add(task)
+
+        def settle(finished: asyncio.Future[_Result]) -> None:
+            self._finishing.discard(finished)
+            if finished.cancelled() or finished.exception() is not None or undo is None:
+                return
+            undoing = asyncio.ensure_future(undo(finished.result()))
+            self._finishing.add(undoing)
+            undoing.add_done_callback(self._finishing.discard)
+
+        task.add_done_callback(settle)
 
 
 def same_subject(subject: str) -> Matcher:
@@ -107,9 +134,6 @@ class UserConnections:
                 )
                 nc.options["allow_reconnect"] = True
                 nc.options["max_reconnect_attempts"] = -1
-                # One round trip first: right after connecting, a flush can be answered by a
-                # PONG the connect still had coming, before a denial of what was just sent.
-                await nc.flush(timeout=2)
                 self._open[user] = UserConnection(nc, verdicts)
             return self._open[user]
 

@@ -11,11 +11,13 @@ import contextlib
 import orjson
 from aiohttp import web
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import MaxPayloadError, NoRespondersError, TimeoutError
 
 from devkit.gateway.connections import UserConnection, same_subject
 from devkit.gateway.errors import GatewayError
 from devkit.gateway.subjects import check_name, check_subject, whole
+from service.connection import flush_in_order
 
 HEADER_PREFIX = "NatsH-"
 DEFAULT_TIMEOUT_MS = 2000
@@ -100,7 +102,7 @@ async def publish(request: web.Request, connection: UserConnection) -> web.Strea
 
     async def publish_and_flush() -> None:
         await nc.publish(subject, body, reply=reply, headers=nats_headers(request))
-        await nc.flush(timeout=2)  # the server's -ERR for a denial arrives before the PONG
+        await flush_in_order(nc)  # the server's -ERR for a denial arrives before the PONG
 
     await connection.verdicts.checked(
         publish_and_flush(), kind="publish", matches=same_subject(subject)
@@ -123,13 +125,16 @@ async def subscribe(request: web.Request, connection: UserConnection) -> web.Str
     async def deliver(msg: Msg) -> None:
         await arrived.put(msg)
 
-    async def subscribe_and_flush() -> object:
+    async def subscribe_and_flush() -> Subscription:
         subscription = await nc.subscribe(subject, queue=queue, cb=deliver)
-        await nc.flush(timeout=2)
+        await flush_in_order(nc)
         return subscription
 
     subscription = await connection.verdicts.checked(
-        subscribe_and_flush(), kind="subscription", matches=same_subject(subject)
+        subscribe_and_flush(),
+        kind="subscription",
+        matches=same_subject(subject),
+        undo=Subscription.unsubscribe,
     )
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -152,5 +157,5 @@ async def subscribe(request: web.Request, connection: UserConnection) -> web.Str
         pass  # the caller went away
     finally:
         with contextlib.suppress(Exception):
-            await subscription.unsubscribe()  # type: ignore[attr-defined]
+            await subscription.unsubscribe()
     return response

@@ -135,6 +135,7 @@ def stack_env(tmp_path: Path, provider: Provider) -> Iterator[dict[str, str]]:
         "STACK_NATS_PORT": str(free_port()),
         "STACK_NATS_MONITOR_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
+        "STACK_GATEWAY_PORT": str(free_port()),
     }
     yield env
     invoke(env, "down", "--wipe")
@@ -149,7 +150,8 @@ def gateway(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    # a reply that never comes fails the test in seconds, not at the 300 s test timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=30)) as session:
         yield session
 
 

@@ -48,6 +48,7 @@ def compose_env(
         "STACK_DIR": str(tmp_path_factory.mktemp("compose") / "stack"),
         "STACK_NATS_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
+        "STACK_GATEWAY_PORT": str(free_port()),
     }
     yield env
     invoke(env, "down", "--wipe")

@@ -7,6 +7,7 @@ import json
 import re
 import stat
 import subprocess
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -184,15 +185,18 @@ exit 0
 
 
 @pytest.fixture
-def stand_in_docker(tmp_path: Path) -> dict[str, str]:
-    return {
+def stand_in_docker(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {
         **clean_environment(),
         "PATH": stand_in_path(tmp_path / "bin", "docker", STAND_IN),
         "DOCKER_RECORD": str(tmp_path / "docker-calls.txt"),
         "STACK_DIR": str(tmp_path / "stack"),
         "STACK_NATS_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
+        "STACK_GATEWAY_PORT": str(free_port()),
     }
+    yield env
+    invoke(env, "down", "--wipe")  # the gateway is a real process even with a stand-in docker
 
 
 def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict[str, str]) -> None:
@@ -215,7 +219,7 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
 
     report = json.loads(invoke(env, "status", "--json").stdout)
     assert report["mode"] == "docker"
-    assert [c["name"] for c in report["components"]] == ["nats", "balance-1"]
+    assert [c["name"] for c in report["components"]] == ["nats", "gateway", "balance-1"]
     assert report["jobs"] == [
         {
             "name": "bootstrap",

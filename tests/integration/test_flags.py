@@ -57,6 +57,7 @@ def test_help_shows_a_placeholder_for_every_value(stack_env: dict[str, str], tas
         "--init",
         "--wipe",
         "--remove",
+        "--http",
     }
     for option in options:
         spec = option.split("  ")[0]

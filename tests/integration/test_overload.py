@@ -12,6 +12,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from service.connection import flush_in_order
 from service.discovery import ServiceIdentity
 from service.micro import STOPPING, Endpoint, MicroService
 from service.protocol import decode_reply
@@ -114,7 +115,7 @@ async def test_a_request_without_a_reply_subject_costs_nothing(
     handler = SlowHandler(seconds=0)
     service = await start(server_nc, handler, concurrency=2)
     await nc.publish(SUBJECT, b'{"client_id":"1"}')
-    await nc.flush()
+    await flush_in_order(nc)
     for _ in range(100):  # delivered within moments; bounded
         if service.stats.num_requests:
             break
