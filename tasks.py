@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
@@ -20,7 +21,7 @@ from devkit.auth import contexts
 from devkit.auth.natscli import ensure_nats_cli
 from devkit.bench.options import BENCH_HELP, BenchOptions
 from devkit.caller import call_once
-from devkit.cli import BenchTask, FriendlyTask
+from devkit.cli import BenchTask, FriendlyTask, cloud
 from devkit.stack import lifecycle
 from devkit.stack.compose import docker_problem
 from devkit.stack.config import load_stack_config
@@ -169,40 +170,6 @@ def nats_cli(c: Context) -> None:
     print(f"NATS CLI: {ensure_nats_cli()}")
 
 
-@task(
-    klass=FriendlyTask,
-    help={
-        "env": "Copilot environment (default dev)",
-        "creds": "the Synadia Cloud service user's .creds file (or CLOUD_SERVICE_CREDS)",
-        "dry_run": "print every step, with no AWS access at all",
-        "init": "create what is missing first: the Copilot app, this environment, the service",
-    },
-)
-def deploy(
-    c: Context, env: str = "dev", creds: str = "", dry_run: bool = False, init: bool = False
-) -> None:
-    """Deploy the service to AWS Fargate with Copilot, against Synadia Cloud."""
-    from devkit.cloud.deploy import DeployError
-    from devkit.cloud.deploy import deploy as run_deploy
-
-    environment = flags.environment_name("--env", env)
-    path = contexts.path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
-    if path is None:
-        raise DeployError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
-    run_deploy(environment=environment, creds=path, dry_run=dry_run, init=init)
-
-
-@task(
-    klass=FriendlyTask,
-    help={"env": "Copilot environment (default dev)", "dry_run": "print without doing it"},
-)
-def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
-    """Remove the service from AWS; its balances table is kept."""
-    from devkit.cloud.deploy import destroy as run_destroy
-
-    run_destroy(environment=flags.environment_name("--env", env), dry_run=dry_run)
-
-
 @task(klass=BenchTask, help=BENCH_HELP, optional=["rate"])  # a bare --rate gets our message
 def bench(
     c: Context,
@@ -278,3 +245,8 @@ def check(c: Context) -> None:
     """Lint, format check, strict type check, and the import contracts (the layering)."""
     for command in check_commands():
         c.run(command)
+
+
+namespace = Collection.from_module(sys.modules[__name__])
+for cloud_task in cloud.TASKS:
+    namespace.add_task(cloud_task)

@@ -94,19 +94,31 @@ async def ensure_stream(
     return StreamReport(created=False)
 
 
+def desired_bucket(replicas: int) -> dict[str, Any]:
+    """The `config` bucket in the control-plane API's names (file storage)."""
+    return {
+        "bucket": names.KV_BUCKET,
+        "description": "Service coordination: seed markers",
+        "history": 1,
+        "max_bytes": names.KV_MAX_BYTES,
+        "num_replicas": replicas,
+    }
+
+
 async def ensure_bucket(js: JetStreamContext, replicas: int) -> KeyValue:
     """Open `config`; create it only when missing (nats-py's create differs from the CLI's)."""
     try:
         return await js.key_value(names.KV_BUCKET)
     except BucketNotFoundError:
         pass
+    wanted = desired_bucket(replicas)
     await js.create_key_value(
-        bucket=names.KV_BUCKET,
-        description="Service coordination: seed markers",
-        history=1,
-        max_bytes=names.KV_MAX_BYTES,
+        bucket=wanted["bucket"],
+        description=wanted["description"],
+        history=wanted["history"],
+        max_bytes=wanted["max_bytes"],
         storage=StorageType.FILE,
-        replicas=replicas,
+        replicas=wanted["num_replicas"],
     )
     log.info("bootstrap.bucket_created", extra={"bucket": names.KV_BUCKET})
     return await js.key_value(names.KV_BUCKET)

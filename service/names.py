@@ -54,6 +54,8 @@ COMPOSE_PROJECT: Final = "customer-balance"
 NATS_PORT: Final = 4222
 GATEWAY_PORT: Final = 8090
 """The local twin of Synadia Cloud's HTTP gateway (https://api.ngs.global in the cloud)."""
+CONTROLPLANE_PORT: Final = 8091
+"""The local twin of Synadia Cloud's control-plane API (https://cloud.synadia.com in the cloud)."""
 NATS_MONITOR_PORT: Final = 8222
 DYNAMODB_PORT: Final = 8000
 

@@ -8,6 +8,8 @@ from typing import Any, Final
 from devkit.auth.jwt import Permissions
 from service import names
 
+MIB: Final = 1024 * 1024
+
 _KV_STREAM = f"KV_{names.KV_BUCKET}"
 _JS = "$JS.API"
 
@@ -47,14 +49,20 @@ ADMIN_PERMISSIONS: Final = Permissions(publish=(">",), subscribe=(">",), allow_r
 LOCAL_ONLY_USERS: Final = {names.ADMIN_USER: ADMIN_PERMISSIONS}
 """Users of the local stack only, never created in the cloud."""
 
-JETSTREAM_R1_LIMITS: Final[dict[str, Any]] = {
-    "mem_storage": 64 * 1024 * 1024,
-    "disk_storage": 512 * 1024 * 1024,
-    "streams": 10,
-    "consumer": 100,
-    "max_ack_pending": -1,
-    "mem_max_stream_bytes": -1,
-    "disk_max_stream_bytes": -1,
-    "max_bytes_required": True,
-}
-"""Like a Synadia Cloud account: R1 only, and every stream or bucket must set max_bytes."""
+
+def jetstream_limits(*, disk_bytes: int, memory_bytes: int) -> dict[str, Any]:
+    """A JetStream tier like a Synadia Cloud account's: every stream or bucket must set max_bytes."""
+    return {
+        "mem_storage": memory_bytes,
+        "disk_storage": disk_bytes,
+        "streams": 10,
+        "consumer": 100,
+        "max_ack_pending": -1,
+        "mem_max_stream_bytes": -1,
+        "disk_max_stream_bytes": -1,
+        "max_bytes_required": True,
+    }
+
+
+JETSTREAM_R1_LIMITS: Final = jetstream_limits(disk_bytes=512 * MIB, memory_bytes=64 * MIB)
+"""The local account's R1 tier."""

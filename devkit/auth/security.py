@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from devkit.auth.jwt import (
     Identity,
@@ -43,13 +43,23 @@ class SecurityMaterial:
     def client_creds(self) -> Path:
         return self.creds[names.CLIENT_USER]
 
-    def server_config(self) -> str:
-        """The nats-server configuration block for operator mode."""
+    def server_config(self, resolver_dir: PurePath | str) -> str:
+        """The nats-server configuration block for operator mode.
+
+        The full resolver, as Synadia Cloud's servers run: the preloaded accounts are written
+        to `resolver_dir` at start, and accounts made later (the control-plane twin) are pushed
+        through the system account and kept there.
+        """
         preload = "\n".join(f"  {key}: {token}" for key, token in self.account_jwts.items())
         return (
             f"operator: {self.operator_jwt}\n"
             f"system_account: {self.system_account}\n"
-            "resolver: MEMORY\n"
+            "resolver: {\n"
+            "  type: full\n"
+            f'  dir: "{resolver_dir}"\n'
+            "  allow_delete: true\n"
+            '  interval: "2m"\n'
+            "}\n"
             f"resolver_preload: {{\n{preload}\n}}\n"
         )
 
@@ -72,6 +82,11 @@ def gateway_tokens_path(root: Path) -> Path:
     return root / "security" / "gateway-tokens.json"
 
 
+def twin_gateway_tokens_path(root: Path) -> Path:
+    """Tokens the control-plane twin issued for its users: token -> {user, creds}."""
+    return root / "controlplane" / "gateway-tokens.json"
+
+
 def ensure_gateway_tokens(root: Path) -> dict[str, str]:
     """One HTTP-gateway token per user of the local account (user -> token), made once, 0600.
 
@@ -89,6 +104,27 @@ def ensure_gateway_tokens(root: Path) -> dict[str, str]:
         tokens.update({user: GATEWAY_TOKEN_PREFIX + secrets.token_urlsafe(32) for user in missing})
         write_private(path, json.dumps(tokens, indent=2))
     return tokens
+
+
+CONTROLPLANE_TOKEN_PREFIX = "uat_"  # noqa: S105 - a prefix, not a secret
+"""Synadia Cloud's personal access tokens look like `uat_...`; the twin's do too."""
+
+
+def controlplane_token_path(root: Path) -> Path:
+    return root / "security" / "controlplane-token"
+
+
+def ensure_controlplane_token(root: Path) -> str:
+    """The control-plane twin's personal access token, made once, 0600."""
+    path = controlplane_token_path(root)
+    try:
+        token = path.read_text().strip()
+    except OSError:
+        token = ""
+    if not token:
+        token = CONTROLPLANE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        write_private(path, token + "\n")
+    return token
 
 
 def creds_path(root: Path, user: str) -> Path:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
-from devkit.auth.security import creds_path, gateway_tokens_path
 from devkit.gateway.app import create_app
 from devkit.gateway.connections import UserConnections
+from devkit.gateway.tokens import TokenBook
 from service import names
 
 
@@ -23,16 +22,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=names.GATEWAY_PORT)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(message)s")
-    tokens_file = gateway_tokens_path(arguments.stack_dir)
     try:
-        users: dict[str, str] = json.loads(tokens_file.read_text())
+        tokens = TokenBook(arguments.stack_dir)
     except (OSError, ValueError) as error:
-        print(f"error: cannot read the gateway tokens in {tokens_file}: {error}", file=sys.stderr)
+        print(f"error: cannot read the gateway tokens: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    connections = UserConnections(
-        arguments.nats_url, {user: creds_path(arguments.stack_dir, user) for user in users}
-    )
-    app = create_app(connections, {token: user for user, token in users.items()})
+    app = create_app(UserConnections(arguments.nats_url), tokens)
     web.run_app(
         app,
         host=names.LOCAL_HOST,

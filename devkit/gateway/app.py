@@ -18,12 +18,13 @@ from nats.errors import NoServersError
 from devkit.gateway import kv, messaging
 from devkit.gateway.connections import PermissionDenied, UserConnection, UserConnections
 from devkit.gateway.errors import GatewayError, error_response
+from devkit.gateway.tokens import TokenBook
 
 log = logging.getLogger(__name__)
 
 Operation = Callable[[web.Request, UserConnection], Awaitable[web.StreamResponse]]
 CONNECTIONS: Final = web.AppKey("connections", UserConnections)
-TOKENS: Final = web.AppKey("tokens", dict)
+TOKENS: Final = web.AppKey("tokens", TokenBook)
 MAX_BODY = 8 * 1024 * 1024
 """What aiohttp reads at all; the account's max payload (1 MiB by default) is checked after."""
 
@@ -43,11 +44,12 @@ def as_user(operation: Operation) -> Callable[[web.Request], Awaitable[web.Strea
         token = token_of(request)
         if not token:
             raise GatewayError(401, "no token: send Authorization: <token> (or Bearer <token>)")
-        user = request.app[TOKENS].get(token)
-        if user is None:
+        holder = request.app[TOKENS].holder(token)
+        if holder is None:
             raise GatewayError(401, "unknown token")
+        user = holder.user
         try:
-            connection = await request.app[CONNECTIONS].get(user)
+            connection = await request.app[CONNECTIONS].get(holder)
         except (NoServersError, OSError, TimeoutError, NatsError) as error:
             raise GatewayError(503, f"NATS is unreachable: {error}") from None
         try:
@@ -81,8 +83,8 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def create_app(connections: UserConnections, tokens: dict[str, str]) -> web.Application:
-    """`tokens` maps each token to the NATS user it stands for."""
+def create_app(connections: UserConnections, tokens: TokenBook) -> web.Application:
+    """`tokens` says which NATS user each token stands for."""
     app = web.Application(middlewares=[one_error_shape], client_max_size=MAX_BODY)
     app[CONNECTIONS] = connections
     app[TOKENS] = tokens

@@ -13,12 +13,12 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
 
+from devkit.gateway.tokens import TokenHolder
 from service.connection import ONE_PASS
 
 log = logging.getLogger(__name__)
@@ -110,13 +110,12 @@ class UserConnection:
 class UserConnections:
     """Connects a user on first use and keeps the connection (reconnecting) for later calls."""
 
-    def __init__(self, url: str, creds: dict[str, Path]) -> None:
+    def __init__(self, url: str) -> None:
         self._url = url
-        self._creds = creds
-        self._open: dict[str, UserConnection] = {}
+        self._open: dict[TokenHolder, UserConnection] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, user: str) -> UserConnection:
+    async def get(self, user: TokenHolder) -> UserConnection:
         found = self._open.get(user)
         if found is not None:
             return found
@@ -126,8 +125,8 @@ class UserConnections:
                 nc = await nats.connect(
                     self._url,
                     **ONE_PASS,  # a caller waits: fail in seconds, not after 61 tries
-                    name=f"http-gateway-{user}",
-                    user_credentials=str(self._creds[user]),
+                    name=f"http-gateway-{user.user}",
+                    user_credentials=str(user.creds),
                     error_cb=verdicts.on_error,
                     connect_timeout=2,
                     reconnect_time_wait=1,

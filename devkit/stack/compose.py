@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
@@ -28,7 +28,8 @@ from devkit.stack.state import StackState
 from service import __version__, names
 from service.faults import OperatorError
 
-CONTAINER_STORE_DIR = "/data/jetstream"
+CONTAINER_DATA_DIR = PurePosixPath("/data")
+"""The nats-data volume: JetStream's store and the account resolver's JWTs."""
 
 
 class ComposeError(OperatorError):
@@ -100,8 +101,8 @@ def container_nats_config(material: SecurityMaterial) -> str:
     return nats_config(
         port=4222,
         monitor_port=8222,
-        store_dir=CONTAINER_STORE_DIR,
-        auth=material.server_config(),
+        data_dir=CONTAINER_DATA_DIR,
+        security=material,
         host="0.0.0.0",  # inside the container's namespace; published on 127.0.0.1 only
     )
 

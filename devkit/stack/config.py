@@ -65,6 +65,7 @@ class StackConfig(BaseSettings):
     nats_monitor_port: int = Field(default=names.NATS_MONITOR_PORT, ge=1, le=65535)
     dynamodb_port: int = Field(default=names.DYNAMODB_PORT, ge=1, le=65535)
     gateway_port: int = Field(default=names.GATEWAY_PORT, ge=1, le=65535)
+    controlplane_port: int = Field(default=names.CONTROLPLANE_PORT, ge=1, le=65535)
     table: str = names.DEFAULT_TABLE
     account: str = names.APP_ACCOUNT_NAME
     project: str = Field(default=names.COMPOSE_PROJECT, pattern=r"^[a-z0-9][a-z0-9_-]*$")
@@ -101,6 +102,10 @@ class StackConfig(BaseSettings):
     @property
     def gateway_url(self) -> str:
         return f"http://{names.LOCAL_HOST}:{self.gateway_port}"
+
+    @property
+    def controlplane_url(self) -> str:
+        return f"http://{names.LOCAL_HOST}:{self.controlplane_port}"
 
     @property
     def dynamodb_endpoint(self) -> str:

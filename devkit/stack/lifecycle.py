@@ -19,7 +19,7 @@ from devkit.stack.report import ComponentStatus, JobStatus, StackStatus
 from devkit.stack.running import current_config, record
 from devkit.stack.state import (
     DOCKER,
-    GATEWAY,
+    HOST_TWINS,
     NATIVE,
     Mode,
     StackState,
@@ -27,6 +27,7 @@ from devkit.stack.state import (
     replica_name,
 )
 from devkit.stack.stream import stream_usage
+from devkit.stack.twins import start_host_twin
 
 AUTO: Final = "auto"
 MODES: Final = (AUTO, NATIVE, DOCKER)
@@ -103,11 +104,12 @@ def up(
         ensure_free(config.nats_port, "nats")
         ensure_free(config.dynamodb_port, "DynamoDB")
         ensure_free(config.gateway_port, "HTTP gateway")
+        ensure_free(config.controlplane_port, "control-plane twin")
     material = ensure_security(config.root, account=config.account)
     environment = compose.compose_environment(config, replicas=count)
     if state.compose_env is not None and compose.same_inputs(Path(state.compose_env), environment):
         current = status(config)
-        wanted = {"nats", "dynamodb", GATEWAY, *(replica_name(i) for i in range(1, count + 1))}
+        wanted = {"nats", "dynamodb", *HOST_TWINS, *(replica_name(i) for i in range(1, count + 1))}
         if {c.name for c in current.components if c.healthy} == wanted:
             return UpResult([], [], count, current, reason)
     env_file = compose.write_inputs(config.root, material, environment)
@@ -119,16 +121,17 @@ def up(
         compose_project=project.name,
         recorded=record(config),
         replica_count=count,
-        components={k: v for k, v in state.components.items() if k == GATEWAY},
+        components={k: v for k, v in state.components.items() if k in HOST_TWINS},
     )
     docker_state.save(config.state_path)
     project.run("up", "--detach", "--build", "--wait")
     started = [f"docker compose ({count} replicas)"]
-    gateway = docker_state.components.get(GATEWAY)
-    if gateway is None or not gateway.running():
-        docker_state.components[GATEWAY] = native.start_gateway(config)
-        docker_state.save(config.state_path)
-        started.append(GATEWAY)
+    for twin in HOST_TWINS:
+        running = docker_state.components.get(twin)
+        if running is None or not running.running():
+            docker_state.components[twin] = start_host_twin(config, twin)
+            docker_state.save(config.state_path)
+            started.append(twin)
     if wait:
         wait_until_answering(config, docker_state)
     return UpResult(started, [], count, status(config), reason)

@@ -12,13 +12,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from devkit.auth.security import ensure_gateway_tokens, ensure_security
+from devkit.auth.security import ensure_security
 from devkit.stack.config import StackConfig
-from devkit.stack.processes import ensure_free, launch, stop_process, wait_http
+from devkit.stack.processes import launch, stop_process
 from devkit.stack.readiness import wait_until_answering, wait_until_healthy
 from devkit.stack.running import record
 from devkit.stack.servers import start_moto, start_nats
-from devkit.stack.state import GATEWAY, Component, StackState, replica_name
+from devkit.stack.state import HOST_TWINS, Component, StackState, replica_name
+from devkit.stack.twins import start_host_twin
 from service import names
 from service.bootstrap import bootstrap
 
@@ -33,7 +34,7 @@ class Change:
 def start(config: StackConfig, state: StackState, *, replicas: int, wait: bool) -> Change:
     """Converge on `replicas` replicas; an empty Change when everything asked for runs."""
     running = {name for name, c in state.components.items() if c.running()}
-    wanted = {"nats", "dynamodb", GATEWAY, *(replica_name(i) for i in range(1, replicas + 1))}
+    wanted = {"nats", "dynamodb", *HOST_TWINS, *(replica_name(i) for i in range(1, replicas + 1))}
     surplus = {c.name for c in state.replicas()} - wanted
     if wanted <= running and not surplus:
         return Change()
@@ -51,9 +52,10 @@ def start(config: StackConfig, state: StackState, *, replicas: int, wait: bool) 
             state.components["dynamodb"] = _start_dynamodb(config)
             started.append("dynamodb")
             restart_replicas = True
-        if GATEWAY not in running:
-            state.components[GATEWAY] = start_gateway(config)
-            started.append(GATEWAY)
+        for twin in HOST_TWINS:
+            if twin not in running:
+                state.components[twin] = start_host_twin(config, twin)
+                started.append(twin)
         state.save(config.state_path)
         asyncio.run(bootstrap(config.service_settings()))
         for replica in state.replicas():
@@ -86,7 +88,11 @@ def stop(state: StackState) -> list[str]:
     """Replicas first, then the emulator, then nats-server; only processes still ours."""
     order = [
         *state.replicas(),
-        *(state.components[n] for n in (GATEWAY, "dynamodb", "nats") if n in state.components),
+        *(
+            state.components[n]
+            for n in (*reversed(HOST_TWINS), "dynamodb", "nats")
+            if n in state.components
+        ),
     ]
     stopped = []
     for component in order:
@@ -103,7 +109,7 @@ def _start_nats(config: StackConfig) -> Component:
         workdir=workdir,
         port=config.nats_port,
         monitor_port=config.nats_monitor_port,
-        auth=material.server_config(),
+        security=material,
     )
     return Component(
         name="nats",
@@ -112,40 +118,6 @@ def _start_nats(config: StackConfig) -> Component:
         log=str(workdir / "nats.log"),
         address=config.nats_url,
         address_monitor=config.nats_monitor_url,
-    )
-
-
-def start_gateway(config: StackConfig) -> Component:
-    """The HTTP gateway twin: a host process in both modes, speaking NATS as the token's user."""
-    ensure_free(config.gateway_port, "HTTP gateway")
-    ensure_gateway_tokens(config.root)  # a stack started before the gateway existed has none
-    log_path = config.logs_dir / "gateway.log"
-    launched = launch(
-        [
-            sys.executable,
-            "-m",
-            "devkit.gateway",
-            "--stack-dir",
-            str(config.root.resolve()),
-            "--nats-url",
-            config.nats_url,
-            "--port",
-            str(config.gateway_port),
-        ],
-        log_path=log_path,
-    )
-    wait_http(
-        f"{config.gateway_url}/healthz",
-        name="HTTP gateway",
-        process=launched.process,
-        log_path=log_path,
-    )
-    return Component(
-        name=GATEWAY,
-        pid=launched.pid,
-        marker="-m devkit.gateway",
-        log=str(log_path),
-        address=config.gateway_url,
     )
 
 

@@ -14,6 +14,7 @@ def record(config: StackConfig) -> Recorded:
         nats_monitor_port=config.nats_monitor_port,
         dynamodb_port=config.dynamodb_port,
         gateway_port=config.gateway_port,
+        controlplane_port=config.controlplane_port,
         table=config.table,
         account=config.account,
         project=config.project,

@@ -5,8 +5,9 @@ Everything binds to 127.0.0.1.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
+from devkit.auth.security import SecurityMaterial
 from devkit.stack.processes import (
     Launched,
     ensure_free,
@@ -21,21 +22,23 @@ def nats_config(
     *,
     port: int,
     monitor_port: int,
-    store_dir: Path | str,
-    auth: str = "",
+    data_dir: PurePath,
+    security: SecurityMaterial | None = None,
     host: str = names.LOCAL_HOST,
 ) -> str:
-    """`auth` is an operator-mode block (devkit.auth.security); empty means no authentication.
+    """JetStream keeps its data in `data_dir/jetstream`, the account resolver in `data_dir/jwt`;
+    without `security` the server asks for no authentication.
 
     `host` stays 127.0.0.1 on a laptop; inside a container it is 0.0.0.0, and Compose publishes
     the port on 127.0.0.1 only.
     """
+    auth = "" if security is None else security.server_config(data_dir / "jwt")
     return (
         f"server_name: local\n"
         f"listen: {host}:{port}\n"
         f"http: {host}:{monitor_port}\n"
         f"jetstream {{\n"
-        f'  store_dir: "{store_dir}"\n'
+        f'  store_dir: "{data_dir / "jetstream"}"\n'
         f"  max_memory_store: 256MB\n"
         f"  max_file_store: 1GB\n"
         f"}}\n"
@@ -43,15 +46,15 @@ def nats_config(
     )
 
 
-def start_nats(*, workdir: Path, port: int, monitor_port: int, auth: str = "") -> Launched:
+def start_nats(
+    *, workdir: Path, port: int, monitor_port: int, security: SecurityMaterial | None = None
+) -> Launched:
     for used in (port, monitor_port):
         ensure_free(used, "nats-server")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "nats.conf"
     config.write_text(
-        nats_config(
-            port=port, monitor_port=monitor_port, store_dir=workdir / "jetstream", auth=auth
-        )
+        nats_config(port=port, monitor_port=monitor_port, data_dir=workdir, security=security)
     )
     launched = launch(
         [str(find_binary("nats-server")), "-c", str(config)], log_path=workdir / "nats.log"

@@ -23,6 +23,10 @@ Mode = Literal["native", "docker"]
 REPLICA_PREFIX = "balance-"
 GATEWAY = "gateway"
 """The local HTTP gateway: a process on the host in both modes."""
+CONTROLPLANE = "controlplane"
+"""The local control-plane API: a process on the host in both modes."""
+HOST_TWINS = (GATEWAY, CONTROLPLANE)
+"""The local twins of what Synadia Cloud serves around NATS, in the order they start."""
 
 
 def replica_name(index: int) -> str:
@@ -30,10 +34,10 @@ def replica_name(index: int) -> str:
 
 
 def component_order(name: str) -> tuple[int, int]:
-    """nats, dynamodb, the gateway, then the replicas by number: one order in both modes."""
+    """nats, dynamodb, the twins, then the replicas by number: one order in both modes."""
     if name.startswith(REPLICA_PREFIX) and name[len(REPLICA_PREFIX) :].isdigit():
-        return 3, int(name[len(REPLICA_PREFIX) :])
-    return {"nats": 0, "dynamodb": 1, GATEWAY: 2}.get(name, 4), 0
+        return 4, int(name[len(REPLICA_PREFIX) :])
+    return {"nats": 0, "dynamodb": 1, GATEWAY: 2, CONTROLPLANE: 3}.get(name, 5), 0
 
 
 class Component(BaseModel):
@@ -58,7 +62,7 @@ class Component(BaseModel):
             return http_ok(f"{self.address_monitor}/healthz")
         if self.name == "dynamodb":
             return http_ok(f"{self.address}/moto-api/")
-        if self.name == GATEWAY:
+        if self.name in HOST_TWINS:
             return http_ok(f"{self.address}/healthz")
         if self.health_file:
             problem = check_heartbeat(
@@ -79,6 +83,7 @@ class Recorded(BaseModel):
     nats_monitor_port: int
     dynamodb_port: int
     gateway_port: int = names.GATEWAY_PORT
+    controlplane_port: int = names.CONTROLPLANE_PORT
     table: str
     account: str
     project: str

@@ -136,6 +136,7 @@ def stack_env(tmp_path: Path, provider: Provider) -> Iterator[dict[str, str]]:
         "STACK_NATS_MONITOR_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
         "STACK_GATEWAY_PORT": str(free_port()),
+        "STACK_CONTROLPLANE_PORT": str(free_port()),
     }
     yield env
     invoke(env, "down", "--wipe")

@@ -38,7 +38,7 @@ class SecureNats:
 @pytest.fixture
 def secure_nats(provider: Provider, tmp_path: Path) -> Iterator[SecureNats]:
     material = ensure_security(tmp_path)
-    server = provider.start_nats(tmp_path / "nats", auth=material.server_config())
+    server = provider.start_nats(tmp_path / "nats", security=material)
     yield SecureNats(server.url, material, tmp_path)
     server.stop()
 

@@ -49,6 +49,7 @@ def compose_env(
         "STACK_NATS_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
         "STACK_GATEWAY_PORT": str(free_port()),
+        "STACK_CONTROLPLANE_PORT": str(free_port()),
     }
     yield env
     invoke(env, "down", "--wipe")
@@ -110,6 +111,7 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
         "nats",
         "dynamodb",
         "gateway",
+        "controlplane",
         "balance-1",
         "balance-2",
     ]

@@ -132,8 +132,8 @@ def test_published_ports_bind_loopback_only(rendered: dict[str, Any]) -> None:
 def test_the_containers_run_the_native_stack_security(tmp_path: Path) -> None:
     material = ensure_security(tmp_path)
     config = container_nats_config(material)
-    assert material.server_config() in config
-    assert "resolver: MEMORY" in config
+    assert material.server_config("/data/jwt") in config
+    assert 'dir: "/data/jwt"' in config  # on the nats-data volume, beside JetStream's store
     assert "listen: 0.0.0.0:4222" in config
 
 
@@ -194,6 +194,7 @@ def stand_in_docker(tmp_path: Path) -> Iterator[dict[str, str]]:
         "STACK_NATS_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
         "STACK_GATEWAY_PORT": str(free_port()),
+        "STACK_CONTROLPLANE_PORT": str(free_port()),
     }
     yield env
     invoke(env, "down", "--wipe")  # the gateway is a real process even with a stand-in docker
@@ -219,7 +220,8 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
 
     report = json.loads(invoke(env, "status", "--json").stdout)
     assert report["mode"] == "docker"
-    assert [c["name"] for c in report["components"]] == ["nats", "gateway", "balance-1"]
+    shown = [c["name"] for c in report["components"]]
+    assert shown == ["nats", "gateway", "controlplane", "balance-1"]
     assert report["jobs"] == [
         {
             "name": "bootstrap",

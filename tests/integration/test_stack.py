@@ -34,7 +34,14 @@ def test_up_req_status_down(stack_env: dict[str, str]) -> None:
     report = json.loads(invoke(stack_env, "status", "--json").stdout)
     assert {"nats_url", "dynamodb_endpoint", "table", "components"} <= set(report)
     components = {c["name"]: c for c in report["components"]}
-    assert set(components) == {"nats", "dynamodb", "gateway", "balance-1", "balance-2"}
+    assert set(components) == {
+        "nats",
+        "dynamodb",
+        "gateway",
+        "controlplane",
+        "balance-1",
+        "balance-2",
+    }
     assert all(c["healthy"] for c in components.values())
     pids = [c["pid"] for c in components.values()]
 

@@ -45,7 +45,13 @@ def test_up_converges_on_what_is_asked_and_remembers_it(
     smaller = invoke(stack_env, "up", "-r", "1")
     assert smaller.returncode == 0, smaller.stderr
     assert "Stopped: balance-2, balance-3" in smaller.stdout
-    assert set(components(stack_env)) == {"nats", "dynamodb", "gateway", "balance-1"}
+    assert set(components(stack_env)) == {
+        "nats",
+        "dynamodb",
+        "gateway",
+        "controlplane",
+        "balance-1",
+    }
     state = json.loads((Path(stack_env["STACK_DIR"]) / "state.json").read_text())
     assert state["replica_count"] == 1
     assert "nothing changed" in invoke(stack_env, "up").stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN_VARIABLES = ("NATS_", "AWS_", "DDB_", "STACK_", "CLOUD_")
+OWN_VARIABLES = ("NATS_", "AWS_", "DDB_", "STACK_", "CLOUD_", "SYNADIA_")
 """Variables of the project's own that a test must not inherit from the developer's shell."""
 
 

@@ -37,6 +37,7 @@ def http_stack(mode: str, root: Path) -> Iterator[HttpStack]:
         "STACK_NATS_MONITOR_PORT": str(free_port()),
         "STACK_DYNAMODB_PORT": str(free_port()),
         "STACK_GATEWAY_PORT": str(free_port()),
+        "STACK_CONTROLPLANE_PORT": str(free_port()),
     }
     started = invoke(env, "up")
     assert started.returncode == 0, started.stdout + started.stderr

@@ -17,6 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
+from devkit.auth.security import SecurityMaterial
+from devkit.stack.compose import CONTAINER_DATA_DIR
 from devkit.stack.images import nats_server_version
 from devkit.stack.processes import free_port, stop_process
 from devkit.stack.servers import nats_config, start_moto, start_nats
@@ -39,7 +41,7 @@ class DynamoEndpoint:
 class Provider(Protocol):
     name: str
 
-    def start_nats(self, workdir: Path, auth: str = "") -> NatsServer: ...
+    def start_nats(self, workdir: Path, security: SecurityMaterial | None = None) -> NatsServer: ...
 
     def start_dynamodb(self, workdir: Path) -> DynamoEndpoint: ...
 
@@ -49,9 +51,9 @@ class NativeProvider:
 
     name = "native"
 
-    def start_nats(self, workdir: Path, auth: str = "") -> NatsServer:
+    def start_nats(self, workdir: Path, security: SecurityMaterial | None = None) -> NatsServer:
         port, monitor = free_port(), free_port()
-        launched = start_nats(workdir=workdir, port=port, monitor_port=monitor, auth=auth)
+        launched = start_nats(workdir=workdir, port=port, monitor_port=monitor, security=security)
         return NatsServer(
             url=f"nats://{names.LOCAL_HOST}:{port}",
             monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
@@ -84,11 +86,15 @@ class DockerProvider:
 
     name = "docker"
 
-    def start_nats(self, workdir: Path, auth: str = "") -> NatsServer:
+    def start_nats(self, workdir: Path, security: SecurityMaterial | None = None) -> NatsServer:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "nats.conf").write_text(
             nats_config(
-                port=4222, monitor_port=8222, store_dir="/data/jetstream", auth=auth, host="0.0.0.0"
+                port=4222,
+                monitor_port=8222,
+                data_dir=CONTAINER_DATA_DIR,
+                security=security,
+                host="0.0.0.0",
             )
         )
         container = loopback(

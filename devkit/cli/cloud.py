@@ -1,0 +1,164 @@
+"""The cloud tasks (`invoke deploy`, `destroy`, `cp-*`, `cloud-*`), which `tasks.py` adds to its
+namespace: each parses its flags and calls into devkit.cloud."""
+
+from __future__ import annotations
+
+import os
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from devkit import flags
+from devkit.auth import contexts
+from devkit.cli import FriendlyTask
+from devkit.cloud import accounts
+from devkit.cloud.ledger import CloudFiles, cloud_dir
+from devkit.cloud.provision import CloudUp
+from devkit.cloud.provision import cloud_down as cloud_down_run
+from devkit.cloud.session import api_url_for, choose_system, open_control_plane
+from devkit.controlplane.client import DEFAULT_API_URL, ControlPlane
+from devkit.stack.running import current_config
+from service import names
+
+API_HELP = {
+    "api_url": f"the control-plane API (default {DEFAULT_API_URL}; `local` for the local twin)",
+    "token_file": "a file holding the personal access token (default: SYNADIA_TOKEN)",
+    "system": "the system's id (default: the only system the token can see)",
+}
+
+
+def _control_plane(api_url: str, token_file: str) -> ControlPlane:
+    stack = current_config()
+    return open_control_plane(api_url_for(api_url, stack), token_file, os.environ, stack)
+
+
+@task(klass=FriendlyTask, name="cp-list", help=API_HELP)
+def cp_list(
+    c: Context, api_url: str = DEFAULT_API_URL, token_file: str = "", system: str = ""
+) -> None:
+    """List the accounts of a Synadia Cloud system (or of the local twin's)."""
+    with _control_plane(api_url, token_file) as control_plane:
+        chosen = choose_system(control_plane, system)
+        print(accounts.render_accounts(chosen, control_plane.accounts(chosen.id)))
+
+
+@task(klass=FriendlyTask, name="cp-create", help={"name": "the account's name", **API_HELP})
+def cp_create(
+    c: Context, name: str, api_url: str = DEFAULT_API_URL, token_file: str = "", system: str = ""
+) -> None:
+    """Create an account; refused, before any write, when one of that name exists."""
+    with _control_plane(api_url, token_file) as control_plane:
+        created = accounts.create_account(control_plane, choose_system(control_plane, system), name)
+        print(f"Created account {created.name} ({created.id})")
+
+
+@task(klass=FriendlyTask, name="cp-delete", help={"name": "the account's name", **API_HELP})
+def cp_delete(
+    c: Context, name: str, api_url: str = DEFAULT_API_URL, token_file: str = "", system: str = ""
+) -> None:
+    """Delete an account by name, and everything in it."""
+    with _control_plane(api_url, token_file) as control_plane:
+        deleted = accounts.delete_account(control_plane, choose_system(control_plane, system), name)
+        print(f"Deleted account {deleted.name} ({deleted.id})")
+
+
+UP_HELP = {
+    "account": f"the account to make or complete (default {names.APP_ACCOUNT_NAME})",
+    "dry_run": "print the plan from reads only; change nothing",
+    **API_HELP,
+}
+
+
+@task(klass=FriendlyTask, name="cloud-up", help=UP_HELP)
+def cloud_up(
+    c: Context,
+    account: str = names.APP_ACCOUNT_NAME,
+    dry_run: bool = False,
+    api_url: str = DEFAULT_API_URL,
+    token_file: str = "",
+    system: str = "",
+) -> None:
+    """Make the whole cloud side: account, users, creds, bucket, stream, gateway token, contexts."""
+    with _control_plane(api_url, token_file) as control_plane:
+        chosen = choose_system(control_plane, system)
+        files = CloudFiles(control_plane.api_url, account, cloud_dir(os.environ))
+        up = CloudUp(control_plane, chosen, account, files, contexts.config_dir(os.environ), print)
+        if dry_run:
+            up.plan(account)
+            return
+        changes = up.run(account)
+        print(f"Done: {changes} made." if changes else "Nothing changed: it was all there.")
+        print(f"Creds and the gateway token are in {files.directory}/ (0600).")
+
+
+@task(
+    klass=FriendlyTask,
+    name="cloud-down",
+    help={
+        "account": f"the account cloud-up made or completed (default {names.APP_ACCOUNT_NAME})",
+        "dry_run": "print what would be removed",
+        **API_HELP,
+    },
+)
+def cloud_down(
+    c: Context,
+    account: str = names.APP_ACCOUNT_NAME,
+    dry_run: bool = False,
+    api_url: str = DEFAULT_API_URL,
+    token_file: str = "",
+    system: str = "",
+) -> None:
+    """Remove what cloud-up made (and only that), newest first."""
+    with _control_plane(api_url, token_file) as control_plane:
+        files = CloudFiles(control_plane.api_url, account, cloud_dir(os.environ))
+        ledger = files.load(control_plane.api_url, account)
+        if not ledger.made:
+            print(
+                f"Nothing to remove: cloud-up made nothing for {account} at {control_plane.api_url}."
+            )
+            return
+        if dry_run:
+            for made in reversed(ledger.made):
+                print(f"- would remove {made.kind} {made.name}")
+            return
+        removed = cloud_down_run(
+            control_plane, ledger, files, contexts.config_dir(os.environ), print
+        )
+        print(f"Removed {removed} of what cloud-up made.")
+
+
+@task(
+    klass=FriendlyTask,
+    help={
+        "env": "Copilot environment (default dev)",
+        "creds": "the Synadia Cloud service user's .creds file (or CLOUD_SERVICE_CREDS)",
+        "dry_run": "print every step, with no AWS access at all",
+        "init": "create what is missing first: the Copilot app, this environment, the service",
+    },
+)
+def deploy(
+    c: Context, env: str = "dev", creds: str = "", dry_run: bool = False, init: bool = False
+) -> None:
+    """Deploy the service to AWS Fargate with Copilot, against Synadia Cloud."""
+    from devkit.cloud.deploy import DeployError
+    from devkit.cloud.deploy import deploy as run_deploy
+
+    environment = flags.environment_name("--env", env)
+    path = contexts.path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
+    if path is None:
+        raise DeployError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
+    run_deploy(environment=environment, creds=path, dry_run=dry_run, init=init)
+
+
+@task(
+    klass=FriendlyTask,
+    help={"env": "Copilot environment (default dev)", "dry_run": "print without doing it"},
+)
+def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
+    """Remove the service from AWS; its balances table is kept."""
+    from devkit.cloud.deploy import destroy as run_destroy
+
+    run_destroy(environment=flags.environment_name("--env", env), dry_run=dry_run)
+
+
+TASKS = (cp_list, cp_create, cp_delete, cloud_up, cloud_down, deploy, destroy)

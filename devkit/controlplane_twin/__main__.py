@@ -1,0 +1,51 @@
+"""`python -m devkit.controlplane_twin`: the local control-plane API, as `invoke up` starts it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from devkit.auth.jwt import identity_from_seed
+from devkit.auth.security import controlplane_token_path
+from devkit.controlplane_twin.app import create_app
+from devkit.controlplane_twin.records import TwinPaths
+from devkit.controlplane_twin.twin import ControlPlaneTwin
+from service import names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devkit.controlplane_twin", description=__doc__)
+    parser.add_argument("--stack-dir", type=Path, required=True, help="the stack's directory")
+    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--port", type=int, default=names.CONTROLPLANE_PORT)
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(message)s")
+    root: Path = arguments.stack_dir
+    try:
+        seeds = json.loads((root / "security" / "keys.json").read_text())
+        token = controlplane_token_path(root).read_text().strip()
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: the stack's security material is unreadable: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    twin = ControlPlaneTwin(
+        TwinPaths(root),
+        arguments.nats_url,
+        operator=identity_from_seed(seeds["operator"]),
+        system=identity_from_seed(seeds["system"]),
+    )
+    web.run_app(
+        create_app(twin, token),
+        host=names.LOCAL_HOST,
+        port=arguments.port,
+        access_log=None,
+        print=lambda text: print(text, flush=True),
+    )
+
+
+if __name__ == "__main__":
+    main()

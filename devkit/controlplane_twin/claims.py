@@ -1,0 +1,66 @@
+"""The JWTs the twin issues, from what the API was asked: plain functions over its records.
+
+Accounts are signed by the local operator and name their signing-key group's key; users are
+signed by that key with `issuer_account`, as Synadia Cloud issues them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from devkit.auth.jwt import UNLIMITED, Identity, encode, identity_from_seed
+from devkit.auth.permissions import MIB, jetstream_limits
+from devkit.controlplane.models import UserJwtSettings
+from devkit.controlplane_twin.records import AccountRecord
+
+DEFAULT_R1_LIMITS: Final = jetstream_limits(disk_bytes=64 * MIB, memory_bytes=16 * MIB)
+"""An account asked for without limits: JetStream through R1, and small, because the server
+reserves every account's storage against its own 1 GB (measured: a third 512 MB account is
+refused)."""
+
+
+def account_limits(requested: dict[str, Any] | None) -> dict[str, Any]:
+    return dict(requested) if requested else {"tiered_limits": {"R1": DEFAULT_R1_LIMITS}}
+
+
+def account_jwt(record: AccountRecord, operator: Identity) -> str:
+    account = identity_from_seed(record.seed)
+    signing_key = identity_from_seed(record.signing_key_group.seed)
+    nats: dict[str, Any] = {
+        "type": "account",
+        "version": 2,
+        "limits": {**UNLIMITED, **record.limits},
+        "signing_keys": [signing_key.public_key],
+    }
+    if record.description:
+        nats["description"] = record.description
+    if record.revocations:
+        nats["revocations"] = dict(record.revocations)
+    return encode({"sub": account.public_key, "name": record.name, "nats": nats}, operator)
+
+
+def user_jwt(
+    user: Identity,
+    name: str,
+    settings: UserJwtSettings,
+    account: AccountRecord,
+    *,
+    expires_at: int | None,
+) -> str:
+    """No pub or sub permission means the whole account, as in the cloud."""
+    nats: dict[str, Any] = {
+        "type": "user",
+        "version": 2,
+        "subs": -1 if settings.subs is None else settings.subs,
+        "data": -1 if settings.data is None else settings.data,
+        "payload": -1 if settings.payload is None else settings.payload,
+        "issuer_account": identity_from_seed(account.seed).public_key,
+    }
+    for direction in ("pub", "sub", "resp"):
+        value = getattr(settings, direction)
+        if value is not None:
+            nats[direction] = value.model_dump(exclude_none=True)
+    claims: dict[str, Any] = {"sub": user.public_key, "name": name, "nats": nats}
+    if expires_at is not None:
+        claims["exp"] = expires_at
+    return encode(claims, identity_from_seed(account.signing_key_group.seed))

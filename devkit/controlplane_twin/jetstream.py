@@ -1,0 +1,150 @@
+"""Buckets and streams through the twin: made, listed and deleted by the server's JetStream API
+inside the account, so its answers (and refusals, such as a stream without max_bytes in an
+account that requires it) are the server's own.
+
+The API names each by an id; the twin gives one to every bucket or stream it first sees,
+including those the service made itself, as the cloud lists everything in the account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nats.aio.client import Client
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import APIError
+
+from devkit.auth.jwt import identity_from_seed
+from devkit.controlplane.models import KvBucketConfig, StreamConfig
+from devkit.controlplane_twin import views
+from devkit.controlplane_twin.errors import TwinError
+from devkit.controlplane_twin.records import (
+    AccountRecord,
+    JetStreamRecord,
+    Records,
+    new_id,
+    now_rfc3339,
+)
+from devkit.controlplane_twin.server_side import JetStreamError, ServerSide, ServerSideError
+
+KV_PREFIX = "KV_"
+OBJECT_PREFIX = "OBJ_"
+_STATUS_FOR_ERROR = {10059: 404}
+"""JetStream's "stream not found"; every other refusal is a 400, as the document declares."""
+
+
+def kind_of(stream_name: str) -> str | None:
+    if stream_name.startswith(KV_PREFIX):
+        return "kv-bucket"
+    return None if stream_name.startswith(OBJECT_PREFIX) else "stream"
+
+
+def stream_name_of(name: str, kind: str) -> str:
+    return KV_PREFIX + name if kind == "kv-bucket" else name
+
+
+class JetStreamDesk:
+    def __init__(self, server: ServerSide, records: Records, save: Callable[[], None]) -> None:
+        self._server = server
+        self._records = records
+        self._save = save
+
+    async def _connection(self, account: AccountRecord) -> Client:
+        try:
+            return await self._server.as_account(
+                identity_from_seed(account.seed), identity_from_seed(account.internal_user_seed)
+            )
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
+
+    async def _call(self, account: AccountRecord, subject: str, body: Any = None) -> dict[str, Any]:
+        try:
+            return await self._server.jetstream(await self._connection(account), subject, body)
+        except JetStreamError as error:
+            status = _STATUS_FOR_ERROR.get(error.err_code, 400 if error.code < 500 else 503)
+            raise TwinError(status, f"{error.description} ({error.err_code})") from None
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
+
+    def _record(self, account: AccountRecord, name: str, kind: str) -> JetStreamRecord:
+        for record in self._records.jetstream_of(account.id, kind):
+            if record.name == name:
+                return record
+        record = JetStreamRecord(new_id(), account.id, name, kind, now_rfc3339())
+        self._records.jetstream[record.id] = record
+        self._save()
+        return record
+
+    def _document(self, record: JetStreamRecord, info: dict[str, Any]) -> dict[str, Any]:
+        if record.kind == "kv-bucket":
+            return views.document(views.kv_bucket(record.id, record.name, info))
+        return views.document(views.stream(record.id, info))
+
+    async def _names(self, account: AccountRecord) -> list[str]:
+        answer = await self._call(account, "STREAM.NAMES")
+        return list(answer.get("streams") or [])
+
+    async def list(self, account: AccountRecord, kind: str) -> list[dict[str, Any]]:
+        found = []
+        for stream_name in sorted(await self._names(account)):
+            if kind_of(stream_name) != kind:
+                continue
+            name = stream_name.removeprefix(KV_PREFIX) if kind == "kv-bucket" else stream_name
+            info = await self._call(account, f"STREAM.INFO.{stream_name}")
+            found.append(self._document(self._record(account, name, kind), info))
+        return found
+
+    async def _refuse_existing(self, account: AccountRecord, name: str, kind: str) -> None:
+        """JetStream takes an identical create as a no-op; the API refuses a second one."""
+        if stream_name_of(name, kind) in await self._names(account):
+            raise TwinError(400, f"a {kind} named {name} already exists in this account")
+
+    async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> dict[str, Any]:
+        await self._refuse_existing(account, config.bucket, "kv-bucket")
+        js = (await self._connection(account)).jetstream()
+        try:
+            await js.create_key_value(
+                KeyValueConfig(
+                    bucket=config.bucket,
+                    description=config.description,
+                    history=config.history or 1,
+                    max_bytes=config.max_bytes if config.max_bytes is not None else -1,
+                    max_value_size=config.max_value_size or -1,
+                    storage=StorageType(config.storage),
+                    replicas=config.num_replicas or 1,
+                )
+            )
+        except APIError as error:
+            code = error.err_code or 0
+            status = _STATUS_FOR_ERROR.get(code, 400)
+            raise TwinError(status, f"{error.description} ({code})") from None
+        info = await self._call(account, f"STREAM.INFO.{KV_PREFIX}{config.bucket}")
+        return self._document(self._record(account, config.bucket, "kv-bucket"), info)
+
+    async def create_stream(self, account: AccountRecord, config: StreamConfig) -> dict[str, Any]:
+        await self._refuse_existing(account, config.name, "stream")
+        body = config.model_dump(exclude_none=True)
+        info = await self._call(account, f"STREAM.CREATE.{config.name}", body)
+        return self._document(self._record(account, config.name, "stream"), info)
+
+    def _find(self, item_id: str, kind: str) -> tuple[JetStreamRecord, AccountRecord]:
+        record = self._records.jetstream.get(item_id)
+        if record is None or record.kind != kind:
+            raise TwinError(404, f"no {kind} {item_id}")
+        return record, self._records.accounts[record.account_id]
+
+    async def view(self, item_id: str, kind: str) -> dict[str, Any]:
+        record, account = self._find(item_id, kind)
+        info = await self._call(account, f"STREAM.INFO.{stream_name_of(record.name, kind)}")
+        return self._document(record, info)
+
+    async def delete(self, item_id: str, kind: str) -> None:
+        record, account = self._find(item_id, kind)
+        await self._call(account, f"STREAM.DELETE.{stream_name_of(record.name, kind)}")
+        del self._records.jetstream[record.id]
+        self._save()
+
+    async def delete_everything(self, account: AccountRecord) -> None:
+        for stream_name in await self._names(account):
+            await self._call(account, f"STREAM.DELETE.{stream_name}")

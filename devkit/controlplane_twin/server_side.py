@@ -1,0 +1,135 @@
+"""The twin's hands on the real nats-server: install and delete account JWTs through the
+system account (the full resolver's `$SYS.REQ.CLAIMS.*`, as Synadia Cloud's servers get them),
+and JetStream calls made as an account's own user.
+
+Measured on nats-server 2.15.1 (docs/decisions.md, "The control-plane twin"): an account is
+usable the moment the server answers the update; the server answers 200 even for a JWT it will
+not trust, so the twin signs with the operator it serves and checks nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client, RawCredentials
+from nats.errors import Error as NatsError
+
+from devkit.auth.jwt import Identity, Permissions, encode, format_creds, user_claims
+from devkit.auth.permissions import ADMIN_PERMISSIONS
+
+SYSTEM_PERMISSIONS = Permissions(
+    publish=("$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.CLAIMS.DELETE"), subscribe=("_INBOX.>",)
+)
+TIMEOUT_S = 5.0
+
+
+class ServerSideError(Exception):
+    """The server refused or did not answer; `status` is what the API answers for it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class JetStreamError(Exception):
+    code: int
+    err_code: int
+    description: str
+
+
+def user_creds(user: Identity, issuer: Identity, name: str, permissions: Permissions) -> str:
+    return format_creds(encode(user_claims(user, name, permissions), issuer), user)
+
+
+async def _connect(url: str, creds: str, name: str) -> Client:
+    return await nats.connect(
+        url,
+        name=name,
+        user_credentials=RawCredentials(creds),
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=3,
+    )
+
+
+class ServerSide:
+    def __init__(self, url: str, operator: Identity, system: Identity, system_user: Identity):
+        self._url = url
+        self._operator = operator
+        self._system_creds = user_creds(
+            system_user, system, "controlplane-twin", SYSTEM_PERMISSIONS
+        )
+        self._system: Client | None = None
+        self._accounts: dict[str, Client] = {}
+
+    async def _system_connection(self) -> Client:
+        if self._system is None or self._system.is_closed:
+            self._system = await _connect(self._url, self._system_creds, "controlplane-twin")
+        return self._system
+
+    async def _ask(self, subject: str, payload: str) -> dict[str, Any]:
+        try:
+            connection = await self._system_connection()
+            reply = await connection.request(subject, payload.encode(), timeout=TIMEOUT_S)
+        except (NatsError, OSError, TimeoutError) as error:
+            raise ServerSideError(503, f"nats-server did not answer {subject}: {error}") from None
+        answer: dict[str, Any] = json.loads(reply.data)
+        if "error" in answer:
+            raise ServerSideError(502, f"nats-server refused {subject}: {answer['error']}")
+        data: dict[str, Any] = answer["data"]
+        return data
+
+    async def install_account(self, account_jwt: str) -> None:
+        """Create or update the account on the running server; live at once."""
+        await self._ask("$SYS.REQ.CLAIMS.UPDATE", account_jwt)
+
+    async def delete_account(self, account_public_key: str) -> None:
+        """Remove the account: its connections close at once and its users are refused."""
+        await self.forget(account_public_key)
+        claims = {"sub": self._operator.public_key, "nats": {"accounts": [account_public_key]}}
+        await self._ask("$SYS.REQ.CLAIMS.DELETE", encode(claims, self._operator))
+
+    async def as_account(self, account: Identity, internal_user: Identity) -> Client:
+        """The twin's own connection inside an account, for its JetStream calls."""
+        found = self._accounts.get(account.public_key)
+        if found is not None and not found.is_closed:
+            return found
+        creds = user_creds(internal_user, account, "controlplane-twin", ADMIN_PERMISSIONS)
+        try:
+            connection = await _connect(self._url, creds, "controlplane-twin")
+        except (NatsError, OSError, TimeoutError) as error:
+            raise ServerSideError(503, f"cannot connect to the account: {error}") from None
+        self._accounts[account.public_key] = connection
+        return connection
+
+    async def jetstream(self, connection: Client, subject: str, body: Any = None) -> dict[str, Any]:
+        """One JetStream API call (`$JS.API.<subject>`); its error as a JetStreamError."""
+        payload = b"" if body is None else json.dumps(body).encode()
+        try:
+            reply = await connection.request(f"$JS.API.{subject}", payload, timeout=TIMEOUT_S)
+        except (NatsError, OSError, TimeoutError) as error:
+            raise ServerSideError(503, f"JetStream did not answer {subject}: {error}") from None
+        answer: dict[str, Any] = json.loads(reply.data)
+        refusal = answer.get("error")
+        if refusal:
+            raise JetStreamError(
+                refusal["code"], refusal.get("err_code", 0), refusal["description"]
+            )
+        return answer
+
+    async def forget(self, account_public_key: str) -> None:
+        connection = self._accounts.pop(account_public_key, None)
+        if connection is not None and not connection.is_closed:
+            await connection.close()
+
+    async def close(self) -> None:
+        for key in list(self._accounts):
+            await self.forget(key)
+        if self._system is not None and not self._system.is_closed:
+            await self._system.close()

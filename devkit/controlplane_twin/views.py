@@ -1,0 +1,166 @@
+"""The API's response shapes, built from the twin's records and the server's own answers.
+
+Plain functions: each takes what the twin knows and returns the JSON document the published API
+would send, through the client's models (devkit.controlplane.models), so a shape the client
+cannot read fails here first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devkit.auth.jwt import decode_claims, identity_from_seed
+from devkit.controlplane.models import (
+    Account,
+    AccountInfo,
+    KvBucket,
+    KvBucketConfig,
+    NatsUser,
+    SigningKeyGroup,
+    StreamInfo,
+    System,
+    SystemInfo,
+    Team,
+    TeamInfo,
+)
+from devkit.controlplane_twin.records import AccountRecord, Records, UserRecord
+
+TEAM_NAME = "local"
+SYSTEM_NAME = "local"
+JETSTREAM_TIERS = ["R1"]
+"""One local server: streams and buckets of one replica, the tier cloud-up reads."""
+
+
+def document(model: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    return dumped
+
+
+def team_info(records: Records) -> TeamInfo:
+    return TeamInfo(id=records.team_id, name=TEAM_NAME)
+
+
+def team(records: Records) -> Team:
+    return Team(id=records.team_id, name=TEAM_NAME, created=records.created)
+
+
+def system_info(records: Records, nats_url: str) -> SystemInfo:
+    return SystemInfo(
+        config_mode=False,
+        connection_type="Direct",
+        id=records.system_id,
+        is_tenant=False,
+        jetstream_enabled=True,
+        name=SYSTEM_NAME,
+        state="Connected",
+        user_jwt_expires_in_secs=0,
+        jetstream_tiers=JETSTREAM_TIERS,
+        server_urls=nats_url,
+    )
+
+
+def system(records: Records, nats_url: str) -> System:
+    return System(
+        **system_info(records, nats_url).model_dump(),
+        created=records.created,
+        has_managed_operator=True,
+        has_managed_system_account=True,
+        limited=False,
+        team=team_info(records),
+        updates_available={},
+    )
+
+
+def account_public_key(account: AccountRecord) -> str:
+    return identity_from_seed(account.seed).public_key
+
+
+def account_info(account: AccountRecord) -> AccountInfo:
+    return AccountInfo(
+        auth_type="jwt",
+        id=account.id,
+        is_platform_account=False,
+        is_scp_account=False,
+        is_system_account=False,
+        name=account.name,
+        user_jwt_expires_in_secs=account.user_jwt_expires_in_secs,
+        account_public_key=account_public_key(account),
+    )
+
+
+def account(records: Records, record: AccountRecord, nats_url: str) -> Account:
+    js_enabled = any(key in record.limits for key in ("tiered_limits", "disk_storage"))
+    return Account(
+        **account_info(record).model_dump(),
+        connectors=False,
+        created=record.created,
+        jwt_sync_error="",
+        jwt_sync_status="Complete",
+        nsc_managed=False,
+        system=system_info(records, nats_url),
+        team=team_info(records),
+        workloads=False,
+        jwt=record.jwt,
+        claims=decode_claims(record.jwt),
+        claims_info={"js_enabled": js_enabled},
+        jwt_settings={"description": record.description, "limits": record.limits},
+    )
+
+
+def signing_key_group(record: AccountRecord) -> SigningKeyGroup:
+    group = record.signing_key_group
+    return SigningKeyGroup(
+        created=group.created,
+        disabled=False,
+        id=group.id,
+        is_scoped=False,
+        missing_seed=False,
+        name=group.name,
+        programmatic=False,
+    )
+
+
+def user(records: Records, record: UserRecord, nats_url: str) -> NatsUser:
+    owner = records.accounts[record.account_id]
+    return NatsUser(
+        account=account_info(owner),
+        claims=decode_claims(record.jwt),
+        created=record.created,
+        id=record.id,
+        jwt=record.jwt,
+        jwt_expires_at_max=0,
+        jwt_expires_in_secs=record.jwt_expires_in_secs,
+        jwt_settings=record.jwt_settings,
+        name=record.name,
+        system=system_info(records, nats_url),
+        team=team_info(records),
+        user_public_key=identity_from_seed(record.seed).public_key,
+        sk_group_id=owner.signing_key_group.id,
+    )
+
+
+def kv_bucket(bucket_id: str, bucket: str, stream: dict[str, Any]) -> KvBucket:
+    """From the server's STREAM.INFO of `KV_<bucket>`: the bucket's settings, in the API's names."""
+    config, state = stream["config"], stream["state"]
+    return KvBucket(
+        id=bucket_id,
+        stream_name=config["name"],
+        bytes=state["bytes"],
+        num_values=state["messages"],
+        config=KvBucketConfig(
+            bucket=bucket,
+            storage=config["storage"],
+            description=config.get("description"),
+            history=config["max_msgs_per_subject"],
+            max_bytes=config["max_bytes"],
+            max_value_size=config.get("max_msg_size", -1),
+            num_replicas=config["num_replicas"],
+        ),
+    )
+
+
+def stream(stream_id: str, info: dict[str, Any], kind: str = "stream") -> StreamInfo:
+    """The server's STREAM.INFO answer is already the API's JSCommonStreamInfo shape."""
+    return StreamInfo.model_validate(
+        {**info, "name": info["config"]["name"], "id": stream_id, "jetstream_type": kind}
+    )

@@ -1,0 +1,59 @@
+"""The local twins of what Synadia Cloud serves around NATS (the HTTP gateway and the
+control-plane API): host processes in both modes, reaching NATS on its published port."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from devkit.auth.security import ensure_controlplane_token, ensure_gateway_tokens
+from devkit.stack.config import StackConfig
+from devkit.stack.processes import ensure_free, launch, wait_http
+from devkit.stack.state import CONTROLPLANE, GATEWAY, Component
+
+
+@dataclass(frozen=True)
+class TwinSpec:
+    title: str
+    module: str
+    port: int
+    url: str
+
+
+def spec(config: StackConfig, name: str) -> TwinSpec:
+    if name == GATEWAY:
+        return TwinSpec("HTTP gateway", "devkit.gateway", config.gateway_port, config.gateway_url)
+    if name == CONTROLPLANE:
+        return TwinSpec(
+            "control-plane twin",
+            "devkit.controlplane_twin",
+            config.controlplane_port,
+            config.controlplane_url,
+        )
+    raise ValueError(f"no twin named {name}")
+
+
+def start_host_twin(config: StackConfig, name: str) -> Component:
+    twin = spec(config, name)
+    ensure_free(twin.port, twin.title)
+    ensure_gateway_tokens(config.root)  # a stack started before the twins existed has none
+    ensure_controlplane_token(config.root)
+    log_path = config.logs_dir / f"{name}.log"
+    launched = launch(
+        [
+            sys.executable,
+            "-m",
+            twin.module,
+            "--stack-dir",
+            str(config.root.resolve()),
+            "--nats-url",
+            config.nats_url,
+            "--port",
+            str(twin.port),
+        ],
+        log_path=log_path,
+    )
+    wait_http(f"{twin.url}/healthz", name=twin.title, process=launched.process, log_path=log_path)
+    return Component(
+        name=name, pid=launched.pid, marker=f"-m {twin.module}", log=str(log_path), address=twin.url
+    )
