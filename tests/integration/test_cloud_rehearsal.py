@@ -10,7 +10,7 @@ import base64
 import json
 import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from nats.errors import Error as NatsError
 
 from devkit.controlplane.client import ControlPlane
 from service import names
+from service.connection import flush_in_order
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.replicas import kill_all, launch_service
@@ -64,7 +65,7 @@ async def verdicts(url: str, creds: str) -> dict[str, bool]:
         errors.append(str(error))
 
     nc = await nats.connect(url, user_credentials=RawCredentials(creds), error_cb=on_error)
-    probes = {
+    probes: dict[str, Callable[[], Awaitable[object]]] = {
         "subscribe customer.balance": lambda: nc.subscribe(names.REQUEST_SUBJECT),
         "publish an event": lambda: nc.publish(names.event_subject("1"), b"{}"),
         "read the config bucket": lambda: nc.publish(f"$KV.{names.KV_BUCKET}.x", b""),
@@ -73,8 +74,7 @@ async def verdicts(url: str, creds: str) -> dict[str, bool]:
     for probe, attempt in probes.items():
         before = len(errors)
         await attempt()
-        for _ in range(2):  # flush_in_order: the -ERR arrives before the second PONG
-            await nc.flush(timeout=5)
+        await flush_in_order(nc, seconds=5)
         refused[probe] = len(errors) > before
     await nc.close()
     return refused

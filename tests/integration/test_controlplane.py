@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
-from nats.aio.client import RawCredentials
+from nats.aio.client import Client, RawCredentials
 from nats.errors import Error as NatsError
 
 from devkit.controlplane.client import ATTEMPTS, ControlPlane, ControlPlaneError
@@ -136,7 +136,7 @@ def test_a_missing_or_wrong_token_is_one_clear_line(stack: HttpStack, tmp_path: 
     assert "set SYNADIA_TOKEN or pass --token-file" in no_token.stderr
 
 
-async def _connect(stack: HttpStack, creds: str) -> nats.aio.client.Client:
+async def _connect(stack: HttpStack, creds: str) -> Client:
     return await nats.connect(
         stack.nats_url,
         user_credentials=RawCredentials(creds),
