@@ -7,6 +7,7 @@ traceback), so every bad value is one line that names its flag.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ from devkit.auth.natscli import ensure_nats_cli
 from devkit.bench.options import BENCH_HELP, BenchOptions
 from devkit.caller import call_once
 from devkit.cli import BenchTask, FriendlyTask, cloud
+from devkit.events import EventQuery, check_client_id, read_events
 from devkit.stack import lifecycle
 from devkit.stack.compose import docker_problem
 from devkit.stack.config import load_stack_config
@@ -107,16 +109,46 @@ def req(c: Context, client_id: str, timeout: str = "5") -> None:
 
 @task(
     klass=FriendlyTask,
+    help={
+        "last": "how many of the newest events to show first (default 10; 0 for none)",
+        "follow": "then keep printing new events until Ctrl-C",
+        "client_id": "only this customer's events",
+        "context": "read through this NATS CLI context (e.g. cloud-reader); default the local"
+        " stack's reader user",
+    },
+)
+def events(
+    c: Context, last: str = "10", follow: bool = False, client_id: str = "", context: str = ""
+) -> None:
+    """Print the recorded answers as JSON lines, read as the reader user (the data platform)."""
+    query = EventQuery(
+        last=flags.whole_number("--last", last, minimum=0),
+        client_id=check_client_id(client_id),
+        follow=follow,
+    )
+    if context:
+        target = contexts.read_context(contexts.config_dir(os.environ), context)
+        url, creds = target.url, target.creds
+    else:
+        config = running_config()
+        url, creds = config.nats_url, config.reader_creds
+    with contextlib.suppress(KeyboardInterrupt):  # --follow ends with Ctrl-C
+        asyncio.run(read_events(url, creds, query, lambda line: print(line, flush=True)))
+
+
+@task(
+    klass=FriendlyTask,
     help={"rows": "customers to write (default 1000)", "force": "seed again even if seeded"},
 )
 def seed(c: Context, rows: str = "1000", force: bool = False) -> None:
     """Seed the local table (once, as the service does; --force to write fresh balances)."""
-    from devkit.stack.seed import describe_outcome, run_seed
+    from devkit.stack.seed import describe_outcome, seed_with_progress
 
     count = flags.whole_number("--rows", rows, minimum=1)
     # Two connect attempts, not the replicas' ten: a person is waiting.
     settings = running_config().service_settings().model_copy(update={"connect_attempts": 2})
-    print(describe_outcome(asyncio.run(run_seed(settings, rows=count, force=force)), count))
+    outcome = seed_with_progress(settings, rows=count, force=force, interactive=sys.stdout.isatty())
+    print(describe_outcome(outcome, count))
 
 
 @task(
@@ -135,7 +167,7 @@ def context(
     cloud_service_creds: str = "",
     cloud_client_creds: str = "",
 ) -> None:
-    """Write NATS CLI contexts local-service/-client/-admin (and cloud-* when given creds)."""
+    """Write NATS CLI contexts local-service/-client/-admin/-reader (and cloud-* given creds)."""
     directory = contexts.config_dir(os.environ)
     if remove:
         removed = contexts.remove_ours(directory)
@@ -145,7 +177,11 @@ def context(
     if not config.client_creds.exists():
         raise contexts.ContextError("no local creds yet: run `invoke up` first")
     wanted = contexts.local_contexts(
-        config.nats_url, config.service_creds, config.client_creds, config.admin_creds
+        config.nats_url,
+        config.service_creds,
+        config.client_creds,
+        config.admin_creds,
+        config.reader_creds,
     )
     wanted += contexts.cloud_contexts(
         contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),

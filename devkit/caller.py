@@ -12,7 +12,7 @@ from nats.errors import NoRespondersError, TimeoutError
 from service import names
 from service.connection import ONE_PASS, failure_reason
 from service.faults import OperatorError
-from service.protocol import Reply, decode_reply, encode_request
+from service.protocol import Reply, decode_reply, encode_request, timeout_headers
 
 
 class CallError(OperatorError):
@@ -21,7 +21,12 @@ class CallError(OperatorError):
 
 async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0) -> Reply:
     try:
-        msg = await nc.request(names.REQUEST_SUBJECT, encode_request(client_id), timeout=timeout_s)
+        msg = await nc.request(
+            names.REQUEST_SUBJECT,
+            encode_request(client_id),
+            timeout=timeout_s,
+            headers=timeout_headers(timeout_s),
+        )
     except NoRespondersError:
         raise CallError(f"no service is listening on {names.REQUEST_SUBJECT}") from None
     except TimeoutError:

@@ -17,7 +17,12 @@ _Item = TypeVar("_Item")
 
 START_MARGIN_S = 0.25
 """A request with less of its budget left than this is not started: a DynamoDB read and a
-stream acknowledgement would not fit, so the work would only delay the 503."""
+stream acknowledgement would not fit, so the work would only delay the 503. A caller that allows
+less than twice this in all has half of its allowance as the margin instead."""
+
+
+def start_margin(allowed_s: float) -> float:
+    return min(START_MARGIN_S, allowed_s / 2)
 
 
 class Verdict(enum.Enum):
@@ -34,6 +39,7 @@ class Waiting(Generic[_Item]):
     item: _Item
     deadline: float
     """Clock time by which the reply must be sent."""
+    margin: float
 
 
 class Admission(Generic[_Item]):
@@ -47,14 +53,19 @@ class Admission(Generic[_Item]):
     def queued(self) -> int:
         return len(self._queue)
 
-    def offer(self, item: _Item, *, deadline: float, now: float) -> Verdict:
-        if deadline - now < START_MARGIN_S:
+    def offer(
+        self, item: _Item, *, deadline: float, now: float, allowed_s: float | None = None
+    ) -> Verdict:
+        """`allowed_s`: the request's whole allowance (default: plenty), of which `deadline -
+        now` is left."""
+        margin = START_MARGIN_S if allowed_s is None else start_margin(allowed_s)
+        if deadline - now < margin or deadline <= now:
             return Verdict.EXPIRED
         if self.running < self.slots:
             self.running += 1
             return Verdict.START
         if len(self._queue) < self.queue_limit:
-            self._queue.append(Waiting(item, deadline))
+            self._queue.append(Waiting(item, deadline, margin))
             return Verdict.QUEUED
         return Verdict.FULL
 
@@ -64,7 +75,7 @@ class Admission(Generic[_Item]):
         expired = []
         while self._queue:
             waiting = self._queue.popleft()
-            if waiting.deadline - now < START_MARGIN_S:
+            if waiting.deadline - now < waiting.margin:
                 expired.append(waiting.item)
                 continue
             self.running += 1

@@ -51,6 +51,7 @@ ServiceFault for a coded error."""
 OVERLOADED = "the service is overloaded; try again"
 STOPPING = "the service is stopping; try again"
 NO_REPLY_SUBJECT = "request has no reply subject"
+JETSTREAM_ACK_PREFIX = "$JS.ACK."
 PENDING_PER_PLACE = 4
 PENDING_FLOOR = 10_000
 """nats-py's own queue for the endpoint holds at most max(floor, 4 per slot and queue place)
@@ -74,7 +75,12 @@ class Arrival:
     msg: Msg
     received_ns: int
     deadline: float
-    """Loop time by which the reply must be sent: the budget counts from arrival."""
+    """Loop time the reply is due: the budget from arrival, capped at the caller's timeout."""
+    caller_deadline: float | None = None
+    """Loop time after which the caller no longer listens (its `Request-Timeout-Ms`)."""
+
+    def abandoned(self, now: float) -> bool:
+        return self.caller_deadline is not None and now >= self.caller_deadline
 
 
 class MicroService:
@@ -96,6 +102,8 @@ class MicroService:
         self.endpoint = endpoint
         self.id = service_id or new_service_id()
         self.stats = EndpointCounters()
+        self.expired = 0
+        """Requests dropped unanswered because their caller's timeout had passed."""
         self._budget_s = budget_s
         self._admission: Admission[Arrival] = Admission(
             slots=max_concurrency,
@@ -154,16 +162,32 @@ class MicroService:
     async def _on_request(self, msg: Msg) -> None:
         # Never waits before deciding: a backlog sits in our queue, timestamped, not in nats-py's.
         received_ns = time.perf_counter_ns()
-        if not msg.reply:
-            # Nobody could receive an answer: no read and no event for it.
+        if not msg.reply or msg.reply.startswith(JETSTREAM_ACK_PREFIX):
+            # No caller can get an answer (or a stream's delivery, aimed here): no work at all.
             self.stats.record(0, f"{BadRequestError.code}:{NO_REPLY_SUBJECT}")
             return
         now = asyncio.get_running_loop().time()
-        arrival = Arrival(msg, received_ns, now + self._budget_s)
-        verdict = self._admission.offer(arrival, deadline=arrival.deadline, now=now)
+        try:
+            caller_s = protocol.caller_timeout_s(msg.headers)
+        except BadRequestError as fault:
+            await self._answer_fault(msg, received_ns, fault.code, fault.message, fault.stats_text)
+            return
+        allowed_s = self._budget_s if caller_s is None else min(self._budget_s, caller_s)
+        caller_deadline = None if caller_s is None else now + caller_s
+        arrival = Arrival(msg, received_ns, now + allowed_s, caller_deadline)
+        verdict = self._admission.offer(
+            arrival, deadline=arrival.deadline, now=now, allowed_s=allowed_s
+        )
         if verdict is Verdict.START:
             self._launch(arrival)
         elif verdict is not Verdict.QUEUED:
+            await self._turn_away(arrival, now)
+
+    async def _turn_away(self, arrival: Arrival, now: float) -> None:
+        """A request that will not start: dropped when its caller has gone, else a 503."""
+        if arrival.abandoned(now):
+            self.expired += 1  # no reply, no read, no event: nobody is listening
+        else:
             await self._refuse(arrival, OVERLOADED)
 
     def _launch(self, arrival: Arrival) -> None:
@@ -191,22 +215,29 @@ class MicroService:
             error = "500:reply could not be sent"
         finally:
             self.stats.record(time.perf_counter_ns() - arrival.received_ns, error)
-            expired, following = self._admission.finished(now=asyncio.get_running_loop().time())
+            now = asyncio.get_running_loop().time()
+            expired, following = self._admission.finished(now=now)
             if following is not None:
                 self._launch(following)
             for late in expired:
-                await self._refuse(late, OVERLOADED)
+                await self._turn_away(late, now)
 
     async def _refuse(self, arrival: Arrival, message: str) -> None:
-        """A 503 without any work: the request could not start in time, or we are stopping."""
-        error = f"503:{message}"
+        """A 503 without any work: it could not start in time, or we are stopping."""
+        await self._answer_fault(arrival.msg, arrival.received_ns, 503, message)
+
+    async def _answer_fault(
+        self, msg: Msg, received_ns: int, code: int, message: str, stats_text: str = ""
+    ) -> None:
+        """A coded error sent without any work, and counted."""
+        error = f"{code}:{stats_text or message}"
         try:
-            body, headers = self._error_reply(503, message)
-            await self._nc.publish(arrival.msg.reply, body, headers=headers)
+            body, headers = self._error_reply(code, message)
+            await self._nc.publish(msg.reply, body, headers=headers)
         except Exception:
-            log.exception("reply.failed", extra={"subject": arrival.msg.subject})
+            log.exception("reply.failed", extra={"subject": msg.subject})
             error = "500:reply could not be sent"
-        self.stats.record(time.perf_counter_ns() - arrival.received_ns, error)
+        self.stats.record(time.perf_counter_ns() - received_ns, error)
 
     @staticmethod
     def _error_reply(code: int, message: str) -> tuple[bytes, dict[str, str]]:
@@ -223,12 +254,7 @@ class MicroService:
             await self._nc.publish(msg.reply, document.encode())
 
     def ping_response(self) -> PingResponse:
-        return PingResponse(
-            name=self.identity.name,
-            id=self.id,
-            version=self.identity.version,
-            metadata=dict(self.identity.metadata),
-        )
+        return PingResponse(**self._identity_fields())
 
     def info_response(self) -> InfoResponse:
         return InfoResponse(
@@ -259,14 +285,15 @@ class MicroService:
                     last_error=self.stats.last_error,
                     processing_time=self.stats.processing_time_ns,
                     average_processing_time=self.stats.average_processing_time_ns,
-                    data=None if stats_data is None else stats_data(),
+                    data={**(stats_data() if stats_data else {}), "expired": self.expired},
                 )
             ],
         )
 
     def _identity_fields(self) -> dict[str, Any]:
         """What every document repeats: name, id, version, metadata."""
-        return self.ping_response().model_dump(exclude={"type"})
+        me = self.identity
+        return {"name": me.name, "id": self.id, "version": me.version, "metadata": me.metadata}
 
 
 def new_service_id() -> str:

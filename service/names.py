@@ -18,6 +18,13 @@ REQUEST_SUBJECT: Final = "customer.balance"
 
 QUEUE_GROUP: Final = "q"
 
+TIMEOUT_HEADER: Final = "Request-Timeout-Ms"
+"""How long the caller will wait for this reply, in whole milliseconds, counted from when it sent
+the request. Relative, like gRPC's `grpc-timeout`, so no clock needs to agree with another: the
+service takes it from the moment the request arrives, drops the request unanswered once it has
+passed (nobody is listening any more) and never works past it."""
+MAX_CALLER_TIMEOUT_MS: Final = 3_600_000
+
 EVENT_SUBJECT_PREFIX: Final = "customer.balance"
 """Events go to `customer.balance.<client_id>`."""
 
@@ -88,6 +95,7 @@ APP_ACCOUNT_NAME: Final = "POC"
 SERVICE_USER: Final = "service"
 CLIENT_USER: Final = "client"
 ADMIN_USER: Final = "admin"
+READER_USER: Final = "reader"
 """The local stack's administrator (the NATS CLI's `local-admin` context); never in the cloud."""
 
 CLOUD_NATS_URL: Final = "tls://connect.ngs.global"

@@ -64,6 +64,25 @@ def encode_request(client_id: str) -> bytes:
     return encode_json({"client_id": client_id})
 
 
+def timeout_headers(timeout_s: float) -> dict[str, str]:
+    """The caller's half: how long it will wait, sent with the request."""
+    return {names.TIMEOUT_HEADER: str(max(0, int(timeout_s * 1000)))}
+
+
+def caller_timeout_s(headers: Mapping[str, str] | None) -> float | None:
+    """The service's half: the caller's timeout in seconds, None when it sent none."""
+    value = (headers or {}).get(names.TIMEOUT_HEADER)
+    if value is None:
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > names.MAX_CALLER_TIMEOUT_MS:
+        raise BadRequestError(
+            f"header {names.TIMEOUT_HEADER} must be whole milliseconds from 0 to"
+            f" {names.MAX_CALLER_TIMEOUT_MS}, not {value[:40]!r}"
+        )
+    return int(text) / 1000
+
+
 @dataclass(frozen=True)
 class Reply:
     """A reply as a caller sees it: the body, and the micro error headers when it is an error."""

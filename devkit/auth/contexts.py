@@ -22,9 +22,19 @@ MARK = "written by `invoke context` (nats-customer-balance)"
 LOCAL_SERVICE = "local-service"
 LOCAL_CLIENT = "local-client"
 LOCAL_ADMIN = "local-admin"
+LOCAL_READER = "local-reader"
 CLOUD_SERVICE = "cloud-service"
 CLOUD_CLIENT = "cloud-client"
-OURS = (LOCAL_SERVICE, LOCAL_CLIENT, LOCAL_ADMIN, CLOUD_SERVICE, CLOUD_CLIENT)
+CLOUD_READER = "cloud-reader"
+OURS = (
+    LOCAL_SERVICE,
+    LOCAL_CLIENT,
+    LOCAL_ADMIN,
+    LOCAL_READER,
+    CLOUD_SERVICE,
+    CLOUD_CLIENT,
+    CLOUD_READER,
+)
 
 # Every key the NATS CLI writes, so files look like the CLI's own.
 _TEMPLATE: dict[str, object] = {
@@ -134,12 +144,20 @@ def remove_ours(directory: Path) -> list[str]:
 
 
 def local_contexts(
-    url: str, service_creds: Path, client_creds: Path, admin_creds: Path | None = None
+    url: str,
+    service_creds: Path,
+    client_creds: Path,
+    admin_creds: Path | None = None,
+    reader_creds: Path | None = None,
 ) -> list[Context]:
     contexts = [
         Context(LOCAL_SERVICE, url, service_creds, "local stack as the service user"),
         Context(LOCAL_CLIENT, url, client_creds, "local stack as the client user"),
     ]
+    if reader_creds is not None:
+        contexts.append(
+            Context(LOCAL_READER, url, reader_creds, "local stack as the reader of the events")
+        )
     if admin_creds is not None:
         contexts.append(
             Context(LOCAL_ADMIN, url, admin_creds, "local stack as its administrator (local only)")

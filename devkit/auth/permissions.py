@@ -40,7 +40,31 @@ CLIENT_PERMISSIONS: Final = Permissions(
 )
 """Ask for balances and discover the service; nothing else (no impersonation, no KV, no streams)."""
 
-USERS: Final = {names.SERVICE_USER: SERVICE_PERMISSIONS, names.CLIENT_USER: CLIENT_PERMISSIONS}
+_EVENTS = names.STREAM_NAME
+
+READER_PERMISSIONS: Final = Permissions(
+    publish=(
+        f"{_JS}.STREAM.INFO.{_EVENTS}",
+        f"{_JS}.CONSUMER.CREATE.{_EVENTS}",
+        f"{_JS}.CONSUMER.CREATE.{_EVENTS}.>",
+        f"{_JS}.CONSUMER.DURABLE.CREATE.{_EVENTS}.>",
+        f"{_JS}.CONSUMER.INFO.{_EVENTS}.>",
+        f"{_JS}.CONSUMER.DELETE.{_EVENTS}.>",
+        f"{_JS}.CONSUMER.MSG.NEXT.{_EVENTS}.>",
+        f"{_JS}.CONSUMER.LIST.{_EVENTS}",
+        f"{_JS}.CONSUMER.NAMES.{_EVENTS}",
+        f"$JS.ACK.{_EVENTS}.>",
+    ),
+    subscribe=("_INBOX.>",),
+)
+"""The data platform's seat: its own pull consumers on the event stream, and acks; nothing else
+(no service subjects, no KV, no changes to the stream, no direct reads of stored messages)."""
+
+USERS: Final = {
+    names.SERVICE_USER: SERVICE_PERMISSIONS,
+    names.CLIENT_USER: CLIENT_PERMISSIONS,
+    names.READER_USER: READER_PERMISSIONS,
+}
 """The users of the application account, locally and in the cloud, by name."""
 
 ADMIN_PERMISSIONS: Final = Permissions(publish=(">",), subscribe=(">",), allow_responses=True)

@@ -16,7 +16,6 @@ from devkit.bench.baseline import measure
 from devkit.bench.load import run_load
 from devkit.bench.options import BenchOptions
 from devkit.bench.plan import LoadPlan, Target
-from devkit.bench.progress import ProgressDisplay
 from devkit.bench.report import (
     BaselineFigures,
     BenchResult,
@@ -35,6 +34,7 @@ from devkit.bench.stats import (
     service_stats,
     stats_delta,
 )
+from devkit.progress import ProgressDisplay
 from devkit.project import ROOT
 from devkit.stack import compose
 from devkit.stack.config import StackConfig, StackError

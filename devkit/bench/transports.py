@@ -12,7 +12,7 @@ from nats.errors import NoRespondersError, TimeoutError
 from devkit.bench.plan import BenchError, Target
 from devkit.caller import CallError, connect_client
 from service import names
-from service.protocol import Reply, decode_reply
+from service.protocol import Reply, decode_reply, timeout_headers
 
 TIMEOUT = "timeout"
 NO_RESPONDERS = "no_responders"
@@ -35,9 +35,13 @@ async def asking(target: Target, *, concurrency: int, timeout_s: float) -> Async
     except CallError as error:
         raise BenchError(str(error)) from None
 
+    headers = timeout_headers(timeout_s)
+
     async def ask(payload: bytes) -> Outcome:
         try:
-            msg = await nc.request(names.REQUEST_SUBJECT, payload, timeout=timeout_s)
+            msg = await nc.request(
+                names.REQUEST_SUBJECT, payload, timeout=timeout_s, headers=headers
+            )
         except TimeoutError:
             return TIMEOUT
         except NoRespondersError:

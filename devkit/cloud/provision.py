@@ -27,7 +27,11 @@ from service.bootstrap import desired_stream, stream_differences
 from service.credentials import CredentialsError, read_credentials_file
 
 Emit = Callable[[str], None]
-CONTEXT_FOR = {names.SERVICE_USER: contexts.CLOUD_SERVICE, names.CLIENT_USER: contexts.CLOUD_CLIENT}
+CONTEXT_FOR = {
+    names.SERVICE_USER: contexts.CLOUD_SERVICE,
+    names.CLIENT_USER: contexts.CLOUD_CLIENT,
+    names.READER_USER: contexts.CLOUD_READER,
+}
 GATEWAY_USER = names.CLIENT_USER
 
 

@@ -17,6 +17,7 @@ from nats.errors import MaxPayloadError, NoRespondersError, TimeoutError
 from devkit.gateway.connections import UserConnection, same_subject
 from devkit.gateway.errors import GatewayError
 from devkit.gateway.subjects import check_name, check_subject, whole
+from service import names
 from service.connection import flush_in_order
 
 HEADER_PREFIX = "NatsH-"
@@ -73,7 +74,12 @@ async def request_reply(request: web.Request, connection: UserConnection) -> web
     nc = connection.nc
     try:
         reply = await connection.verdicts.checked(
-            nc.request(subject, body, timeout=timeout_ms / 1000, headers=nats_headers(request)),
+            nc.request(
+                subject,
+                body,
+                timeout=timeout_ms / 1000,
+                headers={names.TIMEOUT_HEADER: str(timeout_ms), **(nats_headers(request) or {})},
+            ),
             kind="publish",
             matches=same_subject(subject),
         )

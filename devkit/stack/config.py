@@ -131,6 +131,10 @@ class StackConfig(BaseSettings):
     def admin_creds(self) -> Path:
         return creds_path(self.root, names.ADMIN_USER)
 
+    @property
+    def reader_creds(self) -> Path:
+        return creds_path(self.root, names.READER_USER)
+
     def service_environment(self) -> dict[str, str]:
         """What every replica and the bootstrap read: the same variables Fargate sets."""
         return {

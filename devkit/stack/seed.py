@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+
+from devkit.progress import ProgressDisplay
 from service.bootstrap import ensure_bucket
 from service.connection import connect, load_credentials
 from service.micro import new_service_id
@@ -10,7 +15,13 @@ from service.settings import Settings
 from service.store import DynamoStore, open_dynamodb
 
 
-async def run_seed(settings: Settings, *, rows: int, force: bool) -> SeedOutcome:
+async def run_seed(
+    settings: Settings,
+    *,
+    rows: int,
+    force: bool,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SeedOutcome:
     """Seed with the service user's creds; `force` takes over even a finished marker."""
     nc = await connect(settings, name="customer-seed", credentials=load_credentials(settings))
     try:
@@ -24,6 +35,7 @@ async def run_seed(settings: Settings, *, rows: int, force: bool) -> SeedOutcome
                 me=f"seed-task-{new_service_id()}",
                 rows=rows,
                 claim_timeout_s=settings.seed_claim_timeout_s,
+                on_progress=on_progress,
             )
             return await seeder.run(force=force)
     finally:
@@ -41,3 +53,16 @@ def describe_outcome(outcome: SeedOutcome, asked: int) -> str:
             f" ({outcome.earlier_rows} rows) remain in the table."
         )
     return line
+
+
+def seed_with_progress(
+    settings: Settings, *, rows: int, force: bool, interactive: bool
+) -> SeedOutcome:
+    """`invoke seed`: the protocol, with progress for the person waiting (or the CI log)."""
+    with ProgressDisplay(rows, interactive=interactive, unit="rows", rate_unit="rows/s") as shown:
+        started = time.monotonic()
+
+        def told(written: int, total: int) -> None:
+            shown.update(written, time.monotonic() - started)
+
+        return asyncio.run(run_seed(settings, rows=rows, force=force, on_progress=told))

@@ -10,7 +10,7 @@ import base64
 import json
 import stat
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,9 +21,9 @@ from nats.errors import Error as NatsError
 
 from devkit.controlplane.client import ControlPlane
 from service import names
-from service.connection import flush_in_order
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.permissions import watched
 from tests.support.replicas import kill_all, launch_service
 from tests.support.servers import Dynamo
 
@@ -58,24 +58,16 @@ def twin(stack: HttpStack) -> ControlPlane:
 
 async def verdicts(url: str, creds: str) -> dict[str, bool]:
     """For each thing a client might try: did the server refuse it?"""
-    refused: dict[str, bool] = {}
-    errors: list[str] = []
-
-    async def on_error(error: Exception) -> None:
-        errors.append(str(error))
-
-    nc = await nats.connect(url, user_credentials=RawCredentials(creds), error_cb=on_error)
-    probes: dict[str, Callable[[], Awaitable[object]]] = {
-        "subscribe customer.balance": lambda: nc.subscribe(names.REQUEST_SUBJECT),
-        "publish an event": lambda: nc.publish(names.event_subject("1"), b"{}"),
-        "read the config bucket": lambda: nc.publish(f"$KV.{names.KV_BUCKET}.x", b""),
-        "ask for a balance": lambda: nc.publish(names.REQUEST_SUBJECT, b'{"client_id":"1"}'),
-    }
-    for probe, attempt in probes.items():
-        before = len(errors)
-        await attempt()
-        await flush_in_order(nc, seconds=5)
-        refused[probe] = len(errors) > before
+    user = await watched(url, creds, raw=True)
+    nc = user.nc
+    refused = await user.refused(
+        {
+            "subscribe customer.balance": lambda: nc.subscribe(names.REQUEST_SUBJECT),
+            "publish an event": lambda: nc.publish(names.event_subject("1"), b"{}"),
+            "read the config bucket": lambda: nc.publish(f"$KV.{names.KV_BUCKET}.x", b""),
+            "ask for a balance": lambda: nc.publish(names.REQUEST_SUBJECT, b'{"client_id":"1"}'),
+        }
+    )
     await nc.close()
     return refused
 

@@ -6,12 +6,13 @@ import asyncio
 import json
 from datetime import datetime
 
+import nats
 import pytest
 from nats.aio.client import Client
 
 from devkit.stack.stream import stream_usage
 from service import names
-from service.protocol import decode_reply
+from service.protocol import decode_reply, timeout_headers
 from tests.support.messages import request_payload
 from tests.support.replicas import ServiceFactory
 from tests.support.servers import NatsServer
@@ -87,3 +88,31 @@ async def test_the_stream_size_is_a_setting_and_a_full_stream_is_reported(
     assert usage.messages < 400  # the oldest were discarded
     assert usage.discarding
     assert "the oldest events are being discarded" in usage.describe()
+
+
+async def test_a_request_whose_caller_has_gone_reads_nothing_and_records_nothing(
+    start_service: ServiceFactory, nc: Client
+) -> None:
+    start_service()
+    answered = await nc.request(
+        names.REQUEST_SUBJECT, request_payload("5"), timeout=5, headers=timeout_headers(5)
+    )
+    assert decode_reply(answered.data, answered.headers).ok
+    js = nc.jetstream()
+    before = await _figures(nc)
+    events_before = (await js.stream_info(names.STREAM_NAME)).state.messages
+
+    with pytest.raises(nats.errors.TimeoutError):  # dropped: no reply at all
+        await nc.request(
+            names.REQUEST_SUBJECT, request_payload("6"), timeout=1, headers=timeout_headers(0)
+        )
+    after = await _figures(nc)
+    assert after["expired"] == before["expired"] + 1
+    assert (after["keys"], after["batches"]) == (before["keys"], before["batches"])  # no read
+    assert (await js.stream_info(names.STREAM_NAME)).state.messages == events_before
+
+
+async def _figures(nc: Client) -> dict[str, int]:
+    stats = json.loads((await nc.request("$SRV.STATS.customer", b"", timeout=2)).data)
+    data: dict[str, int] = stats["endpoints"][0]["data"]
+    return data

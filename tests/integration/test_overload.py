@@ -12,6 +12,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from service import names
 from service.connection import flush_in_order
 from service.discovery import ServiceIdentity
 from service.micro import STOPPING, Endpoint, MicroService
@@ -124,3 +125,74 @@ async def test_a_request_without_a_reply_subject_costs_nothing(
     assert handler.calls == []  # no read, so no event either
     assert (service.stats.num_requests, service.stats.num_errors) == (1, 1)
     assert service.stats.last_error == "400:request has no reply subject"
+
+
+def waiting(milliseconds: int) -> dict[str, str]:
+    return {names.TIMEOUT_HEADER: str(milliseconds)}
+
+
+async def test_a_request_whose_caller_has_gone_is_dropped_unanswered(
+    server_nc: Client, nc: Client
+) -> None:
+    """Concurrency 1, one second a request: five callers who wait 300 ms queue behind one that
+    waits 5 s. When the slot frees, their callers have gone: no work, no reply, counted."""
+    handler = SlowHandler()
+    service = await start(server_nc, handler, concurrency=1)
+    first = asyncio.create_task(nc.request(SUBJECT, b"{}", timeout=5))
+    await asyncio.sleep(0.1)
+    impatient = await asyncio.gather(
+        *(nc.request(SUBJECT, b"{}", timeout=0.5, headers=waiting(300)) for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(outcome, nats.errors.TimeoutError) for outcome in impatient)
+    assert decode_reply((await first).data, None).ok
+    await asyncio.sleep(0.2)  # the slot freed at 1 s; the queue was looked at then
+    assert len(handler.calls) == 1
+    assert service.expired == 5
+    assert (service.stats.num_requests, service.stats.num_errors) == (1, 0)
+
+    await nc.publish(SUBJECT, b"{}", reply=nc.new_inbox(), headers=waiting(0))  # gone on arrival
+    await flush_in_order(nc)
+    for _ in range(100):  # delivered within moments; bounded
+        if service.expired == 6:
+            break
+        await asyncio.sleep(0.02)
+    assert service.expired == 6
+    assert len(handler.calls) == 1
+    stats = service.stats_response().endpoints[0]
+    assert stats.data is not None
+    assert stats.data["expired"] == 6
+
+
+async def test_the_callers_timeout_caps_the_budget(server_nc: Client, nc: Client) -> None:
+    deadlines: list[float] = []
+
+    async def remember(data: bytes, deadline: float) -> bytes:
+        deadlines.append(deadline - asyncio.get_running_loop().time())
+        return b'{"balance":1}'
+
+    service = MicroService(
+        server_nc,
+        ServiceIdentity("capped", "1.0.0", "a service that honours its callers' timeouts"),
+        Endpoint("work", SUBJECT, "q", remember),
+        max_concurrency=4,
+        budget_s=4.0,
+    )
+    await service.start()
+    await nc.request(SUBJECT, b"{}", timeout=2, headers=waiting(800))
+    await nc.request(SUBJECT, b"{}", timeout=2)
+    capped, uncapped = deadlines
+    assert 0.7 < capped <= 0.8
+    assert 3.9 < uncapped <= 4.0
+
+
+async def test_a_malformed_timeout_header_is_a_400_naming_it(server_nc: Client, nc: Client) -> None:
+    handler = SlowHandler(seconds=0)
+    await start(server_nc, handler, concurrency=2)
+    for value in ("soon", "-5", "1.5", "²", "99999999999"):
+        msg = await nc.request(SUBJECT, b"{}", timeout=2, headers={names.TIMEOUT_HEADER: value})
+        reply = decode_reply(msg.data, msg.headers)
+        assert reply.error_code == 400, value
+        assert reply.error_message is not None
+        assert reply.error_message.startswith(f"header {names.TIMEOUT_HEADER} must be whole")
+    assert handler.calls == []

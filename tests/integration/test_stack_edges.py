@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,14 @@ def test_up_converges_on_what_is_asked_and_remembers_it(
     assert forced.returncode == 0, forced.stderr
     assert "Seeded 5 rows (customers 1..5)." in forced.stdout
     assert "Customers 6..1000 of the earlier seed (1000 rows) remain" in forced.stdout
+
+    # Long work shows progress: about 9 s here, a plain line every 5 s (not a terminal).
+    large = invoke(stack_env, "seed", "--force", "--rows", "60000")
+    assert large.returncode == 0, large.stderr
+    steps = [line for line in large.stdout.splitlines() if line.startswith("  ")]
+    assert steps, large.stdout
+    assert re.fullmatch(r"  \d+/60000 rows \(\d+%\), [\d,]+ rows/s, about [\d,]+ s left", steps[0])
+    assert large.stdout.splitlines()[-1].startswith("Seeded 60000 rows")
 
 
 def test_tasks_talk_to_the_running_stack_from_anywhere(stack_env: dict[str, str]) -> None:

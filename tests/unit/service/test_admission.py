@@ -36,3 +36,12 @@ def test_stopping_drops_what_waits() -> None:
         admission.offer(name, deadline=4.0, now=0.0)
     assert admission.drop_queued() == ["b", "c"]
     assert admission.queued == 0
+
+
+def test_a_short_allowance_keeps_half_of_itself_as_the_margin() -> None:
+    """A caller that waits 200 ms may still be served: 250 ms of margin would refuse it always."""
+    admission: Admission[str] = Admission(slots=1, queue_limit=2)
+    assert admission.offer("brief", deadline=0.2, now=0.0, allowed_s=0.2) is Verdict.START
+    assert admission.offer("queued", deadline=0.2, now=0.0, allowed_s=0.2) is Verdict.QUEUED
+    assert admission.finished(now=0.15) == (["queued"], None)  # 50 ms left of 100 ms margin
+    assert admission.offer("gone", deadline=0.0, now=0.0, allowed_s=0.0) is Verdict.EXPIRED

@@ -8,14 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service import names
 from service.faults import BadRequestError
 from service.protocol import (
+    caller_timeout_s,
     decode_reply,
     decode_request,
     encode_balance,
     encode_error,
     encode_request,
     error_headers,
+    timeout_headers,
 )
 
 # Standard JSON (RFC 8259 as I-JSON narrows it): no NaN or Infinity, no lone surrogates.
@@ -103,3 +106,19 @@ def test_a_foreign_error_code_that_is_not_a_number_is_still_an_error() -> None:
     reply = decode_reply(b"", {"Nats-Service-Error-Code": "E42", "Nats-Service-Error": "odd"})
     assert not reply.ok
     assert reply.error_code == 0
+
+
+def test_the_callers_timeout_travels_in_whole_milliseconds() -> None:
+    headers = timeout_headers(2.5)
+    assert headers == {names.TIMEOUT_HEADER: "2500"}
+    assert caller_timeout_s(headers) == 2.5
+    assert caller_timeout_s(timeout_headers(-1)) == 0
+    assert caller_timeout_s(None) is None
+    assert caller_timeout_s({"Other": "1"}) is None
+    assert caller_timeout_s({names.TIMEOUT_HEADER: " 40 "}) == 0.04
+
+
+@pytest.mark.parametrize("value", ["", "soon", "-5", "1.5", "1e3", "²", "99999999999", "0x10"])
+def test_a_malformed_timeout_is_a_400_naming_the_header(value: str) -> None:
+    with pytest.raises(BadRequestError, match=f"^header {names.TIMEOUT_HEADER} must be whole"):
+        caller_timeout_s({names.TIMEOUT_HEADER: value})
