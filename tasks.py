@@ -22,7 +22,7 @@ from devkit.auth import contexts
 from devkit.auth.natscli import ensure_nats_cli
 from devkit.bench.options import BENCH_HELP, BenchOptions
 from devkit.caller import call_once
-from devkit.cli import BenchTask, FriendlyTask, cloud
+from devkit.cli import BenchTask, FriendlyTask, cloud, reader_target
 from devkit.events import EventQuery, check_client_id, read_events
 from devkit.stack import lifecycle
 from devkit.stack.compose import docker_problem
@@ -30,7 +30,7 @@ from devkit.stack.config import load_stack_config
 from devkit.stack.logs import show_logs
 from devkit.stack.report import render_status, render_up
 from devkit.stack.running import current_config, gateway_token, running_config
-from devkit.suite import check_commands, nats_cli_note, suite_commands
+from devkit.suite import check_commands, suite_commands, tool_notes
 
 NOT_RUNNING = 3
 """`invoke status` of a stack that is not running (as LSB init scripts say it); 1 is degraded."""
@@ -126,12 +126,7 @@ def events(
         client_id=check_client_id(client_id),
         follow=follow,
     )
-    if context:
-        target = contexts.read_context(contexts.config_dir(os.environ), context)
-        url, creds = target.url, target.creds
-    else:
-        config = running_config()
-        url, creds = config.nats_url, config.reader_creds
+    url, creds = reader_target(context)
     with contextlib.suppress(KeyboardInterrupt):  # --follow ends with Ctrl-C
         asyncio.run(read_events(url, creds, query, lambda line: print(line, flush=True)))
 
@@ -209,7 +204,7 @@ def nats_cli(c: Context) -> None:
 @task(klass=BenchTask, help=BENCH_HELP, optional=["rate"])  # a bare --rate gets our message
 def bench(
     c: Context,
-    requests: str = "1000",
+    requests: str = "",
     concurrency: str = "1000",
     timeout: str = "5",
     ids: str = "1..1000",
@@ -224,6 +219,7 @@ def bench(
     replicas: str = "",
     max_failures: str = "0",
     http: bool = False,
+    duration: str = "",
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
     from devkit.bench.run import run_for_stack
@@ -244,14 +240,20 @@ def bench(
         replicas=replicas,
         max_failures=max_failures,
         http=http,
+        duration=duration,
     )
     run_for_stack(current_config(), options, environ=os.environ)
 
 
-def _run_tests(c: Context, folder: str, k: str) -> None:
-    print(nats_cli_note())
+def _run_tests(c: Context, folder: str, k: str, containers: bool = True) -> None:
+    for line in tool_notes():
+        print(line)
     commands, note = suite_commands(
-        folder, selection=k, docker_problem=docker_problem(), ci=bool(os.environ.get("CI"))
+        folder,
+        selection=k,
+        docker_problem=docker_problem(),
+        ci=bool(os.environ.get("CI")),
+        containers=containers,
     )
     for command in commands:
         c.run(command, pty=False)
@@ -274,6 +276,12 @@ def test(c: Context, lint: bool = True, k: str = "") -> None:
 def test_integration(c: Context) -> None:
     """The integration tests only: native processes, then containers when an engine answers."""
     _run_tests(c, "tests/integration", "")
+
+
+@task(klass=FriendlyTask, name="test-chaos", help={"k": "only cases matching"})
+def test_chaos(c: Context, k: str = "") -> None:
+    """Faults injected with Toxiproxy and kill -9 under open-loop load (part of invoke test)."""
+    _run_tests(c, "tests/chaos", k, containers=False)
 
 
 @task

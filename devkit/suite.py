@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from devkit.auth.natscli import NatsCliError, ensure_nats_cli
+from devkit.auth.natscli import NATS_CLI
+from devkit.chaos.toxiproxy import TOXIPROXY
+from devkit.gotools import GoToolError, ensure_tool
 from service.faults import OperatorError
 
 PATHS = "service devkit tests tasks.py"
@@ -33,6 +35,7 @@ def suite_commands(
     docker_problem: str | None,
     ci: bool,
     python: str = sys.executable,
+    containers: bool = True,
 ) -> tuple[list[str], str | None]:
     """The pytest runs for `folder`, and a note when the container pass is skipped.
 
@@ -41,6 +44,8 @@ def suite_commands(
     pytest = f"{python} -m pytest"
     only = f" -k {selection!r}" if selection else ""
     commands = [f"{pytest} {folder} --stack=native -m 'not docker'{only}"]
+    if not containers:
+        return commands, None
     if docker_problem is None:
         return [*commands, f"{pytest} tests/integration --stack=docker{only}"], None
     if ci:
@@ -51,10 +56,13 @@ def suite_commands(
     return commands, f"Skipped the integration tests against containers: {docker_problem}."
 
 
-def nats_cli_note() -> str:
-    """Build the pinned NATS CLI the tests drive; without Go, say so (those tests then fail in
-    CI and skip elsewhere, saying why)."""
-    try:
-        return f"NATS CLI: {ensure_nats_cli()}"
-    except NatsCliError as error:
-        return f"warning: {error}"
+def tool_notes() -> list[str]:
+    """Build the pinned tools the tests drive (the NATS CLI, Toxiproxy); without Go, say so
+    (the tests that need them then fail, naming the tool)."""
+    notes = []
+    for tool in (NATS_CLI, TOXIPROXY):
+        try:
+            notes.append(f"{tool.name} {tool.version}: {ensure_tool(tool)}")
+        except GoToolError as error:
+            notes.append(f"warning: {error}")
+    return notes

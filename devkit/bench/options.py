@@ -15,6 +15,7 @@ BENCH_HELP = {
     "ids": "customer ids to cycle through: 1..1000, a,b,c or a mix (default 1..1000)",
     "clients": "load-generator processes, each with its own connection (default 1)",
     "rate": "open loop: requests per second (latency from the scheduled send time)",
+    "duration": "seconds to send for (with --rate, instead of a count of requests): a soak",
     "warmup": "requests sent and not counted before the run (default 0)",
     "context": "aim at a NATS CLI context (e.g. cloud-client) instead of the local stack",
     "creds": "with --server: a .creds file",
@@ -64,15 +65,17 @@ class BenchOptions:
         replicas: str,
         max_failures: str,
         http: bool = False,
+        duration: str = "",
     ) -> BenchOptions:
-        count = flags.whole_number("--requests", requests, minimum=1)
+        per_second = flags.optional_positive("--rate", rate, unit="requests per second")
+        count = request_count(requests, duration, per_second)
         plan = LoadPlan(
             requests=count,
             concurrency=flags.whole_number("--concurrency", concurrency, minimum=1),
             timeout_s=flags.positive_number("--timeout", timeout, unit="seconds"),
             ids=parse_ids(ids),
             clients=flags.whole_number("--clients", clients, minimum=1, maximum=64),
-            rate=flags.optional_positive("--rate", rate, unit="requests per second"),
+            rate=per_second,
             warmup=flags.whole_number("--warmup", warmup, minimum=0),
         )
         if context and (server or creds):
@@ -103,6 +106,18 @@ class BenchOptions:
             max_failures=failure_limit(max_failures, count),
             http=http,
         )
+
+
+def request_count(requests: str, duration: str, rate: float | None) -> int:
+    """--requests N (default 1000), or --duration S with --rate R: R x S requests."""
+    if not duration:
+        return flags.whole_number("--requests", requests or "1000", minimum=1)
+    seconds = flags.positive_number("--duration", duration, unit="seconds")
+    if rate is None:
+        raise flags.FlagError("--duration runs an open loop for that long: give --rate too")
+    if requests:
+        raise flags.FlagError("--duration and --requests both say how much to send: give one")
+    return max(1, round(rate * seconds))
 
 
 def failure_limit(text: str, requests: int) -> int:

@@ -1,13 +1,17 @@
-"""The Invoke task classes `tasks.py` uses: one error shape for every task, and the
-benchmark's short flags (-n and -c, as the original's benchmark had them)."""
+"""What `tasks.py` uses: one error shape for every task, the benchmark's short flags (-n and -c,
+as the original's benchmark had them), and where `invoke events` reads."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 from invoke.exceptions import Exit
 from invoke.tasks import Task
 
+from devkit.auth import contexts
+from devkit.stack.running import running_config
 from service.faults import OperatorError
 
 
@@ -37,3 +41,12 @@ class BenchTask(FriendlyTask):
         elif name == "http":  # -h would read as help
             opts["names"] = [name]
         return opts
+
+
+def reader_target(context: str) -> tuple[str, Path | None]:
+    """Where `invoke events` reads: a NATS CLI context, or the local stack's reader user."""
+    if context:
+        target = contexts.read_context(contexts.config_dir(os.environ), context)
+        return target.url, target.creds
+    config = running_config()
+    return config.nats_url, config.reader_creds

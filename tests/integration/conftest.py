@@ -18,9 +18,8 @@ from nats.aio.client import Client
 
 from devkit.auth.natscli import installed_cli
 from devkit.stack.compose import engine_available
-from devkit.stack.processes import free_port
 from service import names
-from tests.support.commands import clean_environment, invoke
+from tests.support.commands import invoke, stack_environment
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.replicas import (
     RunningService,
@@ -128,16 +127,7 @@ def running_service(
 @pytest.fixture
 def stack_env(tmp_path: Path, provider: Provider) -> Iterator[dict[str, str]]:
     """A stack of its own (directory and ports), in the mode `--stack` chose; always removed."""
-    env = {
-        **clean_environment(),
-        "STACK_MODE": provider.name,
-        "STACK_DIR": str(tmp_path / "stack"),
-        "STACK_NATS_PORT": str(free_port()),
-        "STACK_NATS_MONITOR_PORT": str(free_port()),
-        "STACK_DYNAMODB_PORT": str(free_port()),
-        "STACK_GATEWAY_PORT": str(free_port()),
-        "STACK_CONTROLPLANE_PORT": str(free_port()),
-    }
+    env = stack_environment(tmp_path / "stack", provider.name)
     yield env
     invoke(env, "down", "--wipe")
 

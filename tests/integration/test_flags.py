@@ -24,6 +24,10 @@ CASES = [
     (("bench", "--clients", "0"), "--clients must be from 1 to 64, not 0"),
     (("bench", "--max-failures", "x%"), "--max-failures takes a number of percent"),
     (("bench", "--context", "c", "--server", "nats://x"), "--context names the server"),
+    (("bench", "--duration", "60"), "--duration runs an open loop for that long: give --rate"),
+    (("bench", "--rate", "9", "--duration", "0"), "--duration must be a number of seconds"),
+    (("bench", "-r", "9", "-d", "5", "-n", "9"), "--duration and --requests both say how much"),
+    (("events", "--last", "x"), "--last takes a whole number, not 'x'"),
     (("logs", "--lines", "0"), "--lines must be 1 or more, not 0"),
     (("deploy", "--env", "", "--creds", "x"), "--env takes a Copilot environment name"),
     (("destroy", "--env", "Prod!"), "--env takes a Copilot environment name"),
@@ -41,7 +45,7 @@ def test_a_bad_value_is_named_before_anything_happens(
     assert result.stderr.count("\n") == 1  # one line
 
 
-@pytest.mark.parametrize("task", ["up", "req", "seed", "logs", "bench", "deploy"])
+@pytest.mark.parametrize("task", ["up", "req", "seed", "logs", "bench", "deploy", "events"])
 def test_help_shows_a_placeholder_for_every_value(stack_env: dict[str, str], task: str) -> None:
     """`-t, --timeout` without a placeholder reads like a switch."""
     shown = invoke(stack_env, "--help", task).stdout

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.stack.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 OWN_VARIABLES = ("NATS_", "AWS_", "DDB_", "STACK_", "CLOUD_", "SYNADIA_")
 """Variables of the project's own that a test must not inherit from the developer's shell."""
@@ -48,3 +50,17 @@ def required_tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is missing: it is installed by `pip install -e '.[dev]'`")
     return found
+
+
+def stack_environment(root: Path, mode: str) -> dict[str, str]:
+    """A stack of its own: its directory and free ports, in `mode`."""
+    return {
+        **clean_environment(),
+        "STACK_MODE": mode,
+        "STACK_DIR": str(root),
+        "STACK_NATS_PORT": str(free_port()),
+        "STACK_NATS_MONITOR_PORT": str(free_port()),
+        "STACK_DYNAMODB_PORT": str(free_port()),
+        "STACK_GATEWAY_PORT": str(free_port()),
+        "STACK_CONTROLPLANE_PORT": str(free_port()),
+    }

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from devkit.stack.processes import free_port
-from tests.support.commands import clean_environment, invoke
+from tests.support.commands import invoke, stack_environment
 
 
 @dataclass(frozen=True)
@@ -29,16 +28,7 @@ class HttpStack:
 @contextmanager
 def http_stack(mode: str, root: Path) -> Iterator[HttpStack]:
     """`invoke up` on free ports (the gateway's too); `down --wipe` afterwards, whatever happens."""
-    env = {
-        **clean_environment(),
-        "STACK_MODE": mode,
-        "STACK_DIR": str(root),
-        "STACK_NATS_PORT": str(free_port()),
-        "STACK_NATS_MONITOR_PORT": str(free_port()),
-        "STACK_DYNAMODB_PORT": str(free_port()),
-        "STACK_GATEWAY_PORT": str(free_port()),
-        "STACK_CONTROLPLANE_PORT": str(free_port()),
-    }
+    env = stack_environment(root, mode)
     started = invoke(env, "up")
     assert started.returncode == 0, started.stdout + started.stderr
     try:

@@ -1,0 +1,138 @@
+"""Open-loop load with a timeline: requests leave at a fixed rate whatever the replies do (as
+real callers arrive), and each one's send time, latency and outcome is kept, so a test can
+say what callers saw before, during and after a fault."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError, TimeoutError
+
+from service import names
+from service.protocol import Reply, decode_reply, encode_request, timeout_headers
+
+TIMEOUT = "timeout"
+NO_RESPONDERS = "no_responders"
+DISCONNECTED = "disconnected"
+"""The caller's own connection was down: the request never left."""
+Outcome = Reply | str
+"""A reply (an answer or a coded error), or one of the three above."""
+
+
+@dataclass(frozen=True)
+class Shot:
+    sent_s: float
+    """Seconds from the start of the load."""
+    latency_s: float
+    client_id: str
+    outcome: Outcome
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.outcome, Reply) and self.outcome.ok
+
+    @property
+    def code(self) -> int | str:
+        """200 for an answer, the error code, or `timeout` / `no_responders`."""
+        if isinstance(self.outcome, Reply):
+            return 200 if self.outcome.ok else (self.outcome.error_code or 0)
+        return self.outcome
+
+
+@dataclass(frozen=True)
+class Timeline:
+    shots: tuple[Shot, ...]
+    marks: dict[str, float] = field(default_factory=dict)
+    """When each scheduled fault action ran, in seconds from the start."""
+
+    def between(self, start_s: float, end_s: float) -> list[Shot]:
+        return [s for s in self.shots if start_s <= s.sent_s < end_s]
+
+    def codes(self, shots: Sequence[Shot] | None = None) -> dict[int | str, int]:
+        counted: dict[int | str, int] = {}
+        for shot in self.shots if shots is None else shots:
+            counted[shot.code] = counted.get(shot.code, 0) + 1
+        return counted
+
+    @property
+    def timeouts(self) -> int:
+        return sum(1 for s in self.shots if s.outcome == TIMEOUT)
+
+    def first_ok_after(self, moment_s: float) -> Shot | None:
+        return next((s for s in self.shots if s.sent_s >= moment_s and s.ok), None)
+
+    def latency_percentile(self, fraction: float) -> float:
+        ordered = sorted(s.latency_s for s in self.shots)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+Action = Callable[[], None]
+
+
+async def open_loop(
+    url: str,
+    creds: Path | None,
+    *,
+    rate: float,
+    duration_s: float,
+    ids: Sequence[str],
+    timeout_s: float = 5.0,
+    schedule: Sequence[tuple[float, str, Action]] = (),
+) -> Timeline:
+    """`rate` requests a second for `duration_s`, each waiting at most `timeout_s`, from a
+    caller that reconnects as real callers do; `schedule` runs (seconds, name, action) on the
+    load's own clock (actions block: they run in a thread)."""
+
+    async def quietly(error: Exception) -> None:  # reconnect attempts during a fault, expected
+        pass
+
+    nc = await nats.connect(
+        url,
+        error_cb=quietly,
+        user_credentials=None if creds is None else str(creds),
+        name="customer-chaos-load",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.1,
+    )
+    shots: list[Shot] = []
+    marks: dict[str, float] = {}
+    cycle = itertools.cycle(ids)
+    headers = timeout_headers(timeout_s)
+    began = time.monotonic()
+
+    async def one(client_id: str, sent_s: float) -> None:
+        try:
+            msg = await nc.request(
+                names.REQUEST_SUBJECT, encode_request(client_id), timeout=timeout_s, headers=headers
+            )
+            outcome: Outcome = decode_reply(msg.data, msg.headers)
+        except TimeoutError:
+            outcome = TIMEOUT
+        except NoRespondersError:
+            outcome = NO_RESPONDERS
+        except NatsError:
+            outcome = DISCONNECTED
+        shots.append(Shot(sent_s, time.monotonic() - began - sent_s, client_id, outcome))
+
+    async def act(at_s: float, name: str, action: Action) -> None:
+        await asyncio.sleep(max(0.0, began + at_s - time.monotonic()))
+        marks[name] = time.monotonic() - began
+        await asyncio.to_thread(action)
+
+    actions = [asyncio.create_task(act(*step)) for step in schedule]
+    tasks = []
+    try:
+        for n in range(max(1, int(rate * duration_s))):
+            await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(one(next(cycle), time.monotonic() - began)))
+        await asyncio.gather(*tasks, *actions)
+    finally:
+        await nc.close()
+    return Timeline(tuple(sorted(shots, key=lambda s: s.sent_s)), marks)

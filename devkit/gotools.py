@@ -1,0 +1,59 @@
+"""Real tools nobody here wrote (the NATS CLI, Toxiproxy) that no package index this project can
+use carries: built pinned with `go install` into the virtual environment's bin folder, where
+the tests and tasks look first."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.faults import OperatorError
+
+
+class GoToolError(OperatorError):
+    """The tool is missing and cannot be built here."""
+
+
+@dataclass(frozen=True)
+class GoTool:
+    name: str
+    """The executable's name in the bin folder."""
+    module: str
+    """The Go package `go install` builds (its last path element names what Go writes)."""
+    version: str
+
+
+def installed(tool: GoTool, bin_dir: Path | None = None) -> Path | None:
+    beside = (bin_dir or Path(sys.executable).parent) / tool.name
+    if beside.exists():
+        return beside
+    found = shutil.which(tool.name)
+    return Path(found) if found else None
+
+
+def ensure_tool(tool: GoTool, bin_dir: Path | None = None) -> Path:
+    """The tool, built at its pinned version with Go when it is not there yet."""
+    existing = installed(tool, bin_dir)
+    if existing is not None:
+        return existing
+    go = shutil.which("go")
+    if go is None:
+        raise GoToolError(
+            f"{tool.name} is not installed and Go is not on PATH to build it; install Go,"
+            f" or run: go install {tool.module}@{tool.version}"
+        )
+    target = bin_dir or Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as scratch:  # Go names the binary after the package
+        subprocess.run(
+            [go, "install", f"{tool.module}@{tool.version}"],
+            env={**os.environ, "GOBIN": scratch},
+            check=True,
+        )
+        built = Path(scratch) / tool.module.rsplit("/", 1)[-1]
+        shutil.move(built, target / tool.name)
+    return target / tool.name
