@@ -14,24 +14,37 @@ from service.connection import ONE_PASS, failure_reason
 from service.faults import OperatorError
 from service.protocol import Reply, decode_reply, encode_request, timeout_headers
 
+TIMEOUT = "timeout"
+NO_RESPONDERS = "no_responders"
+Outcome = Reply | str
+"""A reply (an answer or a coded error), or TIMEOUT or NO_RESPONDERS."""
+
+
+async def ask_outcome(nc: Client, payload: bytes, *, timeout_s: float) -> Outcome:
+    """One request as a load generator counts it: the reply, or why there was none."""
+    try:
+        msg = await nc.request(
+            names.REQUEST_SUBJECT, payload, timeout=timeout_s, headers=timeout_headers(timeout_s)
+        )
+    except TimeoutError:
+        return TIMEOUT
+    except NoRespondersError:
+        return NO_RESPONDERS
+    return decode_reply(msg.data, msg.headers)
+
 
 class CallError(OperatorError):
     """No reply at all: nobody listens on the subject, or the caller's timeout ran out."""
 
 
 async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0) -> Reply:
-    try:
-        msg = await nc.request(
-            names.REQUEST_SUBJECT,
-            encode_request(client_id),
-            timeout=timeout_s,
-            headers=timeout_headers(timeout_s),
-        )
-    except NoRespondersError:
-        raise CallError(f"no service is listening on {names.REQUEST_SUBJECT}") from None
-    except TimeoutError:
-        raise CallError(f"no reply on {names.REQUEST_SUBJECT} within {timeout_s:g} s") from None
-    return decode_reply(msg.data, msg.headers)
+    outcome = await ask_outcome(nc, encode_request(client_id), timeout_s=timeout_s)
+    if outcome == NO_RESPONDERS:
+        raise CallError(f"no service is listening on {names.REQUEST_SUBJECT}")
+    if outcome == TIMEOUT:
+        raise CallError(f"no reply on {names.REQUEST_SUBJECT} within {timeout_s:g} s")
+    assert isinstance(outcome, Reply)
+    return outcome
 
 
 async def connect_client(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -22,14 +21,13 @@ from nats.js.errors import NotFoundError
 
 from devkit.caller import CallError, connect_client
 from service import names
+from service.protocol import is_client_id
 
 BATCH = 256
 WAIT_S = 1.0
 """How long one pull waits for new events (--follow)."""
 IDLE_CONSUMER_S = 30.0
 """The server removes our consumer this long after we stop pulling (a reader killed with -9)."""
-
-_CLIENT_ID = re.compile(names.CLIENT_ID_PATTERN)
 
 
 class EventsError(CallError):
@@ -59,7 +57,7 @@ class EventQuery:
 
 
 def check_client_id(client_id: str) -> str:
-    if client_id and not _CLIENT_ID.fullmatch(client_id):
+    if client_id and not is_client_id(client_id):
         raise EventsError(
             f"--client-id {client_id!r} is not a customer id ({names.CLIENT_ID_PATTERN})"
         )

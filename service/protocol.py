@@ -37,9 +37,13 @@ def decode_request(data: bytes) -> BalanceRequest:
         client_id = str(client_id)
     if not isinstance(client_id, str):
         raise BadRequestError("client_id must be a string")
-    if not _CLIENT_ID.fullmatch(client_id):
+    if not is_client_id(client_id):
         raise BadRequestError("client_id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
     return BalanceRequest(client_id=client_id)
+
+
+def is_client_id(text: str) -> bool:
+    return _CLIENT_ID.fullmatch(text) is not None
 
 
 def encode_balance(balance: int) -> bytes:

@@ -18,8 +18,8 @@ from nats.aio.client import Client
 from pydantic import BaseModel
 
 from devkit.bench.plan import BenchError, LoadPlan, Target, split
-from devkit.bench.transports import NO_RESPONDERS, TIMEOUT, asking
-from devkit.caller import CallError, connect_client
+from devkit.bench.transports import asking
+from devkit.caller import NO_RESPONDERS, TIMEOUT, CallError, connect_client
 from service.protocol import Reply, encode_request
 
 LOWEST_US, HIGHEST_US, DIGITS = 1, 120_000_000, 3

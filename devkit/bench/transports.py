@@ -7,17 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
-from nats.errors import NoRespondersError, TimeoutError
+from nats.errors import TimeoutError
 
 from devkit.bench.plan import BenchError, Target
-from devkit.caller import CallError, connect_client
+from devkit.caller import NO_RESPONDERS, TIMEOUT, CallError, Outcome, ask_outcome, connect_client
 from service import names
-from service.protocol import Reply, decode_reply, timeout_headers
+from service.protocol import decode_reply
 
-TIMEOUT = "timeout"
-NO_RESPONDERS = "no_responders"
-Outcome = Reply | str
-"""A reply (an answer or a coded error), or TIMEOUT or NO_RESPONDERS."""
 Ask = Callable[[bytes], Awaitable[Outcome]]
 HEADER_PREFIX = "NatsH-"
 
@@ -35,18 +31,8 @@ async def asking(target: Target, *, concurrency: int, timeout_s: float) -> Async
     except CallError as error:
         raise BenchError(str(error)) from None
 
-    headers = timeout_headers(timeout_s)
-
     async def ask(payload: bytes) -> Outcome:
-        try:
-            msg = await nc.request(
-                names.REQUEST_SUBJECT, payload, timeout=timeout_s, headers=headers
-            )
-        except TimeoutError:
-            return TIMEOUT
-        except NoRespondersError:
-            return NO_RESPONDERS
-        return decode_reply(msg.data, msg.headers)
+        return await ask_outcome(nc, payload, timeout_s=timeout_s)
 
     try:
         yield ask

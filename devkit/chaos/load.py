@@ -13,17 +13,12 @@ from pathlib import Path
 
 import nats
 from nats.errors import Error as NatsError
-from nats.errors import NoRespondersError, TimeoutError
 
-from service import names
-from service.protocol import Reply, decode_reply, encode_request, timeout_headers
+from devkit.caller import TIMEOUT, Outcome, ask_outcome
+from service.protocol import Reply, encode_request
 
-TIMEOUT = "timeout"
-NO_RESPONDERS = "no_responders"
 DISCONNECTED = "disconnected"
 """The caller's own connection was down: the request never left."""
-Outcome = Reply | str
-"""A reply (an answer or a coded error), or one of the three above."""
 
 
 @dataclass(frozen=True)
@@ -104,19 +99,11 @@ async def open_loop(
     shots: list[Shot] = []
     marks: dict[str, float] = {}
     cycle = itertools.cycle(ids)
-    headers = timeout_headers(timeout_s)
     began = time.monotonic()
 
     async def one(client_id: str, sent_s: float) -> None:
         try:
-            msg = await nc.request(
-                names.REQUEST_SUBJECT, encode_request(client_id), timeout=timeout_s, headers=headers
-            )
-            outcome: Outcome = decode_reply(msg.data, msg.headers)
-        except TimeoutError:
-            outcome = TIMEOUT
-        except NoRespondersError:
-            outcome = NO_RESPONDERS
+            outcome = await ask_outcome(nc, encode_request(client_id), timeout_s=timeout_s)
         except NatsError:
             outcome = DISCONNECTED
         shots.append(Shot(sent_s, time.monotonic() - began - sent_s, client_id, outcome))

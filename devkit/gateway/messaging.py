@@ -17,8 +17,8 @@ from nats.errors import MaxPayloadError, NoRespondersError, TimeoutError
 from devkit.gateway.connections import UserConnection, same_subject
 from devkit.gateway.errors import GatewayError
 from devkit.gateway.subjects import check_name, check_subject, whole
-from service import names
 from service.connection import flush_in_order
+from service.protocol import timeout_headers
 
 HEADER_PREFIX = "NatsH-"
 DEFAULT_TIMEOUT_MS = 2000
@@ -78,7 +78,7 @@ async def request_reply(request: web.Request, connection: UserConnection) -> web
                 subject,
                 body,
                 timeout=timeout_ms / 1000,
-                headers={names.TIMEOUT_HEADER: str(timeout_ms), **(nats_headers(request) or {})},
+                headers={**timeout_headers(timeout_ms / 1000), **(nats_headers(request) or {})},
             ),
             kind="publish",
             matches=same_subject(subject),

@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from devkit.chaos.load import DISCONNECTED, NO_RESPONDERS, TIMEOUT, Timeline, open_loop
+from devkit.caller import NO_RESPONDERS, TIMEOUT
+from devkit.chaos.load import DISCONNECTED, Timeline, open_loop
 from devkit.events import EventQuery, read_events
 from tests.chaos.conftest import Rig, report
 
