@@ -1,4 +1,5 @@
-"""Which request runs next: at most `slots` at once, the rest wait in arrival order, and one
+"""Which request runs next: at most the concurrency limit at once, the rest wait in arrival
+order (their number shrinks with the limit, so a wait stays about as long as a run), and one
 that can no longer be answered within its budget is refused at once, without any work.
 
 Decided here, in plain code with the clock passed in; `micro.py` does the I/O. The wait
@@ -12,6 +13,8 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from service.concurrency_limit import ConcurrencyLimit
 
 _Item = TypeVar("_Item")
 
@@ -43,11 +46,20 @@ class Waiting(Generic[_Item]):
 
 
 class Admission(Generic[_Item]):
-    def __init__(self, *, slots: int, queue_limit: int) -> None:
+    def __init__(
+        self, *, slots: int, queue_limit: int, limit: ConcurrencyLimit | None = None
+    ) -> None:
+        """`slots` is the most ever run at once; `limit`, when given, adapts below it."""
         self.slots = slots
         self.queue_limit = queue_limit
+        self.limit = limit
         self.running = 0
         self._queue: deque[Waiting[_Item]] = deque()
+
+    @property
+    def allowed(self) -> int:
+        """How many may run at once now."""
+        return self.slots if self.limit is None else min(self.slots, self.limit.value)
 
     @property
     def queued(self) -> int:
@@ -61,26 +73,40 @@ class Admission(Generic[_Item]):
         margin = START_MARGIN_S if allowed_s is None else start_margin(allowed_s)
         if deadline - now < margin or deadline <= now:
             return Verdict.EXPIRED
-        if self.running < self.slots:
+        allowed = self.allowed
+        if self.running < allowed and not self._queue:  # nobody overtakes those waiting
             self.running += 1
             return Verdict.START
-        if len(self._queue) < self.queue_limit:
+        # Those running beyond a lowered limit are ahead in the queue too: they must finish
+        # before anyone queued can start.
+        ahead = len(self._queue) + max(0, self.running - allowed)
+        if ahead < self.queue_limit * allowed // self.slots:
             self._queue.append(Waiting(item, deadline, margin))
             return Verdict.QUEUED
         return Verdict.FULL
 
-    def finished(self, *, now: float) -> tuple[list[_Item], _Item | None]:
-        """A running request ended: the queued ones that expired meanwhile, and the next to start."""
+    def finished(
+        self, *, now: float, started: float | None = None, answered: bool = True
+    ) -> tuple[list[_Item], list[_Item]]:
+        """A running request (started at `started`) ended: the queued ones that expired
+        meanwhile, and those to start now (more than one when the limit has grown).
+
+        Only answered requests (not 5xx) steer the limit: when DynamoDB is down, requests are
+        slow because they fail, not because they queue, and shedding then would refuse the
+        requests that come after it is back."""
         self.running -= 1
-        expired = []
-        while self._queue:
+        if self.limit is not None and started is not None and answered:
+            self.limit.observe(started=started, now=now)
+        expired: list[_Item] = []
+        starting: list[_Item] = []
+        while self._queue and self.running < self.allowed:
             waiting = self._queue.popleft()
             if waiting.deadline - now < waiting.margin:
                 expired.append(waiting.item)
                 continue
             self.running += 1
-            return expired, waiting.item
-        return expired, None
+            starting.append(waiting.item)
+        return expired, starting
 
     def drop_queued(self) -> list[_Item]:
         """Everything still waiting, removed (the service is stopping)."""

@@ -17,12 +17,12 @@ from service.bootstrap import ensure_bucket, ensure_stream
 from service.coalescer import BalanceCoalescer
 from service.connection import connect, load_credentials
 from service.credentials import UserCredentials
-from service.discovery import ServiceIdentity
+from service.discovery import ServiceIdentity, new_service_id
 from service.events import EventRecorder
 from service.faults import OperatorError, ServiceFault, exit_on_operator_error
 from service.health import HealthReporter
 from service.logs import configure_logging
-from service.micro import Endpoint, MicroService, new_service_id
+from service.micro import Endpoint, MicroService
 from service.seeding import Seeder
 from service.settings import Settings, load_settings
 from service.store import DynamoStore, open_dynamodb

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from nats.nuid import NUID
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 SRV_PREFIX = "$SRV"
@@ -106,3 +107,7 @@ class StatsResponse(_ServiceDocument):
     started: str
     """RFC 3339, UTC."""
     endpoints: list[EndpointStats]
+
+
+def new_service_id() -> str:
+    return NUID().next().decode()

@@ -1,13 +1,11 @@
 """A small ADR-32 ("services framework") implementation with concurrent handlers and truthful stats.
 
-Why not nats-py's `nats.micro` (2.16): it runs one handler at a time per endpoint, so one slow
-DynamoDB call stalls every request behind it; a handler that hands the request to a task
-returns before the outcome is known, so `$SRV.STATS` would count failures as successes and
-measure processing time to the hand-off. Here every request runs in its own task, at most
-`max_concurrency` at once (the rest wait in `admission.py`'s queue, never inside nats-py's
-delivery callback), with a budget that counts from its arrival, and is counted when its reply
-has been sent. The `$SRV` discovery subjects and response documents follow ADR-32 and are
-checked against its JSON schemas in the tests.
+Why not nats-py's `nats.micro` (2.16): it runs one handler at a time per endpoint, and a handler
+that hands the request to a task would make `$SRV.STATS` count failures as successes. Here
+every request runs in its own task, as many at once as `concurrency_limit.py` allows (the rest
+wait in `admission.py`'s queue, never inside nats-py's delivery callback), with a budget that
+counts from its arrival, and is counted when its reply has been sent. The `$SRV` documents
+follow ADR-32 and are checked against its JSON schemas in the tests.
 """
 
 from __future__ import annotations
@@ -24,10 +22,9 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.nuid import NUID
 from pydantic import JsonValue
 
-from service import protocol
+from service import concurrency_limit, protocol
 from service.admission import Admission, Verdict
 from service.connection import flush_in_order
 from service.discovery import (
@@ -39,6 +36,7 @@ from service.discovery import (
     ServiceIdentity,
     StatsResponse,
     control_subjects,
+    new_service_id,
 )
 from service.faults import INTERNAL_ERROR_MESSAGE, BadRequestError, ServiceFault
 
@@ -108,6 +106,7 @@ class MicroService:
         self._admission: Admission[Arrival] = Admission(
             slots=max_concurrency,
             queue_limit=max_concurrency if queue_limit is None else queue_limit,
+            limit=concurrency_limit.for_budget(max_concurrency, budget_s),
         )
         self._in_flight: set[asyncio.Task[None]] = set()
         self._endpoint_sub: Subscription | None = None
@@ -138,16 +137,13 @@ class MicroService:
         """Stop taking requests; what was already delivered is queued as usual (bounded)."""
         sub, self._endpoint_sub = self._endpoint_sub, None
         if sub is not None:
-            # drain(): unsubscribe, then let the callback take what was already delivered; it
-            # never waits, so this is quick, and bounded anyway.
+            # Unsubscribe, then the callback (which never waits) takes what was delivered.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sub.drain(), timeout_s)  # type: ignore[no-untyped-call]
 
     async def wait_idle(self, limit_s: float) -> bool:
         """Wait for running and queued requests; at the limit the queued ones get a 503.
-
-        False when something was still running or queued at the limit.
-        """
+        False when something was still running or queued at the limit."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit_s
         while self._in_flight and (remaining := deadline - loop.time()) > 0:
@@ -197,6 +193,7 @@ class MicroService:
 
     async def _serve(self, arrival: Arrival) -> None:
         msg = arrival.msg
+        started = asyncio.get_running_loop().time()
         headers: dict[str, str] | None = None
         error: str | None = None
         try:
@@ -216,8 +213,11 @@ class MicroService:
         finally:
             self.stats.record(time.perf_counter_ns() - arrival.received_ns, error)
             now = asyncio.get_running_loop().time()
-            expired, following = self._admission.finished(now=now)
-            if following is not None:
+            answered = error is None or error.startswith("4")
+            expired, starting = self._admission.finished(
+                now=now, started=started, answered=answered
+            )
+            for following in starting:
                 self._launch(following)
             for late in expired:
                 await self._turn_away(late, now)
@@ -285,16 +285,15 @@ class MicroService:
                     last_error=self.stats.last_error,
                     processing_time=self.stats.processing_time_ns,
                     average_processing_time=self.stats.average_processing_time_ns,
-                    data={**(stats_data() if stats_data else {}), "expired": self.expired},
+                    data={**(stats_data() if stats_data else {}), **self._admission_figures()},
                 )
             ],
         )
+
+    def _admission_figures(self) -> dict[str, JsonValue]:
+        return {"expired": self.expired, "concurrency_limit": self._admission.allowed}
 
     def _identity_fields(self) -> dict[str, Any]:
         """What every document repeats: name, id, version, metadata."""
         me = self.identity
         return {"name": me.name, "id": self.id, "version": me.version, "metadata": me.metadata}
-
-
-def new_service_id() -> str:
-    return NUID().next().decode()

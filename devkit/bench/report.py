@@ -185,7 +185,9 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
     if stats:
         lines.append(
             f"service ($SRV.STATS, {stats.instances} instance(s)): {stats.requests} requests,"
-            f" {stats.errors} errors, average processing {stats.average_processing_ms:.2f} ms"
+            f" {stats.errors} errors, average processing {stats.average_processing_ms:.2f} ms,"
+            f" {stats.expired} dropped as expired, concurrency limit at the end"
+            f" {', '.join(map(str, stats.concurrency_limits)) or 'n/a'}"
         )
     lines.append(
         "CPU seconds: "

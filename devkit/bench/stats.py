@@ -24,6 +24,10 @@ class StatsDelta(BaseModel):
     requests: int
     errors: int
     average_processing_ms: float
+    expired: int = 0
+    """Requests dropped unanswered because their caller's timeout had passed."""
+    concurrency_limits: list[int] = []
+    """Each replica's concurrency limit at the end (service/concurrency_limit.py)."""
 
 
 async def service_stats(
@@ -64,18 +68,30 @@ def stats_delta(
     before: Mapping[str, EndpointStats], after: Mapping[str, EndpointStats]
 ) -> StatsDelta:
     """Instances that restarted during the run count whole."""
-    requests = errors = processing_ns = 0
+    requests = errors = processing_ns = expired = 0
+    limits = []
     for instance, now in after.items():
         then = before.get(instance)
         requests += now.num_requests - (then.num_requests if then else 0)
         errors += now.num_errors - (then.num_errors if then else 0)
         processing_ns += now.processing_time - (then.processing_time if then else 0)
+        expired += _figure(now, "expired") - (_figure(then, "expired") if then else 0)
+        if now.data and isinstance(limit := now.data.get("concurrency_limit"), int):
+            limits.append(limit)
     return StatsDelta(
         instances=len(after),
         requests=requests,
         errors=errors,
         average_processing_ms=processing_ns / requests / 1e6 if requests else 0.0,
+        expired=expired,
+        concurrency_limits=limits,
     )
+
+
+def _figure(stats: EndpointStats, name: str) -> int:
+    """One of the service's own counts in `data`; 0 from a replica that does not keep it."""
+    value = (stats.data or {}).get(name)
+    return value if isinstance(value, int) else 0
 
 
 def process_cpu_seconds(pid: int) -> float | None:

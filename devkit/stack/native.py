@@ -17,7 +17,7 @@ from devkit.stack.config import StackConfig
 from devkit.stack.processes import launch, stop_process
 from devkit.stack.readiness import wait_until_answering, wait_until_healthy
 from devkit.stack.running import record
-from devkit.stack.servers import start_moto, start_nats
+from devkit.stack.servers import MOTO_MODULE, start_moto, start_nats
 from devkit.stack.state import HOST_TWINS, Component, StackState, replica_name
 from devkit.stack.twins import start_host_twin
 from service import names
@@ -127,7 +127,7 @@ def _start_dynamodb(config: StackConfig) -> Component:
     return Component(
         name="dynamodb",
         pid=launched.pid,
-        marker="moto_server",
+        marker=MOTO_MODULE,
         log=str(workdir / "dynamodb.log"),
         address=config.dynamodb_endpoint,
     )

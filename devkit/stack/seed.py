@@ -9,7 +9,7 @@ from collections.abc import Callable
 from devkit.progress import ProgressDisplay
 from service.bootstrap import ensure_bucket
 from service.connection import connect, load_credentials
-from service.micro import new_service_id
+from service.discovery import new_service_id
 from service.seeding import Seeder, SeedOutcome
 from service.settings import Settings
 from service.store import DynamoStore, open_dynamodb

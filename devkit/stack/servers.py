@@ -5,6 +5,7 @@ Everything binds to 127.0.0.1.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path, PurePath
 
 from devkit.auth.security import SecurityMaterial
@@ -68,11 +69,15 @@ def start_nats(
     return launched
 
 
+MOTO_MODULE = "devkit.stack.moto_emulator"
+"""moto's server without its memory leak; also what its command line holds (a pid's check)."""
+
+
 def start_moto(*, workdir: Path, port: int) -> Launched:
     ensure_free(port, "DynamoDB emulator")
     log_path = workdir / "dynamodb.log"
     launched = launch(
-        [str(find_binary("moto_server")), "-H", names.LOCAL_HOST, "-p", str(port)],
+        [sys.executable, "-m", MOTO_MODULE, "-H", names.LOCAL_HOST, "-p", str(port)],
         log_path=log_path,
     )
     wait_http(

@@ -15,7 +15,8 @@ from nats.aio.client import Client
 from service import names
 from service.connection import flush_in_order
 from service.discovery import ServiceIdentity
-from service.micro import STOPPING, Endpoint, MicroService
+from service.faults import UnavailableError
+from service.micro import STOPPING, Endpoint, Handler, MicroService
 from service.protocol import decode_reply
 from tests.support.servers import NatsServer
 
@@ -43,7 +44,7 @@ async def server_nc(nats_server: NatsServer) -> AsyncIterator[Client]:
 
 
 async def start(
-    nc: Client, handler: SlowHandler, *, concurrency: int, queue_limit: int = 100
+    nc: Client, handler: Handler, *, concurrency: int, queue_limit: int = 100
 ) -> MicroService:
     service = MicroService(
         nc,
@@ -196,3 +197,60 @@ async def test_a_malformed_timeout_header_is_a_400_naming_it(server_nc: Client, 
         assert reply.error_message is not None
         assert reply.error_message.startswith(f"header {names.TIMEOUT_HEADER} must be whole")
     assert handler.calls == []
+
+
+@dataclass
+class Dependency:
+    """A dependency that serves `slots` calls at once, `seconds` each (40 a second), behind a
+    handler that gives up at its deadline, as the balance handler does."""
+
+    slots: int = 4
+    seconds: float = 0.1
+    served: int = 0
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.slots)
+
+    async def __call__(self, data: bytes, deadline: float) -> bytes:
+        try:
+            async with asyncio.timeout_at(deadline), self._slots:
+                await asyncio.sleep(self.seconds)
+        except TimeoutError:
+            raise UnavailableError("too late") from None
+        self.served += 1
+        return b'{"balance":1}'
+
+
+async def test_a_backlog_inside_the_handler_lowers_the_limit_and_failures_come_fast(
+    server_nc: Client, nc: Client
+) -> None:
+    """Three times the dependency's capacity for 8 s, with 400 allowed at once. At a fixed
+    limit the 400 admitted queue for the dependency and most failures come after the whole 4 s
+    budget; following latency, the limit falls to what the dependency serves within a second,
+    the rest are refused on arrival, and the dependency stays busy with answers that arrive."""
+    dependency = Dependency()
+    service = await start(server_nc, dependency, concurrency=400, queue_limit=400)
+    loop = asyncio.get_running_loop()
+    outcomes: list[tuple[float, float, int | None]] = []
+
+    async def call(sent: float) -> None:
+        msg = await nc.request(SUBJECT, b"{}", timeout=5)
+        reply = decode_reply(msg.data, msg.headers)
+        outcomes.append((sent, loop.time() - sent, reply.error_code))
+
+    began = loop.time()
+    calls = []
+    for n in range(960):  # 120 a second for 8 s, open loop
+        await asyncio.sleep(max(0.0, began + n / 120 - loop.time()))
+        calls.append(asyncio.create_task(call(loop.time())))
+    await asyncio.gather(*calls)
+    late = [o for o in outcomes if o[0] - began >= 4.0]
+    failed = sorted(latency for _, latency, code in late if code is not None)
+    assert {code for _, _, code in outcomes} <= {None, 503}
+    assert failed, "the load did not exceed the dependency's capacity"
+    assert failed[len(failed) // 2] < 0.5  # the median refusal is fast (fixed limit: ~4 s)
+    assert dependency.served >= 0.8 * 40 * 8  # goodput: 80% of what the dependency can do
+    stats = service.stats_response().endpoints[0]
+    assert stats.data is not None
+    assert isinstance(stats.data["concurrency_limit"], int)
+    assert stats.data["concurrency_limit"] < 400

@@ -109,7 +109,9 @@ def test_no_answer_means_no_latency_not_zero() -> None:
     assert "p50 n/a" in render(document, result)[3]
 
 
-def endpoint(requests: int, errors: int, processing_ns: int) -> EndpointStats:
+def endpoint(
+    requests: int, errors: int, processing_ns: int, expired: int = 0, limit: int = 1000
+) -> EndpointStats:
     return EndpointStats(
         name="balance",
         subject="customer.balance",
@@ -118,14 +120,23 @@ def endpoint(requests: int, errors: int, processing_ns: int) -> EndpointStats:
         last_error="",
         processing_time=processing_ns,
         average_processing_time=processing_ns // requests,
+        data={"expired": expired, "concurrency_limit": limit},
     )
 
 
 def test_stats_delta_sums_instances_and_counts_new_ones_whole() -> None:
-    before = {"a": endpoint(10, 1, 1_000_000)}
-    after = {"a": endpoint(110, 2, 101_000_000), "b": endpoint(100, 0, 100_000_000)}
+    before = {"a": endpoint(10, 1, 1_000_000, expired=4)}
+    after = {
+        "a": endpoint(110, 2, 101_000_000, expired=10, limit=480),
+        "b": endpoint(100, 0, 100_000_000, expired=1),
+    }
     assert stats_delta(before, after) == StatsDelta(
-        instances=2, requests=200, errors=1, average_processing_ms=1.0
+        instances=2,
+        requests=200,
+        errors=1,
+        average_processing_ms=1.0,
+        expired=7,
+        concurrency_limits=[480, 1000],
     )
 
 

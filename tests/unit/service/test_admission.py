@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.admission import START_MARGIN_S, Admission, Verdict
+from service.concurrency_limit import ConcurrencyLimit
 
 
 def test_slots_first_then_the_queue_then_refusal() -> None:
@@ -23,10 +24,10 @@ def test_a_freed_slot_goes_to_the_oldest_request_that_can_still_finish() -> None
     admission.offer("running", deadline=4.0, now=0.0)
     admission.offer("stale", deadline=1.0, now=0.0)
     admission.offer("fresh", deadline=9.0, now=0.5)
-    expired, following = admission.finished(now=2.0)
-    assert (expired, following) == (["stale"], "fresh")
+    expired, starting = admission.finished(now=2.0)
+    assert (expired, starting) == (["stale"], ["fresh"])
     assert (admission.running, admission.queued) == (1, 0)
-    assert admission.finished(now=3.0) == ([], None)
+    assert admission.finished(now=3.0) == ([], [])
     assert admission.running == 0
 
 
@@ -43,5 +44,46 @@ def test_a_short_allowance_keeps_half_of_itself_as_the_margin() -> None:
     admission: Admission[str] = Admission(slots=1, queue_limit=2)
     assert admission.offer("brief", deadline=0.2, now=0.0, allowed_s=0.2) is Verdict.START
     assert admission.offer("queued", deadline=0.2, now=0.0, allowed_s=0.2) is Verdict.QUEUED
-    assert admission.finished(now=0.15) == (["queued"], None)  # 50 ms left of 100 ms margin
+    assert admission.finished(now=0.15) == (["queued"], [])  # 50 ms left of 100 ms margin
     assert admission.offer("gone", deadline=0.0, now=0.0, allowed_s=0.0) is Verdict.EXPIRED
+
+
+def test_under_a_lowered_limit_fewer_run_and_fewer_wait_and_nobody_overtakes() -> None:
+    limit = ConcurrencyLimit(ceiling=4, floor=2, target_s=1.0)
+    admission: Admission[str] = Admission(slots=4, queue_limit=4, limit=limit)
+    for name in "abcd":
+        assert admission.offer(name, deadline=9.0, now=0.0) is Verdict.START
+    # Two of the four took 3 s and more against a 1 s target: the limit halves (its deepest cut).
+    assert admission.finished(now=3.0, started=0.0) == ([], [])
+    assert admission.finished(now=3.1, started=0.0) == ([], [])
+    assert admission.allowed == 2
+    assert [admission.offer(n, deadline=9.0, now=3.1) for n in "efg"] == [
+        Verdict.QUEUED,
+        Verdict.QUEUED,
+        Verdict.FULL,  # the queue shrank with the limit: 4 * 2 // 4
+    ]
+    assert admission.finished(now=3.2, started=0.0) == ([], ["e"])
+    assert admission.offer("h", deadline=9.0, now=3.2) is Verdict.QUEUED  # behind "f"
+    assert admission.finished(now=3.3, started=0.0) == ([], ["f"])
+
+
+def test_requests_running_beyond_a_lowered_limit_count_as_waiting_ahead() -> None:
+    limit = ConcurrencyLimit(ceiling=4, floor=2, target_s=1.0)
+    admission: Admission[str] = Admission(slots=4, queue_limit=4, limit=limit)
+    for name in "abcd":
+        admission.offer(name, deadline=9.0, now=0.0)
+    limit.observe(started=-3.0, now=0.0)  # two that ran elsewhere took 3 s: the limit halves
+    limit.observe(started=-2.9, now=0.1)
+    assert (admission.allowed, admission.running) == (2, 4)
+    assert admission.offer("e", deadline=9.0, now=0.1) is Verdict.FULL  # 2 places, 2 ahead
+
+
+def test_slow_failures_do_not_lower_the_limit() -> None:
+    """DynamoDB down: requests are slow because they fail, not because they queue."""
+    limit = ConcurrencyLimit(ceiling=4, floor=2, target_s=1.0)
+    admission: Admission[str] = Admission(slots=4, queue_limit=4, limit=limit)
+    for name in "abcd":
+        admission.offer(name, deadline=9.0, now=0.0)
+    admission.finished(now=3.0, started=0.0, answered=False)
+    admission.finished(now=3.2, started=0.0, answered=False)
+    assert admission.allowed == 4

@@ -69,5 +69,5 @@ def test_a_stats_document_reads_back_as_the_record_it_was() -> None:
     assert (endpoint.num_errors, endpoint.last_error, endpoint.data) == (
         1,
         "503:slow",
-        {"batches": 2, "expired": 0},
+        {"batches": 2, "expired": 0, "concurrency_limit": 1},
     )
