@@ -43,7 +43,7 @@ def desired_stream(replicas: int, max_bytes: int = names.STREAM_MAX_BYTES) -> St
         max_age=names.STREAM_MAX_AGE_S,
         max_bytes=max_bytes,
         num_replicas=replicas,
-        duplicate_window=120,
+        duplicate_window=names.STREAM_DUPLICATE_WINDOW_S,
     )
 
 

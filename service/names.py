@@ -34,6 +34,12 @@ STREAM_MAX_AGE_S: Final = 7 * 24 * 3600
 STREAM_MAX_BYTES: Final = 10 * 1024 * 1024
 """The original's 10 MiB: about 40,000 events of about 250 bytes each; STREAM_MAX_BYTES changes it."""
 
+STREAM_DUPLICATE_WINDOW_S: Final = 30
+"""How long the stream remembers an event's `Nats-Msg-Id`: long enough for the one resend of an
+event (inside the recorder's budget, half of REQUEST_TIMEOUT_S, at most 30 s). JetStream's
+default of 2 minutes held four times as many ids, 50 MB of nats-server's memory at 1,000
+events a second (docs/benchmarks.md, "Faults and soak")."""
+
 KV_BUCKET: Final = "config"
 KV_MAX_BYTES: Final = 1024 * 1024
 """Synadia Cloud refuses a bucket without max_bytes; 1 MiB holds thousands of markers."""

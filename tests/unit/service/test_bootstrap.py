@@ -4,7 +4,9 @@ from dataclasses import replace
 
 from nats.js.api import StorageType
 
+from service import names
 from service.bootstrap import desired_stream, stream_differences
+from service.settings import Settings
 
 
 def test_identical_settings_have_no_differences() -> None:
@@ -30,3 +32,12 @@ def test_every_difference_is_listed() -> None:
         "max_bytes: is 5, want 10485760",
         "num_replicas: is 1, want 3",
     ]
+
+
+def test_the_duplicate_window_spans_the_resend_of_any_allowed_budget() -> None:
+    """The recorder resends an event inside half of REQUEST_TIMEOUT_S; the stream must still
+    remember the first send's id by then, whatever the setting."""
+    (bound,) = [
+        m.le for m in Settings.model_fields["request_timeout_s"].metadata if hasattr(m, "le")
+    ]
+    assert desired_stream(1).duplicate_window == names.STREAM_DUPLICATE_WINDOW_S >= bound / 2
