@@ -99,13 +99,15 @@ class Admission(Generic[_Item]):
             self.limit.observe(started=started, now=now)
         expired: list[_Item] = []
         starting: list[_Item] = []
-        while self._queue and self.running < self.allowed:
-            waiting = self._queue.popleft()
-            if waiting.deadline - now < waiting.margin:
-                expired.append(waiting.item)
-                continue
-            self.running += 1
-            starting.append(waiting.item)
+        while self._queue:
+            waiting = self._queue[0]
+            if waiting.deadline - now < waiting.margin:  # refused even while none may start
+                expired.append(self._queue.popleft().item)
+            elif self.running < self.allowed:
+                self.running += 1
+                starting.append(self._queue.popleft().item)
+            else:
+                break
         return expired, starting
 
     def drop_queued(self) -> list[_Item]:

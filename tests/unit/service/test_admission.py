@@ -87,3 +87,15 @@ def test_slow_failures_do_not_lower_the_limit() -> None:
     admission.finished(now=3.0, started=0.0, answered=False)
     admission.finished(now=3.2, started=0.0, answered=False)
     assert admission.allowed == 4
+
+
+def test_a_queued_request_out_of_time_is_refused_even_while_none_may_start() -> None:
+    limit = ConcurrencyLimit(ceiling=4, floor=1, target_s=1.0)
+    admission: Admission[str] = Admission(slots=4, queue_limit=4, limit=limit)
+    for name in "abcd":
+        admission.offer(name, deadline=9.0, now=0.0)
+    assert admission.offer("short", deadline=2.0, now=0.0) is Verdict.QUEUED
+    limit.observe(started=-5.0, now=0.0)  # answers took 5 s: the limit falls to 1
+    limit.observe(started=-4.9, now=0.1)
+    assert admission.allowed == 1
+    assert admission.finished(now=1.9) == (["short"], [])  # three still run, above the limit
