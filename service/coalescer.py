@@ -10,7 +10,10 @@ while every batch slot is busy the next batch keeps filling. The handler does no
 At most one partial batch is in flight at a time (Nagle's rule, applied to BatchGetItem): full
 batches take any free slot, a partial one waits for the partial batch before it. Under load the
 waiting batch fills instead of leaving as many small calls, each paying a whole call's overhead
-(the measured effect is in docs/benchmarks.md); a lone lookup still leaves at once.
+(the measured effect is in docs/benchmarks.md); a lone lookup still leaves at once. The wait
+has a limit, `PARTIAL_PATIENCE_S`: a partial batch out longer than that is retrying or stuck
+(DynamoDB unreachable, a connection waiting for its read timeout), and lookups made after
+DynamoDB came back must not wait for it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from service.store import Item, parse_balance
 
 STOPPING = "the service is stopping; try again"
 UNPROCESSED = "DynamoDB kept keys unprocessed; try again"
+PARTIAL_PATIENCE_S = 0.25
+"""How long a partial batch waits for the partial batch in flight; a call takes milliseconds."""
 Batch = dict[str, list[asyncio.Future[int | None]]]
 """A batch: each key and the lookups waiting for it."""
 
@@ -80,7 +85,9 @@ class BalanceCoalescer:
         self._batch_max = batch_max
         self._slots = batches_in_flight
         self._in_flight = 0
-        self._partial_in_flight = False
+        self._partials_in_flight = 0
+        self._partial_sent_at = 0.0
+        self._patience: asyncio.TimerHandle | None = None
         self._budget_s = unprocessed_budget_s
         self._pending: dict[str, list[asyncio.Future[int | None]]] = {}
         self._scheduled = False
@@ -137,14 +144,20 @@ class BalanceCoalescer:
 
     def _dispatch(self) -> None:
         self._scheduled = False
+        loop = asyncio.get_running_loop()
         while self._pending and self._in_flight < self._slots and not self._closed:
             partial = len(self._pending) < self._batch_max
-            if partial and self._partial_in_flight:
-                return
+            if partial and self._partials_in_flight:
+                waited = loop.time() - self._partial_sent_at
+                if waited < PARTIAL_PATIENCE_S:
+                    self._wake_after(PARTIAL_PATIENCE_S - waited)
+                    return
             keys = list(self._pending)[: self._batch_max]
             batch = {key: self._pending.pop(key) for key in keys}
             self._in_flight += 1
-            self._partial_in_flight |= partial
+            if partial:
+                self._partials_in_flight += 1
+                self._partial_sent_at = loop.time()
             task = asyncio.create_task(self._run(batch, partial=partial))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -163,9 +176,18 @@ class BalanceCoalescer:
         finally:
             self._in_flight -= 1
             if partial:
-                self._partial_in_flight = False
+                self._partials_in_flight -= 1
             if self._pending:
                 self._dispatch()
+
+    def _wake_after(self, delay_s: float) -> None:
+        """Look again once the partial batch in flight has had its patience."""
+        if self._patience is None:
+            self._patience = asyncio.get_running_loop().call_later(delay_s, self._on_patience)
+
+    def _on_patience(self) -> None:
+        self._patience = None
+        self._dispatch()
 
     async def _fetch(self, batch: Batch) -> None:
         """BatchGetItem; every round settles what it found, and UnprocessedKeys are sent again
@@ -196,6 +218,8 @@ class BalanceCoalescer:
         """Stop: lookups not sent yet fail at once, batches in flight are cancelled and their
         lookups fail, and nothing new leaves."""
         self._closed = True
+        if self._patience is not None:
+            self._patience.cancel()
         _fail(self._pending.values(), UnavailableError(STOPPING))
         self._pending.clear()
         for task in list(self._tasks):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.coalescer import BalanceCoalescer
+from service.coalescer import PARTIAL_PATIENCE_S, BalanceCoalescer
 from service.faults import InternalError, UnavailableError
 
 
@@ -99,6 +99,25 @@ async def test_a_partial_batch_waits_for_the_partial_batch_in_flight() -> None:
     assert [len(b) for b in store.batches] == [1]
     await asyncio.gather(first, *later)
     assert [len(b) for b in store.batches] == [1, 40]
+
+
+async def test_a_partial_batch_waits_for_a_stuck_one_only_so_long() -> None:
+    """DynamoDB was unreachable and a partial batch still waits for its read timeout: a lookup
+    made after DynamoDB is back leaves after PARTIAL_PATIENCE_S, not when that call gives up."""
+    store = Store(BALANCES, delay_s=10.0)
+    coalescer = BalanceCoalescer(store, batches_in_flight=8)
+    stuck = asyncio.create_task(coalescer.get_balance("1"))
+    await asyncio.sleep(0.01)
+    store.delay_s = 0.0  # DynamoDB is back
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert await asyncio.wait_for(coalescer.get_balance("2"), 2) == 102
+    assert PARTIAL_PATIENCE_S - 0.02 <= loop.time() - began < PARTIAL_PATIENCE_S + 0.2
+    assert [len(b) for b in store.batches] == [1, 1]
+    assert not stuck.done()
+    await coalescer.close()
+    with pytest.raises(UnavailableError):
+        await stuck
 
 
 async def test_full_batches_do_not_wait_for_a_partial_one() -> None:
