@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError, TimeoutError
 
 from service import names
-from service.connection import ONE_PASS, failure_reason
+from service.connection import ONE_PASS, failure_reason, open_connection
+from service.credentials import inbox_prefix_of
 from service.faults import OperatorError
 from service.protocol import Reply, decode_reply, encode_request, timeout_headers
 
@@ -50,21 +50,24 @@ async def request_balance(nc: Client, client_id: str, *, timeout_s: float = 5.0)
 async def connect_client(
     url: str, *, name: str, creds: Path | None = None, connect_timeout_s: float = 2.0
 ) -> Client:
-    """A quick connect with no reconnects: a failure is one clear CallError within seconds."""
+    """A quick connect with no reconnects: a failure is one clear CallError within seconds.
+
+    Replies come to the user's private inbox when its permissions give it one."""
     failures: list[Exception] = []
 
     async def remember(error: Exception) -> None:  # instead of nats-py's printed traceback
         failures.append(error)
 
     try:
-        return await nats.connect(
-            url,
+        return await open_connection(
+            servers=[url],
             **ONE_PASS,
             name=name,
             reconnect_time_wait=0.2,
             connect_timeout=connect_timeout_s,
             error_cb=remember,
             user_credentials=None if creds is None else str(creds),
+            inbox_prefix=inbox_prefix_of(creds) or names.INBOX_PREFIX,
         )
     except (NatsError, OSError) as error:
         raise CallError(

@@ -6,9 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-import nats
 from nats.aio.client import Client, RawCredentials
-from nats.errors import NoServersError
+from nats.errors import NoServersError, StaleConnectionError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from service.credentials import (
@@ -34,6 +33,43 @@ With its defaults, one `nats.connect` to an unreachable server tries 61 times,
 connect"). nats-py counts the first try against `max_reconnect_attempts` and reads 0 as
 "no limit", so 1 means two tries per server.
 """
+
+
+class LatePongClient(Client):
+    """nats-py's client, safe against a PONG that comes after its flush gave up.
+
+    nats-py 2.16 cancels a timed-out flush's future but leaves it in its PONG queue; when the
+    server answers late (after a pause, or a slow network), `_process_pong` sets the result of
+    the cancelled future, the InvalidStateError ends the read loop, and the connection still
+    says connected while it reads nothing (nats.py issues #469, #624): a 5 s pause of
+    nats-server silenced every replica for 5 minutes. Each PONG still answers one PING, in
+    order; one whose waiter has gone is simply counted.
+    """
+
+    async def _process_pong(self) -> None:
+        if self._pongs:
+            future = self._pongs.pop(0)
+            if not future.done():
+                future.set_result(True)
+            self._pongs_received += 1
+            self._pings_outstanding = 0
+
+    async def reconnect(self) -> None:
+        """Drop the connection the way nats-py drops a stale one, and reconnect."""
+        await self._process_op_err(StaleConnectionError())
+
+    @property
+    def reading(self) -> bool:
+        """Whether the read loop runs: without it nothing arrives, whatever `is_connected` says."""
+        task = self._reading_task
+        return task is not None and not task.done()
+
+
+async def open_connection(**options: Any) -> LatePongClient:
+    """`nats.connect`, with the client every long-lived connection in the repository uses."""
+    nc = LatePongClient()
+    await nc.connect(**options)
+    return nc
 
 
 async def flush_in_order(nc: Client, seconds: int = 2) -> None:
@@ -66,7 +102,9 @@ async def _log_reconnected() -> None:
     log.info("nats.reconnected")
 
 
-async def connect(settings: Settings, *, name: str, credentials: UserCredentials | None) -> Client:
+async def connect(
+    settings: Settings, *, name: str, credentials: UserCredentials | None
+) -> LatePongClient:
     """Retry the first connect with backoff; once connected, reconnect forever."""
     first_connect_failures: list[Exception] = []
     connected = False
@@ -93,6 +131,8 @@ async def connect(settings: Settings, *, name: str, credentials: UserCredentials
     }
     if credentials is not None:
         options["user_credentials"] = RawCredentials(credentials.text)
+        if credentials.inbox_prefix is not None:
+            options["inbox_prefix"] = credentials.inbox_prefix
     try:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(settings.connect_attempts),
@@ -107,7 +147,7 @@ async def connect(settings: Settings, *, name: str, credentials: UserCredentials
                         "nats.connect_retry",
                         extra={"attempt": number, "error": failure_reason(first_connect_failures)},
                     )
-                nc = await nats.connect(**options)
+                nc = await open_connection(**options)
                 connected = True
                 nc.options["allow_reconnect"] = True
                 nc.options["max_reconnect_attempts"] = -1

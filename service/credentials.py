@@ -19,6 +19,7 @@ from service.faults import OperatorError
 _JWT_BLOCK = re.compile(
     r"-----BEGIN NATS USER JWT-----\s*\n\s*(?P<jwt>[^\s]+)\s*\n\s*-*END NATS USER JWT-*"
 )
+_PRIVATE_INBOX = re.compile(r"_INBOX_[A-Za-z0-9_-]+\.>")
 _SEED_BLOCK = re.compile(
     r"-----BEGIN USER NKEY SEED-----\s*\n\s*(?P<seed>[^\s]+)\s*\n\s*-*END USER NKEY SEED-*"
 )
@@ -38,6 +39,9 @@ class UserCredentials:
     expires_at: int | None
     account: str = ""
     """The account that signed the user (`issuer_account`, or the issuer itself)."""
+    inbox_prefix: str | None = None
+    """The private inbox prefix the user's permissions allow (`_INBOX_x` for a subscribe
+    permission `_INBOX_x.>`), when there is exactly one; None: the shared `_INBOX`."""
 
     def __repr__(self) -> str:  # never print the seed
         return f"UserCredentials(user={self.user_public_key!r}, expires_at={self.expires_at})"
@@ -95,7 +99,24 @@ def parse_credentials(text: str, *, source: str, now: float | None = None) -> Us
         user_public_key=subject if isinstance(subject, str) else "",
         expires_at=expires if isinstance(expires, int) else None,
         account=account if isinstance(account, str) else "",
+        inbox_prefix=private_inbox_prefix(nats_claims),
     )
+
+
+def private_inbox_prefix(nats_claims: dict[str, object]) -> str | None:
+    """The one `_INBOX_<x>.>` subscription the user may make, as a prefix for nats-py.
+
+    A client that kept the shared `_INBOX` prefix would be refused its own replies."""
+    subscribe = nats_claims.get("sub")
+    allowed = subscribe.get("allow") if isinstance(subscribe, dict) else None
+    if not isinstance(allowed, list):
+        return None
+    prefixes = {
+        subject.removesuffix(".>")
+        for subject in allowed
+        if isinstance(subject, str) and _PRIVATE_INBOX.fullmatch(subject)
+    }
+    return prefixes.pop() if len(prefixes) == 1 else None
 
 
 def _jwt_claims(token: str, source: str) -> dict[str, object]:
@@ -110,3 +131,15 @@ def _jwt_claims(token: str, source: str) -> dict[str, object]:
     if not isinstance(claims, dict):
         raise CredentialsError(f"{source}: the user JWT is malformed")
     return claims
+
+
+def inbox_prefix_of(creds: Path | None) -> str | None:
+    """The private inbox prefix of the user in a .creds file; None without one.
+
+    Unreadable creds give None too: the connect that follows names their problem."""
+    if creds is None:
+        return None
+    try:
+        return read_credentials_file(creds, label="creds file").inbox_prefix
+    except CredentialsError:
+        return None

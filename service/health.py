@@ -1,10 +1,12 @@
 """Liveness and readiness from a heartbeat file (slim images have no curl).
 
 The service proves every few seconds, from its first connect until it exits, that its NATS
-connection answers a round trip, and writes a heartbeat with its phase (starting, which
-includes seeding; serving; stopping). `python -m service.health` is liveness, what Docker and
+connection answers a round trip through its read loop (service.liveness), and writes a heartbeat
+with its phase (starting, which includes seeding; serving; stopping) and, when the round trip
+failed, why it cannot receive requests. `python -m service.health` is liveness, what Docker and
 ECS check: a fresh heartbeat of a live process, whatever the phase, so a long seed is never
-mistaken for a hang. `python -m service.health --ready` also wants the phase to be serving.
+mistaken for a hang. `python -m service.health --ready` also wants the phase to be serving and the last round trip
+answered.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from service.liveness import ConnectionWatch
 from service.settings import HealthSettings, SettingsError, describe_validation_error
 
 if TYPE_CHECKING:
-    from nats.aio.client import Client
+    from service.connection import LatePongClient
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class Heartbeat(BaseModel):
     at: float
     """time.time() of the last successful NATS round trip."""
     phase: Phase = "serving"
+    problem: str | None = None
+    """Why the service cannot receive requests right now; None while it can."""
 
 
 def write_heartbeat(path: Path, heartbeat: Heartbeat) -> None:
@@ -64,7 +69,8 @@ def check_heartbeat(
     age = now - heartbeat.at
     pid = heartbeat.pid
     if age > STALE_AFTER_INTERVALS * interval_s:
-        return f"heartbeat is {age:.1f} s old: the service stopped answering"
+        why = f" ({heartbeat.problem})" if heartbeat.problem else ""
+        return f"no NATS round trip for {age:.1f} s: the service stopped answering{why}"
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,14 +79,18 @@ def check_heartbeat(
         pass  # alive, owned by another user
     if ready and heartbeat.phase != "serving":
         return f"the service is alive but {heartbeat.phase}, not serving yet"
+    if ready and heartbeat.problem:
+        return f"the service cannot receive requests: {heartbeat.problem}"
     return None
 
 
 class HealthReporter:
-    """Writes the heartbeat, with the phase the service is in, while NATS answers a PING."""
+    """Writes the heartbeat every interval: the phase, the last answered round trip, the problem."""
 
-    def __init__(self, nc: Client, settings: HealthSettings, service_id: str) -> None:
-        self._nc = nc
+    def __init__(self, nc: LatePongClient, settings: HealthSettings, service_id: str) -> None:
+        self._watch = ConnectionWatch(
+            nc, interval_s=settings.health_interval_s, name=f"service-{service_id}"
+        )
         self._path = settings.health_file
         self._interval = settings.health_interval_s
         self._service_id = service_id
@@ -89,23 +99,17 @@ class HealthReporter:
 
     async def _beat(self) -> None:
         while True:
-            healthy = False
-            if self._nc.is_connected:
-                try:
-                    await self._nc.flush(timeout=max(1, int(self._interval)))
-                    healthy = True
-                except Exception as error:  # any failure means unhealthy, never a crash
-                    log.warning("health.flush_failed", extra={"error": str(error)})
-            if healthy:
-                write_heartbeat(
-                    self._path,
-                    Heartbeat(
-                        pid=os.getpid(),
-                        service_id=self._service_id,
-                        at=time.time(),
-                        phase=self.phase,
-                    ),
-                )
+            problem = await self._watch.check()
+            write_heartbeat(
+                self._path,
+                Heartbeat(
+                    pid=os.getpid(),
+                    service_id=self._service_id,
+                    at=self._watch.last_answer,
+                    phase=self.phase,
+                    problem=problem,
+                ),
+            )
             await asyncio.sleep(self._interval)
 
     async def __aenter__(self) -> HealthReporter:

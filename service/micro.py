@@ -48,8 +48,6 @@ ServiceFault for a coded error."""
 
 OVERLOADED = "the service is overloaded; try again"
 STOPPING = "the service is stopping; try again"
-NO_REPLY_SUBJECT = "request has no reply subject"
-JETSTREAM_ACK_PREFIX = "$JS.ACK."
 PENDING_PER_PLACE = 4
 PENDING_FLOOR = 10_000
 """nats-py's own queue for the endpoint holds at most max(floor, 4 per slot and queue place)
@@ -96,6 +94,8 @@ class MicroService:
         service_id: str | None = None,
     ) -> None:
         self._nc = nc
+        self._own_inbox = ""
+        """The service's private inbox prefix, which no caller may name as a reply subject."""
         self.identity = identity
         self.endpoint = endpoint
         self.id = service_id or new_service_id()
@@ -122,6 +122,7 @@ class MicroService:
         return len(self._in_flight) + self._admission.queued
 
     async def start(self) -> None:
+        self._own_inbox = protocol.private_prefix(self._nc.new_inbox())
         for subject in control_subjects(self.identity.name, self.id):
             self._control_subs.append(await self._nc.subscribe(subject, cb=self._on_control))
         places = self._admission.slots + self._admission.queue_limit
@@ -158,9 +159,9 @@ class MicroService:
     async def _on_request(self, msg: Msg) -> None:
         # Never waits before deciding: a backlog sits in our queue, timestamped, not in nats-py's.
         received_ns = time.perf_counter_ns()
-        if not msg.reply or msg.reply.startswith(JETSTREAM_ACK_PREFIX):
-            # No caller can get an answer (or a stream's delivery, aimed here): no work at all.
-            self.stats.record(0, f"{BadRequestError.code}:{NO_REPLY_SUBJECT}")
+        refused = protocol.reply_problem(msg.reply, self._own_inbox)
+        if refused is not None:  # nobody to answer, or a subject the caller must not make us write
+            self.stats.record(0, f"{BadRequestError.code}:{refused}")
             return
         now = asyncio.get_running_loop().time()
         try:
@@ -250,7 +251,7 @@ class MicroService:
             "INFO": self.info_response,
             "STATS": self.stats_response,
         }[verb]()
-        if msg.reply:
+        if protocol.reply_problem(msg.reply, self._own_inbox) is None:
             await self._nc.publish(msg.reply, document.encode())
 
     def ping_response(self) -> PingResponse:

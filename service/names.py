@@ -80,6 +80,16 @@ HEALTH_INTERVAL_S: Final = 2.0
 ERROR_HEADER: Final = "Nats-Service-Error"
 ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"
 
+INBOX_PREFIX: Final = "_INBOX"
+"""nats-py's and the NATS CLI's inbox prefix when a user has no private one."""
+
+
+def private_inbox_prefix(user: str) -> str:
+    """The inbox prefix only `user` may subscribe under: `_INBOX_<user>`, so no user reads
+    another's replies (the prefix every client's `inbox_prefix` option and permissions use)."""
+    return f"{INBOX_PREFIX}_{user}"
+
+
 CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 """A client id becomes a subject token, so no dots, spaces or wildcards."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from devkit.auth.private_files import write_private
 from service import names
-from service.credentials import CredentialsError, read_credentials_file
+from service.credentials import CredentialsError, inbox_prefix_of, read_credentials_file
 from service.faults import OperatorError
 
 MARK = "written by `invoke context` (nats-customer-balance)"
@@ -87,6 +87,8 @@ class Context:
             "description": f"{self.description}; {MARK}",
             "url": self.url,
             "creds": str(self.creds.resolve()),
+            # The CLI must ask for replies where the user may subscribe (its private inbox).
+            "inbox_prefix": inbox_prefix_of(self.creds) or "",
         }
 
 

@@ -13,6 +13,12 @@ MIB: Final = 1024 * 1024
 _KV_STREAM = f"KV_{names.KV_BUCKET}"
 _JS = "$JS.API"
 
+
+def _inbox(user: str) -> str:
+    """Everything under the user's private inbox prefix; nobody else may subscribe there."""
+    return f"{names.private_inbox_prefix(user)}.>"
+
+
 SERVICE_PERMISSIONS: Final = Permissions(
     publish=(
         f"{names.EVENT_SUBJECT_PREFIX}.>",
@@ -22,23 +28,27 @@ SERVICE_PERMISSIONS: Final = Permissions(
         f"{_JS}.STREAM.CREATE.{_KV_STREAM}",
         f"{_JS}.STREAM.MSG.GET.{_KV_STREAM}",
         f"{_JS}.DIRECT.GET.{_KV_STREAM}.>",
-        f"$KV.{names.KV_BUCKET}.>",
-        "_INBOX.>",
+        f"$KV.{names.KV_BUCKET}.{names.SEED_KEY_PREFIX}>",
+        _inbox(names.SERVICE_USER),
     ),
     subscribe=(
         f"{names.REQUEST_SUBJECT} {names.QUEUE_GROUP}",
         "$SRV.>",
-        "_INBOX.>",
+        _inbox(names.SERVICE_USER),
     ),
     allow_responses=True,
 )
-"""Serve `customer.balance` in queue `q`, answer `$SRV`, record events, use `config` and the stream."""
+"""Serve `customer.balance` in queue `q`, answer `$SRV`, record events, keep seed markers in
+`config`, use the stream. Replies go out through `allow_responses` (only to a request's reply
+subject, once); the service itself refuses reply subjects that are not inboxes
+(service.protocol.reply_problem), since the caller chooses them."""
 
 CLIENT_PERMISSIONS: Final = Permissions(
     publish=(names.REQUEST_SUBJECT, "$SRV.>"),
-    subscribe=("_INBOX.>",),
+    subscribe=(_inbox(names.CLIENT_USER),),
 )
-"""Ask for balances and discover the service; nothing else (no impersonation, no KV, no streams)."""
+"""Ask for balances and discover the service, with replies in its own inbox; nothing else (no
+impersonation, no KV, no streams, nobody else's replies)."""
 
 _EVENTS = names.STREAM_NAME
 
@@ -55,7 +65,7 @@ READER_PERMISSIONS: Final = Permissions(
         f"{_JS}.CONSUMER.NAMES.{_EVENTS}",
         f"$JS.ACK.{_EVENTS}.>",
     ),
-    subscribe=("_INBOX.>",),
+    subscribe=(_inbox(names.READER_USER),),
 )
 """The data platform's seat: its own pull consumers on the event stream, and acks; nothing else
 (no service subjects, no KV, no changes to the stream, no direct reads of stored messages)."""

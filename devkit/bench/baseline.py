@@ -16,6 +16,7 @@ from devkit.bench.plan import Target
 from devkit.bench.report import BaselineFigures
 from service import names
 from service.connection import flush_in_order
+from service.credentials import inbox_prefix_of
 from service.settings import Settings
 from service.store import open_dynamodb
 
@@ -93,9 +94,10 @@ async def batchgetitem_items_per_s(
 async def nats_echo_rps(target: Target, concurrency: int, duration_s: float) -> float:
     """Round trips through the same server, with a responder that only says "ok".
 
-    Uses `_INBOX.` subjects, which even the least-privileged users may publish and subscribe to.
+    Uses a subject in the user's own inbox, which it may publish and subscribe to.
     """
-    subject = f"_INBOX.bench-echo.{NUID().next().decode()}"
+    prefix = inbox_prefix_of(target.creds) or names.INBOX_PREFIX
+    subject = f"{prefix}.bench-echo.{NUID().next().decode()}"
     responder = await connect(target, "customer-bench-echo-responder")
     requester = await connect(target, "customer-bench-echo-requester")
     try:

@@ -52,7 +52,7 @@ class BenchRequest:
     baseline_settings: Settings | None = None
     """Settings of the local stack's DynamoDB (for --baseline); None elsewhere."""
     baseline_target: Target | None = None
-    """Who may use `_INBOX.` subjects for the echo baseline (the local service user)."""
+    """Who may publish into its own inbox for the echo baseline (the local service user)."""
     stats_target: Target | None = None
     """Where `$SRV.STATS` is asked over NATS, when the load goes elsewhere (HTTP)."""
     local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)

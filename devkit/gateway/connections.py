@@ -15,11 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import nats
 from nats.aio.client import Client
 
 from devkit.gateway.tokens import TokenHolder
-from service.connection import ONE_PASS
+from service import names
+from service.connection import ONE_PASS, open_connection
+from service.credentials import inbox_prefix_of
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,12 @@ class UserConnections:
         async with self._lock:
             if user not in self._open:
                 verdicts = Verdicts()
-                nc = await nats.connect(
-                    self._url,
+                nc = await open_connection(
+                    servers=[self._url],
                     **ONE_PASS,  # a caller waits: fail in seconds, not after 61 tries
                     name=f"http-gateway-{user.user}",
                     user_credentials=str(user.creds),
+                    inbox_prefix=inbox_prefix_of(user.creds) or names.INBOX_PREFIX,
                     error_cb=verdicts.on_error,
                     connect_timeout=2,
                     reconnect_time_wait=1,

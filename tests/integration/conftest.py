@@ -6,9 +6,11 @@ table name, so tests that share the emulator never see each other's data.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +19,7 @@ import pytest
 from nats.aio.client import Client
 
 from devkit.auth.natscli import installed_cli
+from devkit.auth.security import SecurityMaterial, ensure_security
 from devkit.stack.compose import engine_available
 from service import names
 from tests.support.commands import invoke, stack_environment
@@ -122,6 +125,44 @@ def running_service(
     finally:
         kill_all([service])
         server.stop()
+
+
+@dataclass
+class SecureNats:
+    url: str
+    material: SecurityMaterial
+    root: Path
+
+
+@pytest.fixture
+def secure_nats(provider: Provider, tmp_path: Path) -> Iterator[SecureNats]:
+    material = ensure_security(tmp_path)
+    server = provider.start_nats(tmp_path / "nats", security=material)
+    yield SecureNats(server.url, material, tmp_path)
+    server.stop()
+
+
+@pytest.fixture
+def secure_service(
+    secure_nats: SecureNats, dynamo: Dynamo, table: str, tmp_path: Path
+) -> Iterator[ServiceProcess]:
+    creds = base64.b64encode(secure_nats.material.service_creds.read_bytes()).decode()
+    service = launch_service(
+        tmp_path,
+        "secure",
+        {
+            "NATS_URL": secure_nats.url,
+            "NATS_CREDENTIALS": creds,
+            "DDB_TABLE": table,
+            "AWS_ENDPOINT_URL": dynamo.endpoint,
+            "AWS_REGION": names.DEFAULT_REGION,
+        },
+    )
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        kill_all([service])
 
 
 @pytest.fixture

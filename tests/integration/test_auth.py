@@ -6,8 +6,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -19,51 +18,14 @@ from nats.js.errors import BadRequestError
 
 from devkit.auth.jwt import encode, format_creds, identity_from_seed, new_identity, user_claims
 from devkit.auth.permissions import CLIENT_PERMISSIONS
-from devkit.auth.security import SecurityMaterial, ensure_security
+from devkit.auth.security import ensure_security
 from devkit.caller import call_once
 from service import names
-from tests.support.replicas import ServiceProcess, kill_all, launch_service
-from tests.support.servers import Dynamo, Provider
+from tests.integration.conftest import SecureNats
+from tests.support.replicas import ServiceProcess, launch_service
+from tests.support.users import connect_user
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class SecureNats:
-    url: str
-    material: SecurityMaterial
-    root: Path
-
-
-@pytest.fixture
-def secure_nats(provider: Provider, tmp_path: Path) -> Iterator[SecureNats]:
-    material = ensure_security(tmp_path)
-    server = provider.start_nats(tmp_path / "nats", security=material)
-    yield SecureNats(server.url, material, tmp_path)
-    server.stop()
-
-
-@pytest.fixture
-def secure_service(
-    secure_nats: SecureNats, dynamo: Dynamo, table: str, tmp_path: Path
-) -> Iterator[ServiceProcess]:
-    creds = base64.b64encode(secure_nats.material.service_creds.read_bytes()).decode()
-    service = launch_service(
-        tmp_path,
-        "secure",
-        {
-            "NATS_URL": secure_nats.url,
-            "NATS_CREDENTIALS": creds,
-            "DDB_TABLE": table,
-            "AWS_ENDPOINT_URL": dynamo.endpoint,
-            "AWS_REGION": names.DEFAULT_REGION,
-        },
-    )
-    try:
-        service.wait_ready()
-        yield service
-    finally:
-        kill_all([service])
 
 
 class Violations:
@@ -88,9 +50,9 @@ class Violations:
 @pytest.fixture
 async def as_client(secure_nats: SecureNats) -> AsyncIterator[tuple[Client, Violations]]:
     violations = Violations()
-    client = await nats.connect(
+    client = await connect_user(
         secure_nats.url,
-        user_credentials=str(secure_nats.material.client_creds),
+        secure_nats.material.client_creds,
         error_cb=violations.record,
         allow_reconnect=False,
     )
@@ -157,9 +119,7 @@ async def test_the_client_cannot_delete_the_stream(
 async def test_a_stream_without_max_bytes_is_refused_like_in_the_cloud(
     secure_nats: SecureNats,
 ) -> None:
-    nc = await nats.connect(
-        secure_nats.url, user_credentials=str(secure_nats.material.service_creds)
-    )
+    nc = await connect_user(secure_nats.url, secure_nats.material.service_creds)
     try:
         with pytest.raises(BadRequestError) as refused:
             await nc.jetstream().add_stream(

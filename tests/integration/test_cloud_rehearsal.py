@@ -26,6 +26,7 @@ from tests.support.gateway import HttpStack, http_stack
 from tests.support.permissions import watched
 from tests.support.replicas import kill_all, launch_service
 from tests.support.servers import Dynamo
+from tests.support.users import connect_user
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +120,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(stack: HttpStack, tmp_path: Pat
         replica.wait_ready(timeout_s=60)
 
         async def ask() -> dict[str, int]:
-            nc = await nats.connect(stack.nats_url, user_credentials=RawCredentials(client_creds))
+            nc = await connect_user(stack.nats_url, client_creds, raw=True)
             reply = await nc.request(names.REQUEST_SUBJECT, b'{"client_id":"7"}', timeout=5)
             await nc.close()
             answer: dict[str, int] = json.loads(reply.data)

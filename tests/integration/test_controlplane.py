@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
-from nats.aio.client import Client, RawCredentials
+from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
 from devkit.controlplane.client import ATTEMPTS, ControlPlane, ControlPlaneError
@@ -26,6 +25,7 @@ from devkit.controlplane.models import (
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.openapi import CheckedTransport, PublishedDocument, published_document
+from tests.support.users import connect_user
 
 pytestmark = pytest.mark.integration
 
@@ -137,9 +137,10 @@ def test_a_missing_or_wrong_token_is_one_clear_line(stack: HttpStack, tmp_path: 
 
 
 async def _connect(stack: HttpStack, creds: str) -> Client:
-    return await nats.connect(
+    return await connect_user(
         stack.nats_url,
-        user_credentials=RawCredentials(creds),
+        creds,
+        raw=True,
         allow_reconnect=False,
         max_reconnect_attempts=1,
         connect_timeout=3,

@@ -14,6 +14,7 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
+from service import names
 from service.connection import flush_in_order
 from tests.support.gateway import HttpStack, status_of
 
@@ -47,7 +48,7 @@ def test_curl_gets_the_json_envelope(gateway: HttpStack) -> None:
     )  # fmt: skip
     envelope = json.loads(result.stdout)
     assert set(envelope) == {"subject", "reply", "data", "header"}
-    assert envelope["subject"].startswith("_INBOX.")
+    assert envelope["subject"].startswith(f"{names.private_inbox_prefix('client')}.")
     assert set(json.loads(base64.b64decode(envelope["data"]))) == {"balance"}
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-import nats
-from nats.aio.client import Client, RawCredentials
+from nats.aio.client import Client
 
 from service.connection import flush_in_order
+from tests.support.users import connect_user
 
 Probe = Callable[[], Awaitable[object]]
 
@@ -38,7 +38,5 @@ async def watched(url: str, creds: str, *, raw: bool = False) -> Watched:
     async def remember(error: Exception) -> None:
         errors.append(str(error))
 
-    nc = await nats.connect(
-        url, user_credentials=RawCredentials(creds) if raw else creds, error_cb=remember
-    )
+    nc = await connect_user(url, creds, raw=raw, error_cb=remember)
     return Watched(nc, errors)

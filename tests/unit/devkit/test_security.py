@@ -38,7 +38,7 @@ def test_the_application_account_requires_max_bytes(tmp_path: Path) -> None:
 
 def test_the_client_can_only_ask_and_discover() -> None:
     assert set(CLIENT_PERMISSIONS.publish) == {"customer.balance", "$SRV.>"}
-    assert set(CLIENT_PERMISSIONS.subscribe) == {"_INBOX.>"}
+    assert set(CLIENT_PERMISSIONS.subscribe) == {"_INBOX_client.>"}
 
 
 def test_the_service_cannot_call_itself_or_touch_other_streams() -> None:

@@ -8,7 +8,12 @@ import time
 
 import pytest
 
-from service.credentials import CredentialsError, decode_base64_credentials, parse_credentials
+from service.credentials import (
+    CredentialsError,
+    decode_base64_credentials,
+    parse_credentials,
+    private_inbox_prefix,
+)
 
 USER_SEED = "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4"
 
@@ -79,3 +84,27 @@ def test_a_future_expiry_is_fine() -> None:
 
 def test_repr_hides_the_seed() -> None:
     assert USER_SEED not in repr(parse_credentials(creds_text(), source="test"))
+
+
+@pytest.mark.parametrize(
+    ("allowed", "prefix"),
+    [
+        (["_INBOX_client.>"], "_INBOX_client"),
+        (["$SRV.>", "_INBOX_reader.>"], "_INBOX_reader"),
+        (["_INBOX.>"], None),  # the shared one
+        ([">"], None),
+        (["_INBOX_a.>", "_INBOX_b.>"], None),  # two: none is the user's own
+        (["_INBOX_a.b.>"], None),
+        (["_INBOX_a.*"], None),
+        ([], None),
+    ],
+)
+def test_the_private_inbox_comes_from_the_subscribe_permission(
+    allowed: list[str], prefix: str | None
+) -> None:
+    assert private_inbox_prefix({"type": "user", "sub": {"allow": allowed}}) == prefix
+
+
+def test_no_subscribe_permission_means_the_shared_inbox() -> None:
+    assert private_inbox_prefix({"type": "user"}) is None
+    assert parse_credentials(creds_text(), source="x").inbox_prefix is None

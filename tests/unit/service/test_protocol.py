@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service import names
+from service import names, protocol
 from service.faults import BadRequestError
 from service.protocol import (
     caller_timeout_s,
@@ -122,3 +122,36 @@ def test_the_callers_timeout_travels_in_whole_milliseconds() -> None:
 def test_a_malformed_timeout_is_a_400_naming_the_header(value: str) -> None:
     with pytest.raises(BadRequestError, match=f"^header {names.TIMEOUT_HEADER} must be whole"):
         caller_timeout_s({names.TIMEOUT_HEADER: value})
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["_INBOX.abc.def", "_INBOX.x", "_INBOX_client.abc", "_INBOX_a-b_c.x.y"],
+)
+def test_inboxes_are_answered(reply: str) -> None:
+    assert protocol.reply_problem(reply, "_INBOX_service") is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ("", protocol.NO_REPLY_SUBJECT),
+        ("$KV.config.seed.customer-balances", protocol.NOT_AN_INBOX),
+        ("customer.balance.999", protocol.NOT_AN_INBOX),
+        ("$JS.ACK.customer-balances.c.1.1.1.0.0", protocol.NOT_AN_INBOX),
+        ("_INBOX", protocol.NOT_AN_INBOX),
+        ("_INBOX.", protocol.NOT_AN_INBOX),
+        ("_INBOX..x", protocol.NOT_AN_INBOX),
+        ("_INBOXES.x", protocol.NOT_AN_INBOX),
+        ("_inbox.x", protocol.NOT_AN_INBOX),  # subjects are case-sensitive
+        ("_INBOX_service.abc.1", protocol.NOT_AN_INBOX),  # the service's own acks
+    ],
+)
+def test_anything_else_is_refused(reply: str, problem: str) -> None:
+    assert protocol.reply_problem(reply, "_INBOX_service") == problem
+
+
+def test_a_shared_inbox_is_nobodys_own() -> None:
+    assert protocol.private_prefix("_INBOX.abc") == ""
+    assert protocol.private_prefix("_INBOX_service.abc") == "_INBOX_service"
+    assert protocol.reply_problem("_INBOX.abc", protocol.private_prefix("_INBOX.xyz")) is None

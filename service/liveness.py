@@ -1,0 +1,98 @@
+"""Whether a NATS connection can still receive, proven by a round trip, and repaired when not.
+
+nats-py reports a connection as connected for as long as its socket is open, even when its read
+loop has died or the server stopped answering; its own stale-connection check takes
+`ping_interval` x `max_outstanding_pings` (4 minutes by default). The watch asks the server for
+a PONG every interval, which only a working read loop can deliver, and tells anyone who asks
+(the heartbeat, the gateway's health) what is wrong; after a few unanswered rounds, or as soon as
+the read loop is gone, it makes nats-py reconnect, so a pause of the server costs seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Final
+
+from nats.errors import ConnectionClosedError, FlushTimeoutError
+from nats.errors import Error as NatsError
+
+from service.connection import LatePongClient
+
+log = logging.getLogger(__name__)
+
+UNANSWERED_BEFORE_RECONNECT: Final = 3
+"""Rounds without a PONG before the connection is dropped and made again. A pause shorter than
+this many intervals heals on the same connection, losing nothing in flight."""
+
+
+class ConnectionWatch:
+    """Probes `nc` every `interval_s`; `problem` is None while it receives."""
+
+    def __init__(self, nc: LatePongClient, *, interval_s: float, name: str = "nats") -> None:
+        self._nc = nc
+        self._interval_s = interval_s
+        self._name = name
+        self._unanswered = 0
+        self._task: asyncio.Task[None] | None = None
+        self.problem: str | None = None
+        self.last_answer = time.time()
+        """time.time() of the last round trip the server answered."""
+
+    async def probe(self) -> str | None:
+        """One round: None when the server answered through the read loop, else what is wrong."""
+        nc = self._nc
+        if nc.is_closed:
+            return "the NATS connection is closed"
+        if nc.is_reconnecting or not nc.is_connected:
+            return "reconnecting to NATS"
+        if not nc.reading:
+            await self._reconnect("the connection stopped reading")
+            return "the NATS connection stopped reading; reconnecting"
+        timeout_s = max(1, int(self._interval_s))
+        try:
+            await nc.flush(timeout=timeout_s)
+        except FlushTimeoutError:
+            self._unanswered += 1
+            if self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
+                await self._reconnect(f"{self._unanswered} PINGs unanswered")
+            return f"NATS did not answer a PING within {timeout_s} s"
+        except (ConnectionClosedError, NatsError) as error:
+            return f"NATS round trip failed: {error or type(error).__name__}"
+        self._unanswered = 0
+        return None
+
+    async def _reconnect(self, why: str) -> None:
+        log.warning("nats.reconnecting", extra={"connection": self._name, "reason": why})
+        self._unanswered = 0
+        await self._nc.reconnect()
+
+    async def check(self) -> str | None:
+        """Probe once and remember the outcome (`problem`, `last_answer`); a change is logged."""
+        problem = await self.probe()
+        if problem != self.problem:
+            log.info(
+                "nats.receiving" if problem is None else "nats.not_receiving",
+                extra={"connection": self._name, "reason": problem},
+            )
+        self.problem = problem
+        if problem is None:
+            self.last_answer = time.time()
+        return problem
+
+    async def _watch(self) -> None:
+        while True:
+            await self.check()
+            await asyncio.sleep(self._interval_s)
+
+    def start(self) -> None:
+        """Probe in the background until `stop` (for connections without a heartbeat)."""
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,137 @@
+"""A NATS connection that a paused server cannot silence: against a real nats-server, stopped
+with SIGSTOP while a round trip waits, as a VM pause, a GC stall or a slow network does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.msg import Msg
+from nats.errors import FlushTimeoutError
+
+from devkit.stack.processes import Launched, free_port
+from devkit.stack.servers import start_nats
+from service import names
+from service.connection import LatePongClient, open_connection
+from service.liveness import UNANSWERED_BEFORE_RECONNECT, ConnectionWatch
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Server:
+    launched: Launched
+    url: str
+
+    @property
+    def pid(self) -> int:
+        return self.launched.pid
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    launched = start_nats(workdir=tmp_path / "nats", port=port, monitor_port=free_port())
+    yield Server(launched, f"nats://{names.LOCAL_HOST}:{port}")
+    os.kill(launched.pid, signal.SIGCONT)
+    launched.process.kill()
+    launched.process.wait(timeout=10)
+
+
+async def echo_responder(url: str) -> LatePongClient:
+    nc = await open_connection(servers=[url], reconnect_time_wait=0.2, connect_timeout=1)
+
+    async def echo(msg: Msg) -> None:
+        await msg.respond(msg.data)
+
+    await nc.subscribe("echo", cb=echo)
+    await nc.flush()
+    return nc
+
+
+async def answered_within(url: str, seconds: float) -> float:
+    """Seconds until the responder answers again, asked by a fresh connection."""
+    began = time.monotonic()
+    asker = await nats.connect(url)
+    try:
+        while time.monotonic() - began < seconds:
+            try:
+                await asker.request("echo", b"hi", timeout=0.5)
+                return time.monotonic() - began
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                await asyncio.sleep(0.1)
+    finally:
+        await asker.close()
+    raise AssertionError(f"no answer within {seconds} s of the pause ending")
+
+
+async def test_a_late_pong_leaves_the_connection_reading(server: Server) -> None:
+    """nats-py 2.16 alone: the PONG of a flush that timed out during the pause arrives after
+    it, kills the read loop, and the connection answers nothing for minutes while it says
+    connected. Here the same sequence costs nothing."""
+    responder = await echo_responder(server.url)
+    try:
+        os.kill(server.pid, signal.SIGSTOP)
+        with pytest.raises(FlushTimeoutError):
+            await responder.flush(timeout=1)
+        await asyncio.sleep(1)
+        os.kill(server.pid, signal.SIGCONT)
+        assert await answered_within(server.url, 10) < 2
+        assert responder.reading
+    finally:
+        await responder.close()
+
+
+async def test_the_watch_tells_and_repairs_a_long_pause(server: Server) -> None:
+    """While the server is stopped the watch says why the connection cannot receive; after a
+    few unanswered rounds it reconnects, and once the server is back the connection answers
+    within seconds, with no restart of anything."""
+    responder = await echo_responder(server.url)
+    watch = ConnectionWatch(responder, interval_s=1)
+    watch.start()
+    try:
+        await asyncio.sleep(1.5)
+        assert watch.problem is None
+        os.kill(server.pid, signal.SIGSTOP)
+        await asyncio.sleep(2.5)
+        assert watch.problem is not None
+        assert "NATS" in watch.problem
+        # Long enough for the watch to give the connection up and try again.
+        await asyncio.sleep(UNANSWERED_BEFORE_RECONNECT * 2 + 2)
+        os.kill(server.pid, signal.SIGCONT)
+        resumed = time.monotonic()
+        answered_s = await answered_within(server.url, 10)
+        while watch.problem is not None and time.monotonic() - resumed < 10:
+            await asyncio.sleep(0.1)
+        assert watch.problem is None
+        print(f"answered {answered_s:.2f} s after the pause")
+    finally:
+        await watch.stop()
+        await responder.close()
+
+
+async def test_a_dead_read_loop_is_noticed_and_replaced(server: Server) -> None:
+    """Whatever kills the read loop next (another nats-py defect), the watch does not trust
+    `is_connected`: it sees the loop gone and reconnects."""
+    responder = await echo_responder(server.url)
+    watch = ConnectionWatch(responder, interval_s=1)
+    try:
+        task = responder._reading_task
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(0.1)
+        assert responder.is_connected
+        assert not responder.reading
+        assert await watch.check() is not None
+        watch.start()
+        assert await answered_within(server.url, 10) < 5
+    finally:
+        await watch.stop()
+        await responder.close()
