@@ -69,8 +69,8 @@ def check_heartbeat(
     age = now - heartbeat.at
     pid = heartbeat.pid
     if age > STALE_AFTER_INTERVALS * interval_s:
-        why = f" ({heartbeat.problem})" if heartbeat.problem else ""
-        return f"no NATS round trip for {age:.1f} s: the service stopped answering{why}"
+        why = heartbeat.problem or "the service stopped answering"
+        return f"no NATS round trip for {age:.1f} s: {why}"
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nats
 from nats.errors import Error as NatsError
 
 from devkit.caller import TIMEOUT, Outcome, ask_outcome
+from service import names
+from service.connection import open_connection
+from service.credentials import inbox_prefix_of
 from service.protocol import Reply, encode_request
 
 DISCONNECTED = "disconnected"
@@ -88,10 +90,11 @@ async def open_loop(
     async def quietly(error: Exception) -> None:  # reconnect attempts during a fault, expected
         pass
 
-    nc = await nats.connect(
-        url,
+    nc = await open_connection(
+        servers=[url],
         error_cb=quietly,
         user_credentials=None if creds is None else str(creds),
+        inbox_prefix=inbox_prefix_of(creds) or names.INBOX_PREFIX,
         name="customer-chaos-load",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.1,

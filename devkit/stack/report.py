@@ -21,17 +21,21 @@ class ComponentStatus(BaseModel):
     log: str | None
     error: str | None = None
     """Why the status could not be read (docker mode, when Compose fails)."""
+    problem: str | None = None
+    """Why a running component is not healthy (a replica that cannot receive requests)."""
 
     @classmethod
     def of(cls, component: Component) -> ComponentStatus:
         running = component.running()
+        problem = component.problem() if running else None
         return cls(
             name=component.name,
             pid=component.pid if running else None,
             address=component.address,
             running=running,
-            healthy=running and component.healthy(),
+            healthy=running and problem is None,
             log=component.log,
+            problem=problem,
         )
 
 
@@ -85,7 +89,9 @@ class StackStatus(BaseModel):
     def problems(self) -> list[str]:
         """What makes the stack degraded: a component not healthy, a one-shot job that failed."""
         found = [
-            f"{c.name} {'running but not serving' if c.running else 'stopped'}"
+            f"{c.name} running but not serving" + (f" ({c.problem})" if c.problem else "")
+            if c.running
+            else f"{c.name} stopped"
             for c in self.components
             if not c.healthy
         ]
@@ -96,7 +102,10 @@ class StackStatus(BaseModel):
         """`invoke status --json`: a component carries `error` only when there is one."""
         document = self.model_dump(mode="json", exclude={"components"})
         document["components"] = [
-            c.model_dump(mode="json", exclude=None if c.error else {"error"})
+            c.model_dump(
+                mode="json",
+                exclude={field for field in ("error", "problem") if getattr(c, field) is None},
+            )
             for c in self.components
         ]
         return document
@@ -115,6 +124,7 @@ def render_status(status: StackStatus) -> str:
         f"{name:<{widths[0]}}  {pid:>{widths[1]}}  {health:<{widths[2]}}  {address}".rstrip()
         for name, pid, health, address in rows
     ]
+    lines += [f"{c.name}: {c.problem}" for c in status.components if c.problem]
     if status.stream is not None:
         lines.append(status.stream.describe())
     for job in status.jobs:

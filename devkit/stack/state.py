@@ -56,23 +56,30 @@ class Component(BaseModel):
         return process_alive(self.pid) and process_matches(self.pid, self.marker)
 
     def healthy(self) -> bool:
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why the component is not healthy, or None when it is."""
         if not self.running():
-            return False
+            return "stopped"
         if self.name == "nats":
-            return http_ok(f"{self.address_monitor}/healthz")
+            return _answers(f"{self.address_monitor}/healthz")
         if self.name == "dynamodb":
-            return http_ok(f"{self.address}/moto-api/")
+            return _answers(f"{self.address}/moto-api/")
         if self.name in HOST_TWINS:
-            return http_ok(f"{self.address}/healthz")
+            return _answers(f"{self.address}/healthz")
         if self.health_file:
-            problem = check_heartbeat(
+            return check_heartbeat(
                 Path(self.health_file),
                 now=time.time(),
                 interval_s=names.HEALTH_INTERVAL_S,
                 ready=True,  # healthy in the status means serving, not merely alive
             )
-            return problem is None
-        return True
+        return None
+
+
+def _answers(url: str) -> str | None:
+    return None if http_ok(url) else f"{url} does not answer OK"
 
 
 class Recorded(BaseModel):

@@ -114,6 +114,35 @@ def test_nats_server_killed_and_restarted_under_load(rig: Rig) -> None:
     assert [i for i, n in answered.items() if recorded[i] < n] == []  # an event for each 200
 
 
+def test_the_replicas_link_to_nats_silent_for_20_s(rig: Rig) -> None:
+    """Toxiproxy's `timeout` toxic holds the replica's connection open and passes nothing,
+    both ways: a silent partition, which no socket error reveals. The replica says it cannot
+    receive, gives the connection up, and answers within 10 s of the link's return."""
+    silent: list[str] = []
+
+    def cut() -> None:
+        for stream in ("downstream", "upstream"):
+            silent.append(rig.toxiproxy.toxic(rig.to_nats, "timeout", stream=stream, timeout=0))
+
+    def heal() -> None:
+        for name in silent:
+            rig.toxiproxy.remove_toxic(rig.to_nats, name)
+
+    timeline = load(rig, 34, (4, "cut", cut), (24, "healed", heal))
+    healed = timeline.marks["healed"]
+    resumed = _after(timeline, healed)
+    said = [e.get("reason") for e in rig.replica.events_named("nats.not_receiving")]
+    report(
+        "nats-link-silent",
+        {"codes": timeline.codes(), "answers_resumed_after_s": resumed, "replica_said": said[:2]},
+    )
+    assert rig.replica.process.poll() is None, "the replica exited"
+    assert said, "the replica never said it could not receive"
+    assert resumed is not None
+    assert resumed < 10.0
+    assert all(s.ok for s in timeline.between(healed + 10.0, 34))
+
+
 def _after(timeline: Timeline, moment_s: float) -> float | None:
     first = timeline.first_ok_after(moment_s)
     return None if first is None else round(first.sent_s + first.latency_s - moment_s, 3)
