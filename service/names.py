@@ -77,6 +77,11 @@ HEALTH_FILE: Final = Path("/tmp/customer-service.health")  # noqa: S108 - one pe
 HEALTH_INTERVAL_S: Final = 2.0
 """Seconds between heartbeats; a heartbeat older than three intervals is unhealthy."""
 
+LOG_FILE_MAX_BYTES: Final = 10 * 1024 * 1024
+LOG_FILE_BACKUPS: Final = 2
+"""A process that writes its own log file (LOG_FILE: the native stack's) keeps at most this many
+older files beside it, each of LOG_FILE_MAX_BYTES: 30 MB a component, however long it runs."""
+
 ERROR_HEADER: Final = "Nats-Service-Error"
 ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"
 

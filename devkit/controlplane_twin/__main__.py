@@ -16,6 +16,7 @@ from devkit.controlplane_twin.app import create_app
 from devkit.controlplane_twin.records import TwinPaths
 from devkit.controlplane_twin.twin import ControlPlaneTwin
 from service import names
+from service.logs import RedactingFormatter, output_handler
 
 
 def main() -> None:
@@ -24,7 +25,11 @@ def main() -> None:
     parser.add_argument("--nats-url", required=True)
     parser.add_argument("--port", type=int, default=names.CONTROLPLANE_PORT)
     arguments = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(message)s")
+    # LOG_FILE (the native stack) bounds the log and is 0600; every line is redacted.
+    logging.basicConfig(
+        level=logging.INFO,
+        handlers=[output_handler(RedactingFormatter("%(asctime)s %(message)s"))],
+    )
     root: Path = arguments.stack_dir
     try:
         seeds = json.loads((root / "security" / "keys.json").read_text())

@@ -13,6 +13,7 @@ from devkit.gateway.app import create_app
 from devkit.gateway.connections import UserConnections
 from devkit.gateway.tokens import TokenBook
 from service import names
+from service.logs import RedactingFormatter, output_handler
 
 
 def main() -> None:
@@ -21,7 +22,11 @@ def main() -> None:
     parser.add_argument("--nats-url", required=True)
     parser.add_argument("--port", type=int, default=names.GATEWAY_PORT)
     arguments = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(message)s")
+    # LOG_FILE (the native stack) bounds the log and is 0600; every line is redacted.
+    logging.basicConfig(
+        level=logging.INFO,
+        handlers=[output_handler(RedactingFormatter("%(asctime)s %(message)s"))],
+    )
     try:
         tokens = TokenBook(arguments.stack_dir)
     except (OSError, ValueError) as error:

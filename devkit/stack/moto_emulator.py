@@ -12,9 +12,12 @@ list of items. Run as `python -m devkit.stack.moto_emulator`, with `moto_server`
 from __future__ import annotations
 
 import collections
+import logging
 
 from moto.dynamodb.models.dynamo_type import Item
 from moto.server import main
+
+from service.logs import RedactingFormatter, output_handler
 
 
 def forget_items() -> None:
@@ -23,4 +26,8 @@ def forget_items() -> None:
 
 if __name__ == "__main__":
     forget_items()
+    # Its request lines, bounded and 0600 under LOG_FILE like every component's.
+    logging.basicConfig(
+        level=logging.INFO, handlers=[output_handler(RedactingFormatter("%(message)s"))]
+    )
     main()

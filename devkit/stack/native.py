@@ -144,7 +144,9 @@ def _start_replica(config: StackConfig, name: str) -> Component:
         "HEALTH_FILE": str(health_file),
     }
     log_path = config.logs_dir / f"{name}.log"
-    launched = launch([sys.executable, "-m", "service"], log_path=log_path, env=environment)
+    launched = launch(
+        [sys.executable, "-m", "service"], log_path=log_path, env=environment, own_log=True
+    )
     return Component(
         name=name,
         pid=launched.pid,

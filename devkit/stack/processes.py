@@ -20,6 +20,7 @@ from pathlib import Path
 
 from service import names
 from service.faults import OperatorError
+from service.logs import LOG_FILE_VARIABLE
 
 
 class ServerError(OperatorError):
@@ -68,10 +69,25 @@ class Launched:
     process: subprocess.Popen[bytes]
 
 
-def launch(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None) -> Launched:
-    """Start a detached process (its own session) that outlives the caller, logging to a file."""
+def launch(
+    argv: list[str],
+    *,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    own_log: bool = False,
+) -> Launched:
+    """Start a detached process (its own session) that outlives the caller, logging to a file.
+
+    Whatever the process creates is its user's alone (umask 077), the log included. With
+    `own_log`, a Python component of ours is told the file (LOG_FILE) and bounds it itself
+    (service.logs.RotatingOutput).
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log_file:
+    if own_log:
+        env = {**(os.environ if env is None else env), LOG_FILE_VARIABLE: str(log_path)}
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(descriptor, 0o600)  # a log left by an older version may be wider
+    with open(descriptor, "ab") as log_file:
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -79,6 +95,7 @@ def launch(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            umask=0o077,
         )
     return Launched(process.pid, process)
 

@@ -26,14 +26,22 @@ def nats_config(
     data_dir: PurePath,
     security: SecurityMaterial | None = None,
     host: str = names.LOCAL_HOST,
+    log_file: PurePath | None = None,
 ) -> str:
     """JetStream keeps its data in `data_dir/jetstream`, the account resolver in `data_dir/jwt`;
     without `security` the server asks for no authentication.
 
     `host` stays 127.0.0.1 on a laptop; inside a container it is 0.0.0.0, and Compose publishes
-    the port on 127.0.0.1 only.
+    the port on 127.0.0.1 only. With `log_file` (native) the server rotates its own log at the
+    same bound as every other component's; in a container it logs to stdout.
     """
     auth = "" if security is None else security.server_config(data_dir / "jwt")
+    if log_file is not None:
+        auth += (
+            f'logfile: "{log_file}"\n'
+            f"logfile_size_limit: {names.LOG_FILE_MAX_BYTES}\n"
+            f"logfile_max_num: {names.LOG_FILE_BACKUPS + 1}\n"
+        )
     return (
         f"server_name: local\n"
         f"listen: {host}:{port}\n"
@@ -55,7 +63,13 @@ def start_nats(
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "nats.conf"
     config.write_text(
-        nats_config(port=port, monitor_port=monitor_port, data_dir=workdir, security=security)
+        nats_config(
+            port=port,
+            monitor_port=monitor_port,
+            data_dir=workdir,
+            security=security,
+            log_file=workdir / "nats.log",
+        )
     )
     launched = launch(
         [str(find_binary("nats-server")), "-c", str(config)], log_path=workdir / "nats.log"
@@ -79,6 +93,7 @@ def start_moto(*, workdir: Path, port: int) -> Launched:
     launched = launch(
         [sys.executable, "-m", MOTO_MODULE, "-H", names.LOCAL_HOST, "-p", str(port)],
         log_path=log_path,
+        own_log=True,
     )
     wait_http(
         f"http://{names.LOCAL_HOST}:{port}/moto-api/",

@@ -52,6 +52,7 @@ def start_host_twin(config: StackConfig, name: str) -> Component:
             str(twin.port),
         ],
         log_path=log_path,
+        own_log=True,
     )
     wait_http(f"{twin.url}/healthz", name=twin.title, process=launched.process, log_path=log_path)
     return Component(

@@ -173,6 +173,13 @@ def test_contexts_drive_the_stack_with_the_nats_cli(
     refused = nats_cli("--context", "local-client", "sub", "customer.balance")
     assert refused.returncode != 0
     assert "permissions violation" in (refused.stdout + refused.stderr).lower()
+    # Nobody reads another user's replies: the shared inbox is closed to the client.
+    for inbox in ("_INBOX.>", "_INBOX_service.>", "_INBOX_reader.>"):
+        others = nats_cli("--context", "local-client", "sub", inbox)
+        assert others.returncode != 0, inbox
+        assert "permissions violation" in (others.stdout + others.stderr).lower()
+    reader = nats_cli("--context", "local-reader", "stream", "info", "customer-balances", "-j")
+    assert reader.returncode == 0, reader.stderr
 
     # The local administrator (local only) may look at JetStream; the client may not.
     streams = nats_cli("--context", "local-admin", "stream", "ls", "--names")
