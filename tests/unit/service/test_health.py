@@ -30,3 +30,16 @@ def test_dead_process_is_unhealthy(tmp_path: Path) -> None:
     path = tmp_path / "h"
     write_heartbeat(path, Heartbeat(pid=2**22 + 12345, service_id="s", at=1000.0))
     assert "gone" in (check_heartbeat(path, now=1000.5, interval_s=2) or "")
+
+
+def test_a_replica_that_cannot_receive_is_alive_but_not_ready(tmp_path: Path) -> None:
+    """Within one interval of a failed round trip: not serving, and why; liveness waits for
+    the heartbeat to go stale (a pause of the server is not a reason to replace the task)."""
+    path = tmp_path / "h"
+    problem = "NATS did not answer a PING within 2 s"
+    write_heartbeat(path, Heartbeat(pid=os.getpid(), service_id="s", at=1000.0, problem=problem))
+    assert check_heartbeat(path, now=1001.0, interval_s=2) is None
+    said = check_heartbeat(path, now=1001.0, interval_s=2, ready=True)
+    assert said == f"the service cannot receive requests: {problem}"
+    stale = check_heartbeat(path, now=1010.0, interval_s=2)
+    assert stale == f"no NATS round trip for 10.0 s: {problem}"
