@@ -124,7 +124,7 @@ def deploy_into_moto(template: dict[str, Any], spec: ServiceSpec) -> dict[str, s
 
 
 def logical(template: dict[str, Any], kind: str) -> str:
-    [found] = [k for k, r in template["Resources"].items() if r["Type"] == kind]
+    [found] = [str(k) for k, r in template["Resources"].items() if r["Type"] == kind]
     return found
 
 
