@@ -127,38 +127,85 @@ def cloud_down(
         print(f"Removed {removed} of what cloud-up made.")
 
 
+DEPLOY_PATHS = ("copilot", "cdk")
+"""How the service reaches AWS; Copilot stays the default (README, "Deploy to AWS")."""
+
+
+def _deploy_path(value: str) -> str:
+    if value not in DEPLOY_PATHS:
+        raise flags.FlagError(f"--with takes {' or '.join(DEPLOY_PATHS)}, not {value!r}")
+    return value
+
+
 @task(
     klass=FriendlyTask,
     help={
-        "env": "Copilot environment (default dev)",
+        "env": "Copilot environment, or the CDK stack's (default dev)",
         "creds": "the Synadia Cloud service user's .creds file (or CLOUD_SERVICE_CREDS)",
         "dry_run": "print every step, with no AWS access at all",
-        "init": "create what is missing first: the Copilot app, this environment, the service",
+        "init": "create what is missing first (Copilot: app, environment, service; CDK: bootstrap)",
+        "with_": "copilot (default) or cdk: the same service on Fargate either way",
+        "existing_table": "CDK only: serve from this retained table instead of creating one",
     },
 )
 def deploy(
-    c: Context, env: str = "dev", creds: str = "", dry_run: bool = False, init: bool = False
+    c: Context,
+    env: str = "dev",
+    creds: str = "",
+    dry_run: bool = False,
+    init: bool = False,
+    with_: str = "copilot",
+    existing_table: str = "",
 ) -> None:
-    """Deploy the service to AWS Fargate with Copilot, against Synadia Cloud."""
+    """Deploy the service to AWS Fargate with Copilot (or --with cdk), against Synadia Cloud."""
     from devkit.cloud.deploy import DeployError
-    from devkit.cloud.deploy import deploy as run_deploy
 
+    path_kind = _deploy_path(with_)
     environment = flags.environment_name("--env", env)
+    if existing_table and path_kind != "cdk":
+        raise flags.FlagError(
+            "--existing-table is for --with cdk; Copilot reads copilot/balance/addons/"
+            "addons.parameters.yml"
+        )
     path = contexts.path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
     if path is None:
         raise DeployError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
+    if path_kind == "cdk":
+        from devkit.cloud import cdk_deploy
+
+        cdk_deploy.deploy(
+            environment=environment,
+            creds=path,
+            dry_run=dry_run,
+            init=init,
+            existing_table=existing_table,
+        )
+        return
+    from devkit.cloud.deploy import deploy as run_deploy
+
     run_deploy(environment=environment, creds=path, dry_run=dry_run, init=init)
 
 
 @task(
     klass=FriendlyTask,
-    help={"env": "Copilot environment (default dev)", "dry_run": "print without doing it"},
+    help={
+        "env": "Copilot environment, or the CDK stack's (default dev)",
+        "dry_run": "print without doing it",
+        "with_": "copilot (default) or cdk: the path the service was deployed with",
+    },
 )
-def destroy(c: Context, env: str = "dev", dry_run: bool = False) -> None:
+def destroy(c: Context, env: str = "dev", dry_run: bool = False, with_: str = "copilot") -> None:
     """Remove the service from AWS; its balances table is kept."""
+    path_kind = _deploy_path(with_)
+    environment = flags.environment_name("--env", env)
+    if path_kind == "cdk":
+        from devkit.cloud import cdk_deploy
+
+        cdk_deploy.destroy(environment=environment, dry_run=dry_run)
+        return
     from devkit.cloud.deploy import destroy as run_destroy
 
-    run_destroy(environment=flags.environment_name("--env", env), dry_run=dry_run)
+    run_destroy(environment=environment, dry_run=dry_run)
 
 
 TASKS = (cp_list, cp_create, cp_delete, cloud_up, cloud_down, deploy, destroy)

@@ -100,7 +100,7 @@ class BalanceStack(cdk.Stack):
             stop_timeout=cdk.Duration.seconds(spec.stop_timeout_s),
             logging=ecs.LogDrivers.aws_logs(stream_prefix=SERVICE, log_group=log_group),
         )
-        ecs.FargateService(
+        service = ecs.FargateService(
             self,
             "Service",
             cluster=cluster,
@@ -114,6 +114,9 @@ class BalanceStack(cdk.Stack):
             enable_execute_command=True,
         )
         cdk.CfnOutput(self, "DdbTable", value=table.table_name)
+        # Read by `invoke deploy --with cdk` to restart the tasks when the creds changed.
+        cdk.CfnOutput(self, "ClusterName", value=cluster.cluster_name)
+        cdk.CfnOutput(self, "ServiceName", value=service.service_name)
         cdk_nag_rules.suppress(self)
 
     def _table(self, spec: ServiceSpec, existing_table: str) -> dynamodb.ITable:
