@@ -4,9 +4,11 @@ folder on first use, the way devkit.gotools builds Go tools: only `cdk deploy` a
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from devkit.cloud.aws import DeployError
@@ -36,8 +38,17 @@ def installed_version(cdk: Path) -> str | None:
     return result.stdout.split()[0] if result.returncode == 0 and result.stdout else None
 
 
-def ensure_cdk_cli(prefix: Path | None = None) -> Path:
-    """The pinned CLI, installed with `npm install --prefix` when it is missing or another version."""
+def ensure_cdk_cli(prefix: Path | None = None, environ: Mapping[str, str] = os.environ) -> Path:
+    """The pinned CLI, installed with `npm install --prefix` when it is missing or another version.
+
+    CDK_CLI names another executable (one on a machine without npm, or a test's stand-in); it
+    must report the pinned version too.
+    """
+    chosen = environ.get("CDK_CLI")
+    if chosen:
+        if installed_version(Path(chosen)) != CDK_CLI_VERSION:
+            raise CdkCliError(f"CDK_CLI={chosen} is not the CDK CLI {CDK_CLI_VERSION}")
+        return Path(chosen)
     cdk = cli_path(prefix)
     if installed_version(cdk) == CDK_CLI_VERSION:
         return cdk

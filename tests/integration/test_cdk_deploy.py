@@ -1,13 +1,21 @@
 """`invoke deploy --with cdk` and `invoke destroy --with cdk` as a person runs them: the plan
-with no AWS access at all, usage errors as one line and exit 2, and the pinned CDK CLI."""
+with no AWS access at all, usage errors as one line and exit 2, the pinned CDK CLI, and a deploy
+against moto's STS, SSM, CloudFormation and ECS with a recording stand-in for `cdk`."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from devkit.auth.security import ensure_security
+from devkit.cloud.cdk_app import synthesize
 from devkit.cloud.cdk_cli import (
     CDK_CLI_VERSION,
     CdkCliError,
@@ -15,6 +23,11 @@ from devkit.cloud.cdk_cli import (
     ensure_cdk_cli,
     installed_version,
 )
+from devkit.cloud.cdk_deploy import BOOTSTRAP_PARAMETER
+from devkit.cloud.service_spec import load_service_spec
+from devkit.stack.processes import free_port, stop_process
+from devkit.stack.servers import start_moto
+from service import names
 from tests.support.commands import clean_environment, invoke
 
 pytestmark = pytest.mark.integration
@@ -97,3 +110,107 @@ def test_the_pinned_cdk_cli_installs_into_the_virtual_environment() -> None:
     cdk = ensure_cdk_cli()
     assert installed_version(cdk) == CDK_CLI_VERSION
     assert cdk == cli_path()  # beside this Python, not a global install
+
+
+STAND_IN = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo "VERSION (build 0)"; exit 0; fi
+printf '%s\\n' "$*" >> "$CDK_RECORD"
+exit 0
+"""
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    launched = start_moto(workdir=tmp_path_factory.mktemp("moto-cdk"), port=port)
+    yield f"http://{names.LOCAL_HOST}:{port}"
+    stop_process(launched.pid)
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed_stack(moto_endpoint: str) -> str:
+    """The stack as `cdk deploy` would leave it, in moto's CloudFormation (the stand-in cdk
+    deploys nothing): the deploy reads its outputs to restart the tasks."""
+    spec = load_service_spec("dev")
+    client("ssm", moto_endpoint).put_parameter(Name=BOOTSTRAP_PARAMETER, Value="30", Type="String")
+    client("cloudformation", moto_endpoint).create_stack(
+        StackName=STACK, TemplateBody=json.dumps(synthesize(spec)), Capabilities=["CAPABILITY_IAM"]
+    )
+    client("ssm", moto_endpoint).delete_parameter(Name=BOOTSTRAP_PARAMETER)
+    return STACK
+
+
+@pytest.fixture
+def cdk_env(tmp_path: Path, moto_endpoint: str, deployed_stack: str) -> Iterator[dict[str, str]]:
+    stand_in = tmp_path / "bin" / "cdk"
+    stand_in.parent.mkdir()
+    stand_in.write_text(STAND_IN.replace("VERSION", CDK_CLI_VERSION))
+    stand_in.chmod(0o755)
+    yield {
+        **offline_environment(tmp_path),
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "CDK_CLI": str(stand_in),
+        "CDK_RECORD": str(tmp_path / "cdk-calls.txt"),
+    }
+    ssm = client("ssm", moto_endpoint)
+    for name in (PARAMETER, BOOTSTRAP_PARAMETER):
+        with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+            ssm.delete_parameter(Name=name)
+
+
+def cdk_calls(env: dict[str, str]) -> list[str]:
+    path = Path(env["CDK_RECORD"])
+    return [" ".join(c.split()[:3]) for c in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_cdk_deploy_bootstraps_only_with_init_then_puts_the_secret_and_deploys(
+    cdk_env: dict[str, str], tmp_path: Path, moto_endpoint: str
+) -> None:
+    creds = ensure_security(tmp_path / "cloud").service_creds
+    refused = invoke(cdk_env, "deploy", "--with", "cdk", "--creds", str(creds))
+    assert refused.returncode == 1
+    assert "the CDK is not bootstrapped in 123456789012/eu-west-1" in refused.stderr
+    assert cdk_calls(cdk_env) == []
+
+    result = invoke(cdk_env, "deploy", "--with", "cdk", "--creds", str(creds), "--init")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert cdk_calls(cdk_env) == [
+        "bootstrap aws://123456789012/eu-west-1",
+        f"deploy {STACK} --require-approval",
+    ]
+    stored = client("ssm", moto_endpoint).get_parameter(Name=PARAMETER, WithDecryption=True)
+    assert base64.b64decode(stored["Parameter"]["Value"]) == creds.read_bytes()
+    assert "--force-new-deployment (the creds changed)" in result.stdout
+
+
+def test_a_second_cdk_deploy_with_the_same_creds_restarts_nothing(
+    cdk_env: dict[str, str], tmp_path: Path, moto_endpoint: str
+) -> None:
+    client("ssm", moto_endpoint).put_parameter(Name=BOOTSTRAP_PARAMETER, Value="30", Type="String")
+    creds = ensure_security(tmp_path / "cloud").service_creds
+    assert invoke(cdk_env, "deploy", "--with", "cdk", "--creds", str(creds)).returncode == 0
+    again = invoke(cdk_env, "deploy", "--with", "cdk", "--creds", str(creds))
+    assert again.returncode == 0, again.stderr
+    assert "already holds these creds" in again.stdout
+    assert "force-new-deployment" not in again.stdout
+    assert cdk_calls(cdk_env) == [f"deploy {STACK} --require-approval"] * 2
+
+
+def test_a_cdk_destroy_runs_cdk_destroy_and_keeps_the_table(cdk_env: dict[str, str]) -> None:
+    result = invoke(cdk_env, "destroy", "--with", "cdk")
+    assert result.returncode == 0, result.stderr
+    assert cdk_calls(cdk_env) == [f"destroy {STACK} --force"]
+    assert "table was kept" in result.stdout
