@@ -9,7 +9,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -129,7 +129,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def client(service: str, endpoint: str) -> Any:
     return boto3.client(
-        service,
+        cast(Any, service),  # one helper for several services: the stubs type each by name
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
