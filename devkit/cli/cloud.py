@@ -171,6 +171,9 @@ def deploy(
     if path is None:
         raise DeployError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")
     if path_kind == "cdk":
+        from devkit.cloud.cdk_cli import require_node
+
+        require_node()
         from devkit.cloud import cdk_deploy
 
         cdk_deploy.deploy(
@@ -199,6 +202,9 @@ def destroy(c: Context, env: str = "dev", dry_run: bool = False, with_: str = "c
     path_kind = _deploy_path(with_)
     environment = flags.environment_name("--env", env)
     if path_kind == "cdk":
+        from devkit.cloud.cdk_cli import require_node
+
+        require_node()
         from devkit.cloud import cdk_deploy
 
         cdk_deploy.destroy(environment=environment, dry_run=dry_run)

@@ -80,3 +80,11 @@ def ensure_cdk_cli(prefix: Path | None = None, environ: Mapping[str, str] = os.e
             f" (is the npm registry reachable?): {detail}"
         )
     return cdk
+
+
+def require_node() -> None:
+    """aws-cdk-lib runs its constructs in Node.js (jsii): say so before the import fails."""
+    if shutil.which("node") is None:
+        raise CdkCliError(
+            "the CDK path needs Node.js on PATH (aws-cdk-lib runs on it); install 22+"
+        )

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -28,7 +30,7 @@ from devkit.cloud.service_spec import load_service_spec
 from devkit.stack.processes import free_port, stop_process
 from devkit.stack.servers import start_moto
 from service import names
-from tests.support.commands import clean_environment, invoke
+from tests.support.commands import ROOT, clean_environment, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -105,11 +107,53 @@ def test_without_npm_the_cdk_cli_is_one_line_and_exit_2(
     assert "npm is not on PATH" in str(raised.value)
 
 
+def test_without_node_the_cdk_path_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {**offline_environment(tmp_path), "PATH": str(tmp_path / "empty")}
+    result = invoke(env, "deploy", "--with", "cdk", "--creds", "any.creds", "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: the CDK path needs Node.js on PATH (aws-cdk-lib runs on it); install 22+"
+    )
+
+
 def test_the_pinned_cdk_cli_installs_into_the_virtual_environment() -> None:
     """The first real `deploy --with cdk` does this; npm's cache makes later runs instant."""
     cdk = ensure_cdk_cli()
     assert installed_version(cdk) == CDK_CLI_VERSION
     assert cdk == cli_path()  # beside this Python, not a global install
+
+
+def test_the_pinned_cli_synthesizes_the_app_with_no_aws_access(tmp_path: Path) -> None:
+    """`cdk synth` through the CLI: the app's entry point, and the CLI reading what the lib wrote."""
+    out = tmp_path / "cdk.out"
+    result = subprocess.run(
+        [
+            str(ensure_cdk_cli()),
+            "synth",
+            "--quiet",
+            "--no-notices",
+            "--app",
+            f"{sys.executable} -m devkit.cloud.cdk_app",
+            "--output",
+            str(out),
+            "--context",
+            "environment=dev",
+        ],
+        cwd=ROOT,
+        env={**offline_environment(tmp_path), "CDK_DISABLE_VERSION_CHECK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = json.loads((out / f"{STACK}.template.json").read_text())
+    [task] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"]
+    image = json.dumps(task["Properties"]["ContainerDefinitions"][0]["Image"])
+    assert "cdk-hnb659fds-container-assets" in image  # built from the Dockerfile, pushed to ECR
+    [asset] = [p for p in out.iterdir() if p.name.startswith("asset.")]
+    staged = sorted(p.name for p in asset.iterdir())  # only what .dockerignore lets through
+    assert staged == [".dockerignore", "Dockerfile", "README.md", "pyproject.toml", "service"]
 
 
 STAND_IN = """#!/bin/sh
