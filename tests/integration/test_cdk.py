@@ -22,6 +22,14 @@ from tests.support.commands import ROOT
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(scope="module", autouse=True)
+def once_per_suite(request: pytest.FixtureRequest) -> None:
+    """Nothing here uses the local stack, so the container pass would only repeat it (CI time)."""
+    if request.config.getoption("--stack") == "docker":
+        pytest.skip("the CDK path's proofs run in the native pass")
+
+
 REGION = names.DEFAULT_REGION
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/customer-balance:test"
 MANIFEST = ROOT / "copilot" / SERVICE / "manifest.yml"
