@@ -12,6 +12,7 @@ from typing import Any, cast
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -144,9 +145,15 @@ class BalanceStack(cdk.Stack):
         )
 
 
-def build_image() -> ecs.ContainerImage:
-    """The image Copilot builds: the repository's Dockerfile (its .dockerignore keeps it small)."""
-    return ecs.ContainerImage.from_asset(str(ROOT), platform=None)
+def build_image(spec: ServiceSpec) -> ecs.ContainerImage:
+    """The image Copilot builds: the repository's Dockerfile (its .dockerignore keeps it small),
+    for the manifest's platform, so an image built on Apple Silicon still starts on x86 Fargate."""
+    platform = (
+        ecr_assets.Platform.LINUX_ARM64
+        if spec.platform.endswith("arm64")
+        else ecr_assets.Platform.LINUX_AMD64
+    )
+    return ecs.ContainerImage.from_asset(str(ROOT), platform=platform)
 
 
 def synthesize(
@@ -181,10 +188,11 @@ def main() -> None:
     app = cdk.App()
     environment = str(app.node.try_get_context(ENVIRONMENT_CONTEXT) or "dev")
     existing = str(app.node.try_get_context(EXISTING_TABLE_CONTEXT) or "")
+    spec = load_service_spec(environment)
     stack = BalanceStack(
         app,
-        load_service_spec(environment),
-        image=build_image(),
+        spec,
+        image=build_image(spec),
         existing_table=existing,
         env=cdk.Environment(
             account=os.environ.get("CDK_DEFAULT_ACCOUNT"),

@@ -30,13 +30,12 @@ from devkit.cloud.aws import (
     deploy_region,
     store_credentials,
 )
+from devkit.cloud.service_spec import SERVICE
 from devkit.project import COPILOT_DIR, ROOT, repository_file
 from devkit.stack.running import current_config
 from service.credentials import CredentialsError, read_credentials_file
 
 __all__ = ["DeployError", "deploy", "destroy"]
-
-SERVICE = "balance"
 
 
 def workspace_application(copilot_dir: Path = COPILOT_DIR) -> str:
