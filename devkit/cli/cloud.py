@@ -4,6 +4,7 @@ namespace: each parses its flags and calls into devkit.cloud."""
 from __future__ import annotations
 
 import os
+import re
 
 from invoke.context import Context
 from invoke.tasks import task
@@ -167,6 +168,8 @@ def deploy(
             "--existing-table is for --with cdk; Copilot reads copilot/balance/addons/"
             "addons.parameters.yml"
         )
+    if existing_table and not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", existing_table):
+        raise flags.FlagError(f"--existing-table {existing_table!r} is not a DynamoDB table name")
     path = contexts.path_option(creds, os.environ, "CLOUD_SERVICE_CREDS")
     if path is None:
         raise DeployError("give --creds PATH (the service user's .creds) or CLOUD_SERVICE_CREDS")

@@ -69,20 +69,7 @@ def deploy(
     target = Target(spec.application, spec.environment)
     deploy_args = ["deploy", spec.stack_name, "--require-approval", "never"]
     if dry_run:
-        say(f"would check: the AWS account (sts:GetCallerIdentity), region {region}")
-        say(f"would check: the CDK bootstrap ({BOOTSTRAP_PARAMETER}) in {region}")
-        if init:
-            say("would run, unless it is there already: cdk bootstrap aws://<account>/" + region)
-        say(
-            f"would call ssm:PutParameter {target.parameter} (SecureString), unless it already"
-            " holds these creds"
-        )
-        if installed_version(cli_path()) != CDK_CLI_VERSION:
-            say(f"would install: aws-cdk@{CDK_CLI_VERSION} into {cli_path().parent.parent.parent}")
-        say("would run: " + shlex.join(["cdk", *deploy_args, *cdk_arguments(spec, existing_table)]))
-        say(
-            "would restart the tasks (ecs:UpdateService --force-new-deployment) if the creds changed"
-        )
+        _say_plan(spec, region, [*deploy_args, *cdk_arguments(spec, existing_table)], init, say)
         return
     cdk = ensure_cdk_cli()
     session = boto3.session.Session(region_name=region)
@@ -107,6 +94,21 @@ def deploy(
     run(cdk, [*deploy_args, *cdk_arguments(spec, existing_table)], say=say, env=cli_env)
     if action != "unchanged":  # ECS reads secrets only when a task starts
         restart_tasks(session, spec.stack_name, say=say)
+
+
+def _say_plan(spec: ServiceSpec, region: str, deploy_args: list[str], init: bool, say: Say) -> None:
+    say(f"would check: the AWS account (sts:GetCallerIdentity), region {region}")
+    say(f"would check: the CDK bootstrap ({BOOTSTRAP_PARAMETER}) in {region}")
+    if init:
+        say("would run, unless it is there already: cdk bootstrap aws://<account>/" + region)
+    say(
+        f"would call ssm:PutParameter {spec.secret_parameter} (SecureString), unless it already"
+        " holds these creds"
+    )
+    if installed_version(cli_path()) != CDK_CLI_VERSION:
+        say(f"would install: aws-cdk@{CDK_CLI_VERSION} into {cli_path().parent.parent.parent}")
+    say("would run: " + shlex.join(["cdk", *deploy_args]))
+    say("would restart the tasks (ecs:UpdateService --force-new-deployment) if the creds changed")
 
 
 def bootstrapped(ssm: SSMClient) -> bool:

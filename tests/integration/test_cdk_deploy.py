@@ -94,6 +94,10 @@ def test_a_cdk_destroy_dry_run_says_the_table_is_kept(tmp_path: Path) -> None:
         (("deploy", "--with", "terraform", "--dry-run"), "--with takes copilot or cdk"),
         (("destroy", "--with", "pulumi"), "--with takes copilot or cdk"),
         (("deploy", "--existing-table", "t", "--dry-run"), "--existing-table is for --with cdk"),
+        (
+            ("deploy", "--with", "cdk", "--existing-table", "no such", "--dry-run"),
+            "is not a DynamoDB table name",
+        ),
     ],
 )
 def test_a_wrong_deploy_path_is_a_usage_error(
