@@ -121,6 +121,14 @@ def write_contexts(directory: Path, contexts: list[Context]) -> list[Path]:
     return written
 
 
+def exists(directory: Path, name: str) -> bool:
+    """Whether a context of that name (ours or a person's) is there to select."""
+    try:
+        return _path(directory, name).exists()
+    except ContextError:
+        return False
+
+
 def select(directory: Path, name: str) -> None:
     if not _path(directory, name).exists():
         raise ContextError(f"no context named {name!r} in {directory / 'context'}")
