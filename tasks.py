@@ -205,6 +205,7 @@ def token(c: Context, user: str = "client") -> None:
 def nats_cli(c: Context) -> None:
     """Install the pinned NATS CLI (natscli v0.5.0) into this virtual environment (Go needed)."""
     print(f"NATS CLI: {ensure_nats_cli()}")
+    print("Contexts for it come from `invoke context` (then: nats --context local-client ...).")
 
 
 @task(klass=BenchTask, help=BENCH_HELP, optional=["rate"])  # a bare --rate gets our message
