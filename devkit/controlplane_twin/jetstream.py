@@ -32,6 +32,8 @@ KV_PREFIX = "KV_"
 OBJECT_PREFIX = "OBJ_"
 _STATUS_FOR_ERROR = {10059: 404}
 """JetStream's "stream not found"; every other refusal is a 400, as the document declares."""
+JETSTREAM_NOT_ENABLED = 10039
+"""An account made without JetStream limits has no streams: the server refuses to list them."""
 
 
 def kind_of(stream_name: str) -> str | None:
@@ -62,10 +64,14 @@ class JetStreamDesk:
         try:
             return await self._server.jetstream(await self._connection(account), subject, body)
         except JetStreamError as error:
-            status = _STATUS_FOR_ERROR.get(error.err_code, 400 if error.code < 500 else 503)
-            raise TwinError(status, f"{error.description} ({error.err_code})") from None
+            raise self._refusal(error) from None
         except ServerSideError as error:
             raise TwinError(error.status, error.message) from None
+
+    @staticmethod
+    def _refusal(error: JetStreamError) -> TwinError:
+        status = _STATUS_FOR_ERROR.get(error.err_code, 400 if error.code < 500 else 503)
+        return TwinError(status, f"{error.description} ({error.err_code})")
 
     def _record(self, account: AccountRecord, name: str, kind: str) -> JetStreamRecord:
         for record in self._records.jetstream_of(account.id, kind):
@@ -82,7 +88,14 @@ class JetStreamDesk:
         return views.document(views.stream(record.id, info))
 
     async def _names(self, account: AccountRecord) -> list[str]:
-        answer = await self._call(account, "STREAM.NAMES")
+        try:
+            answer = await self._server.jetstream(await self._connection(account), "STREAM.NAMES")
+        except JetStreamError as error:
+            if error.err_code == JETSTREAM_NOT_ENABLED:
+                return []
+            raise self._refusal(error) from None
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
         return list(answer.get("streams") or [])
 
     async def list(self, account: AccountRecord, kind: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from devkit.stack.compose import engine_available
 from service import names
 from tests.support.commands import invoke, stack_environment
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.go_clients import build_original_control_plane
 from tests.support.replicas import (
     RunningService,
     ServiceFactory,
@@ -156,3 +157,9 @@ def nats_cli_path() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def original_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The original's control-plane program, built from ../shared once per session."""
+    return build_original_control_plane(tmp_path_factory.mktemp("original-clients"))

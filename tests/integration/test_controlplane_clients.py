@@ -1,0 +1,78 @@
+"""The twin judged by clients nobody here wrote: the original's own control-plane program,
+built from its source on the official Go SDK, run exactly as its notes say (its token file
+layout included) against the twin `invoke up` starts."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devkit.controlplane.client import ControlPlane
+from tests.support.gateway import HttpStack, http_stack
+
+pytestmark = pytest.mark.integration
+
+ORIGINAL_TOKEN_FILE = Path("cdk") / "config" / "control-plane-agent.token"
+"""Where the original reads its token: `../cdk/config/...` from its working directory."""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
+    with http_stack("native", tmp_path_factory.mktemp("clients") / "stack") as running:
+        yield running
+
+
+def twin_url(stack: HttpStack) -> str:
+    return f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}"
+
+
+def token_file(stack: HttpStack) -> Path:
+    return Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token"
+
+
+def system_id(stack: HttpStack) -> str:
+    with ControlPlane(twin_url(stack), token_file(stack).read_text().strip()) as api:
+        (team,) = api.teams()
+        (system,) = api.systems(team.id)
+        return system.id
+
+
+def run_original(
+    program: Path, workdir: Path, stack: HttpStack, action: str
+) -> subprocess.CompletedProcess[str]:
+    arguments = ["-action", action, "-initials", "AB", "-systemId", system_id(stack)]
+    return subprocess.run(
+        [str(program), *arguments, "-baseUrl", twin_url(stack)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_originals_program_lists_creates_and_deletes_an_account(
+    stack: HttpStack, original_control_plane: Path, tmp_path: Path
+) -> None:
+    """Its account has NATS and account limits but no JetStream: delete must still work."""
+    workdir = tmp_path / "control-plane"
+    workdir.mkdir()
+    (tmp_path / ORIGINAL_TOKEN_FILE).parent.mkdir(parents=True)
+    # the twin's token file as it is on disk: the original sends the bytes as read
+    (tmp_path / ORIGINAL_TOKEN_FILE).write_bytes(token_file(stack).read_bytes())
+
+    def step(action: str) -> str:
+        done = run_original(original_control_plane, workdir, stack, action)
+        assert done.returncode == 0, f"{action}: {done.stdout}{done.stderr}"
+        return done.stderr  # Go's log package writes to stderr
+
+    assert "---- POC-AB ----" not in step("list")
+    assert "Account created: POC-AB" in step("create")
+    listed = step("list")
+    assert "---- POC-AB ----" in listed
+    assert "isSystemAccount: false" in listed
+    assert "Deleting account id" in step("delete")
+    assert "---- POC-AB ----" not in step("list")
