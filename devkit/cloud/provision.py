@@ -98,7 +98,7 @@ class CloudUp:
         self._jetstream(account)
         creds = {name: self._creds(name, user) for name, user in users.items()}
         self._gateway_token(users[GATEWAY_USER].id)
-        self._contexts(creds)
+        self._contexts(creds, account.system.server_urls)
         return self.changes
 
     def _account(self, name: str) -> Account:
@@ -170,8 +170,9 @@ class CloudUp:
         write_private(path, self.api.gateway_token(user_id) + "\n")
         self._made("file", str(path), str(path), f"wrote {path} (0600)")
 
-    def _contexts(self, creds: dict[str, Path]) -> None:
-        url = self.system.server_urls or names.CLOUD_NATS_URL
+    def _contexts(self, creds: dict[str, Path], server_urls: str | None) -> None:
+        """At the URLs the account's system answer gives (a system's own answer has none)."""
+        url = server_urls or names.CLOUD_NATS_URL
         for user, path in creds.items():
             context = contexts.Context(
                 CONTEXT_FOR[user], url, path, f"{self.ledger.account} as the {user} user"

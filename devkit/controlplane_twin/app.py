@@ -1,8 +1,9 @@
 """The twin's HTTP face: the published paths under /api/core/beta, bearer-token auth, the
 documented status codes (201 on create, 204 on delete), and injected faults.
 
-Requests are read with the client's request models, so a body the published document would
-refuse is a 400 here too; an unexpected failure is a 500 without detail, logged.
+Requests are read with the twin's models of the document's bodies (bodies.py), so a body the
+published document would refuse is a 400 naming the field; an unexpected failure is a 500
+without detail, logged.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from devkit.controlplane.client import API_PREFIX
-from devkit.controlplane.models import (
+from devkit.controlplane_twin.bodies import (
     AccountCreateRequest,
     KvBucketConfig,
     NatsUserCreateRequest,
@@ -54,7 +55,10 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise TwinError(400, f"invalid {model.__name__}: {where}: {first['msg']}") from None
+        said = first["msg"]
+        if first["type"] == "extra_forbidden":
+            said = "the published document declares no such field"
+        raise TwinError(400, f"invalid {model.__name__}: {where}: {said}") from None
 
 
 @web.middleware

@@ -12,12 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import APIError
 
 from devkit.auth.jwt import identity_from_seed
-from devkit.controlplane.models import KvBucketConfig, StreamConfig
 from devkit.controlplane_twin import views
+from devkit.controlplane_twin.bodies import NOT_EMULATED_BUCKET_FIELDS, KvBucketConfig, StreamConfig
 from devkit.controlplane_twin.errors import TwinError
 from devkit.controlplane_twin.records import (
     AccountRecord,
@@ -44,6 +42,50 @@ def kind_of(stream_name: str) -> str | None:
 
 def stream_name_of(name: str, kind: str) -> str:
     return KV_PREFIX + name if kind == "kv-bucket" else name
+
+
+NANOSECONDS_PER_S = 1_000_000_000
+KV_DUPLICATE_WINDOW_NS = 120 * NANOSECONDS_PER_S
+
+
+def bucket_stream(config: KvBucketConfig) -> dict[str, Any]:
+    """The stream a key-value bucket is, by JetStream's conventions (as the NATS clients make
+    it), with every setting of the request applied."""
+    for field in NOT_EMULATED_BUCKET_FIELDS:
+        if getattr(config, field) is not None:
+            raise TwinError(400, f"{field}: the twin does not emulate a bucket's {field}")
+    max_age = config.max_age or 0
+    stream: dict[str, Any] = {
+        "name": KV_PREFIX + config.bucket,
+        "subjects": [f"$KV.{config.bucket}.>"],
+        "retention": "limits",
+        "storage": config.storage,
+        "discard": "new",
+        "max_msgs_per_subject": config.history or 1,
+        "max_msgs": -1,
+        "max_bytes": config.max_bytes if config.max_bytes is not None else -1,
+        "max_age": max_age,
+        "max_msg_size": config.max_value_size or -1,
+        "max_consumers": -1,
+        "num_replicas": config.num_replicas or 1,
+        "duplicate_window": min(max_age, KV_DUPLICATE_WINDOW_NS) or KV_DUPLICATE_WINDOW_NS,
+        "allow_rollup_hdrs": True,
+        "deny_delete": True,
+        "deny_purge": False,
+        "allow_direct": True,
+        "compression": "s2" if config.compression else "none",
+    }
+    optional = {
+        "description": config.description,
+        "metadata": config.metadata,
+        "placement": config.placement,
+        "republish": config.republish,
+    }
+    stream.update({key: value for key, value in optional.items() if value is not None})
+    if config.limit_marker_ttl:
+        stream["allow_msg_ttl"] = True
+        stream["subject_delete_marker_ttl"] = config.limit_marker_ttl
+    return stream
 
 
 class JetStreamDesk:
@@ -114,25 +156,9 @@ class JetStreamDesk:
             raise TwinError(400, f"a {kind} named {name} already exists in this account")
 
     async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> dict[str, Any]:
+        stream = bucket_stream(config)
         await self._refuse_existing(account, config.bucket, "kv-bucket")
-        js = (await self._connection(account)).jetstream()
-        try:
-            await js.create_key_value(
-                KeyValueConfig(
-                    bucket=config.bucket,
-                    description=config.description,
-                    history=config.history or 1,
-                    max_bytes=config.max_bytes if config.max_bytes is not None else -1,
-                    max_value_size=config.max_value_size or -1,
-                    storage=StorageType(config.storage),
-                    replicas=config.num_replicas or 1,
-                )
-            )
-        except APIError as error:
-            code = error.err_code or 0
-            status = _STATUS_FOR_ERROR.get(code, 400)
-            raise TwinError(status, f"{error.description} ({code})") from None
-        info = await self._call(account, f"STREAM.INFO.{KV_PREFIX}{config.bucket}")
+        info = await self._call(account, f"STREAM.CREATE.{stream['name']}", stream)
         return self._document(self._record(account, config.bucket, "kv-bucket"), info)
 
     async def create_stream(self, account: AccountRecord, config: StreamConfig) -> dict[str, Any]:

@@ -16,8 +16,13 @@ from typing import Any
 from devkit.auth.jwt import Identity, format_creds, identity_from_seed, new_identity
 from devkit.auth.private_files import write_private
 from devkit.auth.security import GATEWAY_TOKEN_PREFIX
-from devkit.controlplane.models import AccountCreateRequest, NatsUserCreateRequest, UserJwtSettings
 from devkit.controlplane_twin import claims, views
+from devkit.controlplane_twin.bodies import (
+    NOT_EMULATED_ACCOUNT_FIELDS,
+    AccountCreateRequest,
+    NatsUserCreateRequest,
+    UserJwtSettings,
+)
 from devkit.controlplane_twin.errors import TwinError
 from devkit.controlplane_twin.jetstream import JetStreamDesk
 from devkit.controlplane_twin.records import (
@@ -33,13 +38,12 @@ from devkit.controlplane_twin.records import (
 )
 from devkit.controlplane_twin.server_side import ServerSide, ServerSideError
 
-NAME_LIMIT = 100
 
-
-def _check_name(kind: str, name: str) -> str:
-    if not name.strip() or len(name) > NAME_LIMIT or any(c.isspace() for c in name):
-        raise TwinError(400, f"a {kind} name is 1 to {NAME_LIMIT} characters, no spaces")
-    return name
+def _refuse_not_emulated(request: AccountCreateRequest) -> None:
+    for name, accepted in NOT_EMULATED_ACCOUNT_FIELDS.items():
+        value = getattr(request, name)
+        if value is not None and value != accepted:
+            raise TwinError(400, f"{name}: the twin does not emulate {name}={value!r}")
 
 
 class ControlPlaneTwin:
@@ -107,18 +111,24 @@ class ControlPlaneTwin:
 
     async def create_account(self, system_id: str, request: AccountCreateRequest) -> dict[str, Any]:
         self._system(system_id)
-        name = _check_name("account", request.name)
+        _refuse_not_emulated(request)
+        name = request.name
         if self.records.account_named(name) is not None:
             raise TwinError(400, f"an account named {name} already exists in this system")
         settings = request.jwt_settings
+        limits = (
+            settings.limits.model_dump(exclude_none=True) if settings and settings.limits else None
+        )
         created = now_rfc3339()
         record = AccountRecord(
             id=new_id(),
             name=name,
             seed=new_identity("account").seed,
             created=created,
-            limits=claims.account_limits(settings.limits if settings else None),
+            limits=claims.account_limits(limits),
             description=(settings.description or "") if settings else "",
+            settings=claims.account_settings(settings),
+            revocations=dict(settings.revocations or {}) if settings else {},
             user_jwt_expires_in_secs=request.user_jwt_expires_in_secs or 0,
             signing_key_group=SigningKeyGroupRecord(
                 id=new_id(), name="Default", seed=new_identity("account").seed, created=created
@@ -160,7 +170,7 @@ class ControlPlaneTwin:
 
     async def create_user(self, account_id: str, request: NatsUserCreateRequest) -> dict[str, Any]:
         account = self._account(account_id)
-        name = _check_name("user", request.name)
+        name = request.name
         if request.sk_group_id != account.signing_key_group.id:
             raise TwinError(404, f"no signing-key group {request.sk_group_id} in this account")
         if any(user.name == name for user in self.records.users_of(account_id)):

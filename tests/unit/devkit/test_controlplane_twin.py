@@ -8,7 +8,7 @@ import nkeys
 import pytest
 
 from devkit.auth.jwt import decode_claims, new_identity
-from devkit.controlplane.models import Permission, UserJwtSettings
+from devkit.controlplane_twin.bodies import Permission, UserJwtSettings
 from devkit.controlplane_twin.claims import DEFAULT_R1_LIMITS, account_jwt, account_limits, user_jwt
 from devkit.controlplane_twin.faults import FaultRule, Faults
 from devkit.controlplane_twin.records import AccountRecord, SigningKeyGroupRecord
