@@ -92,6 +92,15 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
     async def teams(_: web.Request) -> web.Response:
         return _ok({"items": [twin.team()]})
 
+    async def team(request: web.Request) -> web.Response:
+        return _ok(twin.team(request.match_info["teamId"]))
+
+    async def system(request: web.Request) -> web.Response:
+        return _ok(twin.system(request.match_info["systemId"]))
+
+    async def account_info(request: web.Request) -> web.Response:
+        return _ok(await twin.account_stats(request.match_info["accountId"]))
+
     async def systems(request: web.Request) -> web.Response:
         return _ok({"items": twin.systems(request.match_info["teamId"])})
 
@@ -163,11 +172,14 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
     p = API_PREFIX
     return [
         web.get(f"{p}/teams", teams),
+        web.get(f"{p}/teams/{{teamId}}", team),
         web.get(f"{p}/teams/{{teamId}}/systems", systems),
+        web.get(f"{p}/systems/{{systemId}}", system),
         web.get(f"{p}/systems/{{systemId}}/accounts", accounts),
         web.post(f"{p}/systems/{{systemId}}/accounts", create_account),
         web.get(f"{p}/accounts/{{accountId}}", get_account),
         web.delete(f"{p}/accounts/{{accountId}}", delete_account),
+        web.get(f"{p}/accounts/{{accountId}}/info", account_info),
         web.get(f"{p}/accounts/{{accountId}}/account-sk-groups", sk_groups),
         web.get(f"{p}/accounts/{{accountId}}/nats-users", users),
         web.post(f"{p}/accounts/{{accountId}}/nats-users", create_user),

@@ -140,6 +140,17 @@ class JetStreamDesk:
             raise TwinError(error.status, error.message) from None
         return list(answer.get("streams") or [])
 
+    async def stats(self, account: AccountRecord) -> dict[str, Any]:
+        try:
+            info = await self._server.jetstream(await self._connection(account), "INFO")
+        except JetStreamError as error:
+            if error.err_code != JETSTREAM_NOT_ENABLED:
+                raise self._refusal(error) from None
+            info = {}
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
+        return views.account_stats(info)
+
     async def list(self, account: AccountRecord, kind: str) -> list[dict[str, Any]]:
         found = []
         for stream_name in sorted(await self._names(account)):

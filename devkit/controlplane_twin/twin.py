@@ -93,13 +93,18 @@ class ControlPlaneTwin:
 
     # Teams, systems, accounts
 
-    def team(self) -> dict[str, Any]:
+    def team(self, team_id: str | None = None) -> dict[str, Any]:
+        if team_id is not None and team_id != self.records.team_id:
+            raise TwinError(404, f"no team {team_id}")
         return views.document(views.team(self.records))
 
     def systems(self, team_id: str) -> list[dict[str, Any]]:
-        if team_id != self.records.team_id:
-            raise TwinError(404, f"no team {team_id}")
-        return [views.document(views.system(self.records, self.nats_url))]
+        self.team(team_id)
+        return [self.system(self.records.system_id)]
+
+    def system(self, system_id: str) -> dict[str, Any]:
+        self._system(system_id)
+        return views.document(views.system(self.records, self.nats_url))
 
     def accounts(self, system_id: str) -> list[dict[str, Any]]:
         self._system(system_id)
@@ -154,6 +159,9 @@ class ControlPlaneTwin:
             del self.records.jetstream[item.id]
         del self.records.accounts[account_id]
         self.save()
+
+    async def account_stats(self, account_id: str) -> dict[str, Any]:
+        return await self.jetstream.stats(self._account(account_id))
 
     def signing_key_groups(self, account_id: str) -> list[dict[str, Any]]:
         return [views.document(views.signing_key_group(self._account(account_id)))]

@@ -183,3 +183,36 @@ def stream(stream_id: str, info: dict[str, Any], kind: str = "stream") -> Stream
     return StreamInfo.model_validate(
         {**shown, "name": info["config"]["name"], "id": stream_id, "jetstream_type": kind}
     )
+
+
+_TIER_FIELDS = ("consumers", "memory", "reserved_memory", "reserved_storage", "storage", "streams")
+_LIMIT_FIELDS = (
+    "max_ack_pending", "max_consumers", "max_memory", "max_storage", "max_streams",
+    "memory_max_stream_bytes", "storage_max_stream_bytes",
+)  # fmt: skip
+
+
+def _tier(found: dict[str, Any]) -> dict[str, Any]:
+    limits = found.get("limits") or {}
+    return {
+        **{key: max(0, int(found.get(key) or 0)) for key in _TIER_FIELDS},
+        "limits": {
+            **{key: int(limits.get(key) or 0) for key in _LIMIT_FIELDS},
+            "max_bytes_required": bool(limits.get("max_bytes_required")),
+        },
+    }
+
+
+def account_stats(info: dict[str, Any]) -> dict[str, Any]:
+    """JetStreamAccountStats from the server's `$JS.API.INFO` answer (all zero without
+    JetStream): the account's totals under `JetStreamTier`, as the Go struct it mirrors."""
+    api = info.get("api") or {}
+    stats: dict[str, Any] = {
+        "JetStreamTier": _tier(info),
+        "api": {key: int(api.get(key) or 0) for key in ("errors", "inflight", "level", "total")},
+    }
+    if info.get("tiers"):
+        stats["tiers"] = {name: _tier(tier) for name, tier in info["tiers"].items()}
+    if info.get("domain"):
+        stats["domain"] = info["domain"]
+    return stats

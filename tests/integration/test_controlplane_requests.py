@@ -1,6 +1,7 @@
 """What the twin does with a request body, as the real API would: every field the published
 document declares is applied (and read back from the server), a field it does not declare is a
-400 naming it, and bad names and sizes are a 400 before anything reaches the server."""
+400 naming it, and bad names and sizes are a 400 before anything reaches the server;
+and the reads of one team, one system and an account's JetStream use."""
 
 from __future__ import annotations
 
@@ -133,3 +134,23 @@ def test_bad_names_and_sizes_are_a_400_before_the_server(http: httpx.Client) -> 
     refused(http.post(f"/accounts/{account['id']}/jetstream/streams", json=stream), "name")
     assert time.monotonic() - started < 1  # not a wait for a server that never answers
     assert http.delete(f"/accounts/{account['id']}").status_code == 204
+
+
+def test_a_team_a_system_and_an_accounts_jetstream_use_are_served(http: httpx.Client) -> None:
+    (team,) = http.get("/teams").json()["items"]
+    assert http.get(f"/teams/{team['id']}").json()["name"] == team["name"]
+    system = system_of(http)
+    assert http.get(f"/systems/{system}").json()["id"] == system
+    assert http.get("/systems/nowhere").status_code == 404
+    account = new_account(http, "STATS")
+    http.post(
+        f"/accounts/{account['id']}/jetstream/kv-buckets",
+        json={"bucket": "counted", "storage": "file", "max_bytes": 1024 * 1024},
+    )
+    stats = http.get(f"/accounts/{account['id']}/info").json()
+    assert stats["JetStreamTier"]["streams"] == 1
+    assert stats["tiers"]["R1"]["limits"]["max_storage"] > 0
+    assert http.delete(f"/accounts/{account['id']}").status_code == 204
+    without = new_account(http, "NOJS", jwt_settings={"limits": {"conn": 5}})
+    assert http.get(f"/accounts/{without['id']}/info").json()["JetStreamTier"]["streams"] == 0
+    assert http.delete(f"/accounts/{without['id']}").status_code == 204
