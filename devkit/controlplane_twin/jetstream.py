@@ -17,6 +17,7 @@ from devkit.auth.jwt import identity_from_seed
 from devkit.controlplane_twin import views
 from devkit.controlplane_twin.bodies import NOT_EMULATED_BUCKET_FIELDS, KvBucketConfig, StreamConfig
 from devkit.controlplane_twin.errors import TwinError
+from devkit.controlplane_twin.name_locks import NameLocks
 from devkit.controlplane_twin.records import (
     AccountRecord,
     JetStreamRecord,
@@ -89,10 +90,13 @@ def bucket_stream(config: KvBucketConfig) -> dict[str, Any]:
 
 
 class JetStreamDesk:
-    def __init__(self, server: ServerSide, records: Records, save: Callable[[], None]) -> None:
+    def __init__(
+        self, server: ServerSide, records: Records, save: Callable[[], None], locks: NameLocks
+    ) -> None:
         self._server = server
         self._records = records
         self._save = save
+        self._locks = locks
 
     async def _connection(self, account: AccountRecord) -> Client:
         try:
@@ -168,15 +172,17 @@ class JetStreamDesk:
 
     async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> dict[str, Any]:
         stream = bucket_stream(config)
-        await self._refuse_existing(account, config.bucket, "kv-bucket")
-        info = await self._call(account, f"STREAM.CREATE.{stream['name']}", stream)
-        return self._document(self._record(account, config.bucket, "kv-bucket"), info)
+        async with self._locks.of("jetstream", account.id, stream["name"]):
+            await self._refuse_existing(account, config.bucket, "kv-bucket")
+            info = await self._call(account, f"STREAM.CREATE.{stream['name']}", stream)
+            return self._document(self._record(account, config.bucket, "kv-bucket"), info)
 
     async def create_stream(self, account: AccountRecord, config: StreamConfig) -> dict[str, Any]:
-        await self._refuse_existing(account, config.name, "stream")
-        body = config.model_dump(exclude_none=True)
-        info = await self._call(account, f"STREAM.CREATE.{config.name}", body)
-        return self._document(self._record(account, config.name, "stream"), info)
+        async with self._locks.of("jetstream", account.id, config.name):
+            await self._refuse_existing(account, config.name, "stream")
+            body = config.model_dump(exclude_none=True)
+            info = await self._call(account, f"STREAM.CREATE.{config.name}", body)
+            return self._document(self._record(account, config.name, "stream"), info)
 
     def _find(self, item_id: str, kind: str) -> tuple[JetStreamRecord, AccountRecord]:
         record = self._records.jetstream.get(item_id)

@@ -25,6 +25,7 @@ from devkit.controlplane_twin.bodies import (
 )
 from devkit.controlplane_twin.errors import TwinError
 from devkit.controlplane_twin.jetstream import JetStreamDesk
+from devkit.controlplane_twin.name_locks import NameLocks
 from devkit.controlplane_twin.records import (
     AccountRecord,
     Records,
@@ -53,7 +54,8 @@ class ControlPlaneTwin:
         self._operator = operator
         self.records: Records = load_records(paths.records)
         self.server = ServerSide(nats_url, operator, system, new_identity("user"))
-        self.jetstream = JetStreamDesk(self.server, self.records, self.save)
+        self.locks = NameLocks()
+        self.jetstream = JetStreamDesk(self.server, self.records, self.save, self.locks)
 
     async def start(self) -> None:
         """Put back on the server every account the twin made (a wiped volume loses them)."""
@@ -117,6 +119,10 @@ class ControlPlaneTwin:
     async def create_account(self, system_id: str, request: AccountCreateRequest) -> dict[str, Any]:
         self._system(system_id)
         _refuse_not_emulated(request)
+        async with self.locks.of("account", system_id, request.name):
+            return await self._create_account(request)
+
+    async def _create_account(self, request: AccountCreateRequest) -> dict[str, Any]:
         name = request.name
         if self.records.account_named(name) is not None:
             raise TwinError(400, f"an account named {name} already exists in this system")

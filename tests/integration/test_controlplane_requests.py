@@ -1,12 +1,14 @@
 """What the twin does with a request body, as the real API would: every field the published
 document declares is applied (and read back from the server), a field it does not declare is a
 400 naming it, and bad names and sizes are a 400 before anything reaches the server;
-and the reads of one team, one system and an account's JetStream use."""
+concurrent creates of one name make one; and the reads of one team, one system and an
+account's JetStream use."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +156,25 @@ def test_a_team_a_system_and_an_accounts_jetstream_use_are_served(http: httpx.Cl
     without = new_account(http, "NOJS", jwt_settings={"limits": {"conn": 5}})
     assert http.get(f"/accounts/{without['id']}/info").json()["JetStreamTier"]["streams"] == 0
     assert http.delete(f"/accounts/{without['id']}").status_code == 204
+
+
+def statuses_of_concurrent(http: httpx.Client, count: int, path: str, body: Any) -> list[int]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        answers = list(pool.map(lambda _: http.post(path, json=body), range(count)))
+    return sorted(answer.status_code for answer in answers)
+
+
+def test_concurrent_creates_of_one_name_make_exactly_one(http: httpx.Client) -> None:
+    system = system_of(http)
+    statuses = statuses_of_concurrent(http, 10, f"/systems/{system}/accounts", {"name": "RACE"})
+    assert statuses == [201] + [400] * 9
+    accounts = http.get(f"/systems/{system}/accounts").json()["items"]
+    (account,) = [a for a in accounts if a["name"] == "RACE"]
+    stream = {
+        "name": "raced", "subjects": ["raced"], "storage": "file", "max_bytes": 1024 * 1024,
+        "retention": "limits", "discard": "old", "num_replicas": 1,
+    }  # fmt: skip
+    path = f"/accounts/{account['id']}/jetstream/streams"
+    assert statuses_of_concurrent(http, 4, path, stream) == [201, 400, 400, 400]
+    assert len(http.get(path).json()["items"]) == 1
+    assert http.delete(f"/accounts/{account['id']}").status_code == 204
