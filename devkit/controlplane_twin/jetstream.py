@@ -25,14 +25,17 @@ from devkit.controlplane_twin.records import (
     new_id,
     now_rfc3339,
 )
-from devkit.controlplane_twin.server_side import JetStreamError, ServerSide, ServerSideError
+from devkit.controlplane_twin.server_side import (
+    JETSTREAM_NOT_ENABLED,
+    JetStreamError,
+    ServerSide,
+    ServerSideError,
+)
 
 KV_PREFIX = "KV_"
 OBJECT_PREFIX = "OBJ_"
 _STATUS_FOR_ERROR = {10059: 404}
 """JetStream's "stream not found"; every other refusal is a 400, as the document declares."""
-JETSTREAM_NOT_ENABLED = 10039
-"""An account made without JetStream limits has no streams: the server refuses to list them."""
 
 
 def kind_of(stream_name: str) -> str | None:
@@ -143,6 +146,19 @@ class JetStreamDesk:
         except ServerSideError as error:
             raise TwinError(error.status, error.message) from None
         return list(answer.get("streams") or [])
+
+    async def enabled(self, account: AccountRecord) -> bool:
+        """Whether the server gave the account JetStream (it refuses a reservation it lacks
+        room for, silently: the account is made, its JetStream calls fail)."""
+        try:
+            await self._server.jetstream(await self._connection(account), "INFO")
+        except JetStreamError as error:
+            if error.err_code == JETSTREAM_NOT_ENABLED:
+                return False
+            raise self._refusal(error) from None
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
+        return True
 
     async def stats(self, account: AccountRecord) -> dict[str, Any]:
         try:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from devkit.auth.jwt import Identity, format_creds, identity_from_seed, new_identity
+from devkit.auth.permissions import MIB
 from devkit.auth.private_files import write_private
 from devkit.auth.security import GATEWAY_TOKEN_PREFIX
 from devkit.controlplane_twin import claims, views
@@ -147,9 +148,32 @@ class ControlPlaneTwin:
             internal_user_seed=new_identity("user").seed,
         )
         await self._install(record)
+        if claims.asks_for_jetstream(record.limits) and not await self.jetstream.enabled(record):
+            await self.server.delete_account(views.account_public_key(record))
+            raise TwinError(400, await self._no_room(record))
         self.records.accounts[record.id] = record
         self.save()
         return self.account(record.id)
+
+    async def _no_room(self, record: AccountRecord) -> str:
+        """Refused at create, with the server's figures: made anyway, the account could not
+        even be deleted through the API (its JetStream calls fail)."""
+        try:
+            report = await self.server.jetstream_report()
+        except ServerSideError:
+            report = {}
+        config = report.get("config") or {}
+        disk, memory = claims.reservation(record.limits)
+        reserved = [claims.reservation(a.limits) for a in self.records.accounts.values()]
+        return (
+            f"jwt_settings.limits: the local nats-server has no room for this account's JetStream"
+            f" ({disk // MIB} MiB of disk, {memory // MIB} MiB of memory): every account reserves"
+            f" its limits from the server's {config.get('max_storage', 0) // MIB} MiB of disk"
+            f" and {config.get('max_memory', 0) // MIB} MiB of memory, and the twin's"
+            f" {len(reserved)} accounts hold {sum(d for d, _ in reserved) // MIB} MiB and"
+            f" {sum(m for _, m in reserved) // MIB} MiB of them besides the stack's own; ask for"
+            f" less, or delete an account"
+        )
 
     async def delete_account(self, account_id: str) -> None:
         """Its streams and buckets first (their data would outlive the account), then the rest."""
