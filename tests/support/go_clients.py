@@ -55,9 +55,9 @@ def build_conformance_client(out: Path) -> Path:
     go = _go()
     binary = out / "controlplane-conformance"
     done = subprocess.run(
-        [go, "build", "-mod=mod", "-o", str(binary), "."],
+        [go, "build", "-o", str(binary), "."],
         cwd=CONFORMANCE_MODULE,
-        env={**os.environ, "GOFLAGS": "-modcacherw -buildvcs=false"},
+        env={**os.environ, "GOFLAGS": "-buildvcs=false"},
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT_S,
