@@ -14,8 +14,8 @@ from devkit.cli import FriendlyTask
 from devkit.cloud import accounts
 from devkit.cloud.ledger import CloudFiles, cloud_dir
 from devkit.cloud.provision import CloudUp
-from devkit.cloud.provision import cloud_down as cloud_down_run
 from devkit.cloud.session import api_url_for, choose_system, open_control_plane
+from devkit.cloud.teardown import cloud_down as cloud_down_run
 from devkit.controlplane.client import DEFAULT_API_URL, ControlPlane
 from devkit.stack.running import current_config
 from service import names

@@ -8,6 +8,7 @@ without detail, logged.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -63,20 +64,29 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
 
 @web.middleware
 async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Token first, then any injected fault, then the call; every failure is a JSON message."""
+    """Token first, then any injected fault, then the call (its answer held, if told);
+    every failure is a JSON message."""
     if request.path == "/healthz":
         return await handler(request)
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not token or not hmac.compare_digest(token.encode(), request.app[TOKEN].encode()):
         return _error(401, "missing or unknown personal access token (Authorization: Bearer ...)")
+    rule = None
     if request.path.startswith("/api/"):
         rule = request.app[FAULTS].take(request.method, request.path.removeprefix("/api"))
-        if rule is not None:
+        if rule is not None and rule.status is not None:
             headers = {INJECTED_HEADER: "1"}
             if rule.retry_after_s is not None:
                 headers["Retry-After"] = str(rule.retry_after_s)
             return web.Response(status=rule.status, text=rule.body, headers=headers)
+    response = await _answer(request, handler)
+    if rule is not None and rule.delay_s is not None:
+        await asyncio.sleep(rule.delay_s)  # done; the answer is still on its way
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except TwinError as error:
@@ -207,6 +217,11 @@ async def _add_fault(request: web.Request) -> web.Response:
     return _ok({"rules": len(request.app[FAULTS].rules)}, 201)
 
 
+async def _faults_fired(request: web.Request) -> web.Response:
+    faults = request.app[FAULTS]
+    return _ok({"rules": len(faults.rules), "fired": faults.fired})
+
+
 async def _clear_faults(request: web.Request) -> web.Response:
     request.app[FAULTS].clear()
     return web.Response(status=204)
@@ -225,6 +240,7 @@ def create_app(twin: ControlPlaneTwin, token: str) -> web.Application:
     app.add_routes(
         [
             web.post(FAULTS_PATH, _add_fault),
+            web.get(FAULTS_PATH, _faults_fired),
             web.delete(FAULTS_PATH, _clear_faults),
             web.get("/healthz", _healthz),
         ]

@@ -29,6 +29,11 @@ def test_a_fault_rule_is_checked() -> None:
         FaultRule(method="GET", path="/x", status=200)
     with pytest.raises(ValueError, match="method"):
         FaultRule(method="FETCH", path="/x", status=500)
+    with pytest.raises(ValueError, match="a status or a delay_s"):
+        FaultRule(method="GET", path="/x")
+    with pytest.raises(ValueError, match="a status or a delay_s"):
+        FaultRule(method="GET", path="/x", status=500, delay_s=1)
+    assert FaultRule(method="POST", path="/x", delay_s=0.3).status is None
 
 
 def _account() -> AccountRecord:
