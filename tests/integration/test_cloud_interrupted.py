@@ -17,6 +17,7 @@ import pytest
 from devkit.controlplane.client import ControlPlane
 from tests.support.commands import ROOT, invoke
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.openapi import CheckedTransport, published_document
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,8 @@ def twin(stack: HttpStack) -> tuple[str, dict[str, str]]:
 
 def snapshot(stack: HttpStack) -> list[tuple[str, str]]:
     url, headers = twin(stack)
-    with ControlPlane(url, headers["Authorization"].removeprefix("Bearer ")) as api:
+    token = headers["Authorization"].removeprefix("Bearer ")
+    with ControlPlane(url, token, transport=CheckedTransport(published_document())) as api:
         (team,) = api.teams()
         (system,) = api.systems(team.id)
         return sorted((a.name, a.id) for a in api.accounts(system.id))

@@ -23,6 +23,7 @@ from devkit.controlplane.client import ControlPlane
 from service import names
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.openapi import CheckedTransport, published_document
 from tests.support.permissions import watched
 from tests.support.replicas import kill_all, launch_service
 from tests.support.servers import Dynamo
@@ -52,8 +53,10 @@ def files(stack: HttpStack) -> Path:
 
 
 def twin(stack: HttpStack) -> ControlPlane:
+    """The twin, every answer judged against the published document."""
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
-    return ControlPlane(f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}", token.strip())
+    url = f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}"
+    return ControlPlane(url, token.strip(), transport=CheckedTransport(published_document()))
 
 
 async def verdicts(url: str, creds: str) -> dict[str, bool]:

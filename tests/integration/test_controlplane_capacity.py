@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.openapi import CheckedTransport, published_document
 
@@ -22,7 +23,10 @@ own account (devkit.auth.permissions.JETSTREAM_R1_LIMITS, claims.DEFAULT_R1_LIMI
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
-    with http_stack("native", tmp_path_factory.mktemp("capacity") / "stack") as running:
+    root = tmp_path_factory.mktemp("capacity")
+    with http_stack("native", root / "stack") as running:
+        running.env["CLOUD_DIR"] = str(root / "cloud")
+        running.env["XDG_CONFIG_HOME"] = str(root / "config")
         yield running
 
 
@@ -47,6 +51,12 @@ def test_accounts_beyond_the_servers_jetstream_are_refused_at_create(stack: Http
         assert answer.status_code == 400
         assert "no room for this account's JetStream" in answer.json()["message"]
         assert f"FULL-{len(made)}" not in [a["name"] for a in http.get(accounts).json()["items"]]
+        up = invoke(stack.env, "cloud-up", "--account", "FULL-POC", "--api-url", "local")
+        assert up.returncode == 1  # refused at the account: nothing made that could not be removed
+        assert "no room for this account's JetStream" in up.stderr
+        down = invoke(stack.env, "cloud-down", "--account", "FULL-POC", "--api-url", "local")
+        assert down.returncode == 0, down.stderr
+        assert "FULL-POC" not in [a["name"] for a in http.get(accounts).json()["items"]]
         for account_id in made:  # every account the twin made has the JetStream it promised
             assert "R1" in http.get(f"/accounts/{account_id}/info").json()["tiers"]
         for account_id in made:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devkit.controlplane.client import ControlPlane
+from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
 
 pytestmark = pytest.mark.integration
@@ -42,9 +43,9 @@ def system_id(stack: HttpStack) -> str:
 
 
 def run_original(
-    program: Path, workdir: Path, stack: HttpStack, action: str
+    program: Path, workdir: Path, stack: HttpStack, action: str, initials: str = "AB"
 ) -> subprocess.CompletedProcess[str]:
-    arguments = ["-action", action, "-initials", "AB", "-systemId", system_id(stack)]
+    arguments = ["-action", action, "-initials", initials, "-systemId", system_id(stack)]
     return subprocess.run(
         [str(program), *arguments, "-baseUrl", twin_url(stack)],
         cwd=workdir,
@@ -77,6 +78,20 @@ def test_the_originals_program_lists_creates_and_deletes_an_account(
     assert "isSystemAccount: false" in listed
     assert "Deleting account id" in step("delete")
     assert "---- POC-AB ----" not in step("list")
+
+
+def test_invoke_cp_delete_removes_an_account_the_original_made(
+    stack: HttpStack, original_control_plane: Path, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "control-plane"
+    workdir.mkdir()
+    (tmp_path / ORIGINAL_TOKEN_FILE).parent.mkdir(parents=True)
+    (tmp_path / ORIGINAL_TOKEN_FILE).write_bytes(token_file(stack).read_bytes())
+    made = run_original(original_control_plane, workdir, stack, "create", "CD")
+    assert made.returncode == 0, made.stderr
+    deleted = invoke(stack.env, "cp-delete", "--name", "POC-CD", "--api-url", "local")
+    assert "Deleted account POC-CD" in deleted.stdout, deleted.stderr
+    assert "POC-CD" not in invoke(stack.env, "cp-list", "--api-url", "local").stdout
 
 
 SDK_OPERATIONS = (
