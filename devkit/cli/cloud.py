@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from invoke.context import Context
+from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from devkit import flags
@@ -86,7 +87,14 @@ def cloud_up(
         if dry_run:
             up.plan(account)
             return
-        changes = up.run(account)
+        try:
+            changes = up.run(account)
+        except KeyboardInterrupt:  # the ledger already holds what this run meant to make
+            raise Exit(
+                "interrupted: run `invoke cloud-up` again to finish, or `invoke cloud-down` to"
+                " remove what this run made",
+                code=130,
+            ) from None
         print(f"Done: {changes} made." if changes else "Nothing changed: it was all there.")
         print(f"Creds and the gateway token are in {files.directory}/ (0600).")
 

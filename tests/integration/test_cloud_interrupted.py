@@ -51,25 +51,31 @@ def snapshot(stack: HttpStack) -> list[tuple[str, str]]:
         return sorted((a.name, a.id) for a in api.accounts(system.id))
 
 
-def interrupted_cloud_up(stack: HttpStack, method: str, path: str) -> int:
+def interrupted_cloud_up(stack: HttpStack, method: str, path: str) -> tuple[int, str]:
     """cloud-up with the answer to the first METHOD on PATH held; Ctrl-C once the twin acted."""
     url, headers = twin(stack)
     httpx.delete(f"{url}/twin/faults", headers=headers, timeout=10)
+    fired = httpx.get(f"{url}/twin/faults", headers=headers, timeout=10).json()["fired"]
     rule = {"method": method, "path": path, "delay_s": HELD_S}
     assert httpx.post(f"{url}/twin/faults", json=rule, headers=headers, timeout=10).is_success
     command = [sys.executable, "-m", "invoke", "cloud-up", "--account", ACCOUNT, "--api-url"]
     process = subprocess.Popen(
-        [*command, "local"], cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, text=True
+        [*command, "local"],
+        cwd=ROOT,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
-    while httpx.get(f"{url}/twin/faults", headers=headers, timeout=10).json()["fired"] < 1:
+    while httpx.get(f"{url}/twin/faults", headers=headers, timeout=10).json()["fired"] == fired:
         assert process.poll() is None, "cloud-up ended before the held call"
         assert time.monotonic() < deadline, "cloud-up never made the held call"
         time.sleep(0.05)
     time.sleep(0.5)  # the twin has acted; its answer is held
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=30)
-    return process.returncode
+    _, err = process.communicate(timeout=30)
+    return process.returncode, err
 
 
 @pytest.mark.parametrize(
@@ -87,7 +93,10 @@ def test_an_interrupted_cloud_up_rerun_then_cloud_down_leaves_the_twin_as_before
     stack: HttpStack, method: str, path: str
 ) -> None:
     before = snapshot(stack)
-    assert interrupted_cloud_up(stack, method, path) != 0
+    code, err = interrupted_cloud_up(stack, method, path)
+    assert code == 130, err
+    assert err.startswith("interrupted: run `invoke cloud-up` again")
+    assert err.count("\n") == 1  # one line, no traceback
     resumed = invoke(stack.env, "cloud-up", "--account", ACCOUNT, "--api-url", "local")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     down = invoke(stack.env, "cloud-down", "--account", ACCOUNT, "--api-url", "local")
