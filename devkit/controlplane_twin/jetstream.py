@@ -8,6 +8,7 @@ including those the service made itself, as the cloud lists everything in the ac
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,10 @@ KV_PREFIX = "KV_"
 OBJECT_PREFIX = "OBJ_"
 _STATUS_FOR_ERROR = {10059: 404}
 """JetStream's "stream not found"; every other refusal is a 400, as the document declares."""
+
+
+ENABLED_ATTEMPTS = 3
+ENABLED_RECHECK_S = 0.1
 
 
 def kind_of(stream_name: str) -> str | None:
@@ -149,16 +154,21 @@ class JetStreamDesk:
 
     async def enabled(self, account: AccountRecord) -> bool:
         """Whether the server gave the account JetStream (it refuses a reservation it lacks
-        room for, silently: the account is made, its JetStream calls fail)."""
-        try:
-            await self._server.jetstream(await self._connection(account), "INFO")
-        except JetStreamError as error:
-            if error.err_code == JETSTREAM_NOT_ENABLED:
-                return False
-            raise self._refusal(error) from None
-        except ServerSideError as error:
-            raise TwinError(error.status, error.message) from None
-        return True
+        room for, silently: the account is made, its JetStream calls fail). Asked again after
+        a moment before a "no", so a server slow to enable it is not taken for a full one."""
+        for attempt in range(ENABLED_ATTEMPTS):
+            try:
+                await self._server.jetstream(await self._connection(account), "INFO")
+            except JetStreamError as error:
+                if error.err_code != JETSTREAM_NOT_ENABLED:
+                    raise self._refusal(error) from None
+            except ServerSideError as error:
+                raise TwinError(error.status, error.message) from None
+            else:
+                return True
+            if attempt + 1 < ENABLED_ATTEMPTS:
+                await asyncio.sleep(ENABLED_RECHECK_S)
+        return False
 
     async def stats(self, account: AccountRecord) -> dict[str, Any]:
         try:
