@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 NAME_PATTERN = r"^[^\s.*>/\\]+$"
 """No whitespace, `.`, `*`, `>` or path separators: a subject token, a JetStream name."""
+USER_NAME_PATTERN = r"^\S+$"
+"""A user's name is only a label in its JWT: anything but whitespace."""
 BUCKET_PATTERN = r"^[A-Za-z0-9_-]+$"
 """JetStream's own rule for a key-value bucket's name."""
 NAME_LIMIT = 100
@@ -136,7 +138,7 @@ class UserJwtSettings(_Body):
 
 
 class NatsUserCreateRequest(_Body):
-    name: str = Field(min_length=1, max_length=NAME_LIMIT, pattern=NAME_PATTERN)
+    name: str = Field(min_length=1, max_length=NAME_LIMIT, pattern=USER_NAME_PATTERN)
     sk_group_id: str
     jwt_expires_in_secs: int | None = Field(default=None, ge=0)
     jwt_settings: UserJwtSettings | None = None

@@ -94,3 +94,9 @@ def test_documented_user_settings_are_read() -> None:
     )
     assert settings.bearer_token is True
     assert settings.allowed_connection_types == ["STANDARD"]
+
+
+def test_a_user_name_may_hold_dots_but_no_whitespace() -> None:
+    assert bodies.NatsUserCreateRequest(name="john.doe", sk_group_id="G").name == "john.doe"
+    with pytest.raises(ValidationError):
+        bodies.NatsUserCreateRequest(name="john doe", sk_group_id="G")
