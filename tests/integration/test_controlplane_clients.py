@@ -14,6 +14,7 @@ import pytest
 from devkit.controlplane.client import ControlPlane
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.judged_twin import JudgedTwin, judged_twin
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +26,15 @@ ORIGINAL_TOKEN_FILE = Path("cdk") / "config" / "control-plane-agent.token"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
     with http_stack("native", tmp_path_factory.mktemp("clients") / "stack") as running:
         yield running
+
+
+@pytest.fixture
+def judge(stack: HttpStack) -> Iterator[JudgedTwin]:
+    """The clients call the twin through the document's judge; not one answer may fail it."""
+    with judged_twin(twin_url(stack)) as judged:
+        yield judged
+    assert judged.failures == []
+    assert judged.judged > 0
 
 
 def twin_url(stack: HttpStack) -> str:
@@ -43,11 +53,11 @@ def system_id(stack: HttpStack) -> str:
 
 
 def run_original(
-    program: Path, workdir: Path, stack: HttpStack, action: str, initials: str = "AB"
+    program: Path, workdir: Path, stack: HttpStack, base_url: str, action: str, initials: str = "AB"
 ) -> subprocess.CompletedProcess[str]:
     arguments = ["-action", action, "-initials", initials, "-systemId", system_id(stack)]
     return subprocess.run(
-        [str(program), *arguments, "-baseUrl", twin_url(stack)],
+        [str(program), *arguments, "-baseUrl", base_url],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -57,7 +67,7 @@ def run_original(
 
 
 def test_the_originals_program_lists_creates_and_deletes_an_account(
-    stack: HttpStack, original_control_plane: Path, tmp_path: Path
+    stack: HttpStack, original_control_plane: Path, tmp_path: Path, judge: JudgedTwin
 ) -> None:
     """Its account has NATS and account limits but no JetStream: delete must still work."""
     workdir = tmp_path / "control-plane"
@@ -67,7 +77,7 @@ def test_the_originals_program_lists_creates_and_deletes_an_account(
     (tmp_path / ORIGINAL_TOKEN_FILE).write_bytes(token_file(stack).read_bytes())
 
     def step(action: str) -> str:
-        done = run_original(original_control_plane, workdir, stack, action)
+        done = run_original(original_control_plane, workdir, stack, judge.url, action)
         assert done.returncode == 0, f"{action}: {done.stdout}{done.stderr}"
         return done.stderr  # Go's log package writes to stderr
 
@@ -81,17 +91,18 @@ def test_the_originals_program_lists_creates_and_deletes_an_account(
 
 
 def test_invoke_cp_delete_removes_an_account_the_original_made(
-    stack: HttpStack, original_control_plane: Path, tmp_path: Path
+    stack: HttpStack, original_control_plane: Path, tmp_path: Path, judge: JudgedTwin
 ) -> None:
     workdir = tmp_path / "control-plane"
     workdir.mkdir()
     (tmp_path / ORIGINAL_TOKEN_FILE).parent.mkdir(parents=True)
     (tmp_path / ORIGINAL_TOKEN_FILE).write_bytes(token_file(stack).read_bytes())
-    made = run_original(original_control_plane, workdir, stack, "create", "CD")
+    made = run_original(original_control_plane, workdir, stack, judge.url, "create", "CD")
     assert made.returncode == 0, made.stderr
-    deleted = invoke(stack.env, "cp-delete", "--name", "POC-CD", "--api-url", "local")
+    through_judge = ("--api-url", judge.url, "--token-file", str(token_file(stack)))
+    deleted = invoke(stack.env, "cp-delete", "--name", "POC-CD", *through_judge)
     assert "Deleted account POC-CD" in deleted.stdout, deleted.stderr
-    assert "POC-CD" not in invoke(stack.env, "cp-list", "--api-url", "local").stdout
+    assert "POC-CD" not in invoke(stack.env, "cp-list", *through_judge).stdout
 
 
 SDK_OPERATIONS = (
@@ -107,12 +118,12 @@ SDK_OPERATIONS = (
 
 
 def test_the_official_sdk_decodes_every_answer_of_every_operation(
-    stack: HttpStack, conformance_client: Path
+    stack: HttpStack, conformance_client: Path, judge: JudgedTwin
 ) -> None:
     """But one: v0.5.2 cannot decode a stream whose compression is "none", which the document
     allows; the twin stays faithful to the document, and the limit is recorded."""
     done = subprocess.run(
-        [str(conformance_client), "-baseUrl", twin_url(stack)],
+        [str(conformance_client), "-baseUrl", judge.url],
         env={"CONTROLPLANE_TOKEN": token_file(stack).read_text(), "PATH": os.environ["PATH"]},
         capture_output=True,
         text=True,
