@@ -17,6 +17,7 @@ import pytest
 from devkit.controlplane.client import ControlPlane
 from tests.support.commands import ROOT, invoke
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.judged_twin import JudgedTwin, judged_twin
 from tests.support.openapi import CheckedTransport, published_document
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def judge(stack: HttpStack) -> Iterator[JudgedTwin]:
+    """cloud-up and cloud-down reach the twin through the document's judge."""
+    with judged_twin(twin(stack)[0]) as judged:
+        yield judged
+
+
+def through(judge: JudgedTwin, stack: HttpStack) -> tuple[str, ...]:
+    token_file = Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token"
+    return ("--account", ACCOUNT, "--api-url", judge.url, "--token-file", str(token_file))
+
+
 def twin(stack: HttpStack) -> tuple[str, dict[str, str]]:
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
     return f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}", {
@@ -51,16 +64,17 @@ def snapshot(stack: HttpStack) -> list[tuple[str, str]]:
         return sorted((a.name, a.id) for a in api.accounts(system.id))
 
 
-def interrupted_cloud_up(stack: HttpStack, method: str, path: str) -> tuple[int, str]:
+def interrupted_cloud_up(
+    stack: HttpStack, judge: JudgedTwin, method: str, path: str
+) -> tuple[int, str]:
     """cloud-up with the answer to the first METHOD on PATH held; Ctrl-C once the twin acted."""
     url, headers = twin(stack)
     httpx.delete(f"{url}/twin/faults", headers=headers, timeout=10)
     fired = httpx.get(f"{url}/twin/faults", headers=headers, timeout=10).json()["fired"]
     rule = {"method": method, "path": path, "delay_s": HELD_S}
     assert httpx.post(f"{url}/twin/faults", json=rule, headers=headers, timeout=10).is_success
-    command = [sys.executable, "-m", "invoke", "cloud-up", "--account", ACCOUNT, "--api-url"]
     process = subprocess.Popen(
-        [*command, "local"],
+        [sys.executable, "-m", "invoke", "cloud-up", *through(judge, stack)],
         cwd=ROOT,
         env=stack.env,
         stdout=subprocess.PIPE,
@@ -90,19 +104,20 @@ def interrupted_cloud_up(stack: HttpStack, method: str, path: str) -> tuple[int,
     ],
 )
 def test_an_interrupted_cloud_up_rerun_then_cloud_down_leaves_the_twin_as_before(
-    stack: HttpStack, method: str, path: str
+    stack: HttpStack, judge: JudgedTwin, method: str, path: str
 ) -> None:
     before = snapshot(stack)
-    code, err = interrupted_cloud_up(stack, method, path)
+    code, err = interrupted_cloud_up(stack, judge, method, path)
     assert code == 130, err
     assert err.startswith("interrupted: run `invoke cloud-up` again")
     assert err.count("\n") == 1  # one line, no traceback
-    resumed = invoke(stack.env, "cloud-up", "--account", ACCOUNT, "--api-url", "local")
+    resumed = invoke(stack.env, "cloud-up", *through(judge, stack))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    down = invoke(stack.env, "cloud-down", "--account", ACCOUNT, "--api-url", "local")
+    down = invoke(stack.env, "cloud-down", *through(judge, stack))
     assert down.returncode == 0, down.stdout + down.stderr
     assert f"- removed account {ACCOUNT}" in down.stdout, resumed.stdout + down.stdout
     assert snapshot(stack) == before
     assert not list(Path(stack.env["CLOUD_DIR"]).glob(f"*/{ACCOUNT}"))  # ledger, creds, token
     contexts = Path(stack.env["XDG_CONFIG_HOME"]) / "nats" / "context"
     assert not list(contexts.glob("cloud-*.json"))
+    assert judge.failures == []
