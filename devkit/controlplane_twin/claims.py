@@ -23,21 +23,6 @@ def account_limits(requested: dict[str, Any] | None) -> dict[str, Any]:
     return dict(requested) if requested else {"tiered_limits": {"R1": DEFAULT_R1_LIMITS}}
 
 
-def _tiers(limits: dict[str, Any]) -> list[dict[str, Any]]:
-    return [limits, *(limits.get("tiered_limits") or {}).values()]
-
-
-def asks_for_jetstream(limits: dict[str, Any]) -> bool:
-    return any(tier.get("disk_storage", 0) or tier.get("mem_storage", 0) for tier in _tiers(limits))
-
-
-def reservation(limits: dict[str, Any]) -> tuple[int, int]:
-    """Disk and memory bytes the account asks for (-1, unlimited, reserves nothing)."""
-    tiers = _tiers(limits)
-    disk = sum(max(0, tier.get("disk_storage", 0)) for tier in tiers)
-    return disk, sum(max(0, tier.get("mem_storage", 0)) for tier in tiers)
-
-
 ACCOUNT_CLAIMS = ("tags", "info_url", "authorization", "mappings")
 """Account JWT settings that go into the claim as they are."""
 USER_CLAIMS = (

@@ -8,16 +8,16 @@ the document declares no 409).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
 from typing import Any
 
 from devkit.auth.jwt import Identity, format_creds, identity_from_seed, new_identity
-from devkit.auth.permissions import MIB
 from devkit.auth.private_files import write_private
 from devkit.auth.security import GATEWAY_TOKEN_PREFIX
-from devkit.controlplane_twin import claims, views
+from devkit.controlplane_twin import capacity, claims, views
 from devkit.controlplane_twin.bodies import (
     NOT_EMULATED_ACCOUNT_FIELDS,
     AccountCreateRequest,
@@ -148,32 +148,29 @@ class ControlPlaneTwin:
             internal_user_seed=new_identity("user").seed,
         )
         await self._install(record)
-        if claims.asks_for_jetstream(record.limits) and not await self.jetstream.enabled(record):
-            await self.server.delete_account(views.account_public_key(record))
-            raise TwinError(400, await self._no_room(record))
+        try:
+            room = not capacity.asks_for_jetstream(record.limits) or (
+                await self.jetstream.enabled(record)
+            )
+        except TwinError:
+            await self._uninstall(record)
+            raise
+        if not room:
+            await self._uninstall(record)
+            try:
+                report = await self.server.jetstream_report()
+            except ServerSideError:
+                report = {}
+            others = [account.limits for account in self.records.accounts.values()]
+            raise TwinError(400, capacity.no_room(record.limits, others, report))
         self.records.accounts[record.id] = record
         self.save()
         return self.account(record.id)
 
-    async def _no_room(self, record: AccountRecord) -> str:
-        """Refused at create, with the server's figures: made anyway, the account could not
-        even be deleted through the API (its JetStream calls fail)."""
-        try:
-            report = await self.server.jetstream_report()
-        except ServerSideError:
-            report = {}
-        config = report.get("config") or {}
-        disk, memory = claims.reservation(record.limits)
-        reserved = [claims.reservation(a.limits) for a in self.records.accounts.values()]
-        return (
-            f"jwt_settings.limits: the local nats-server has no room for this account's JetStream"
-            f" ({disk // MIB} MiB of disk, {memory // MIB} MiB of memory): every account reserves"
-            f" its limits from the server's {config.get('max_storage', 0) // MIB} MiB of disk"
-            f" and {config.get('max_memory', 0) // MIB} MiB of memory, and the twin's"
-            f" {len(reserved)} accounts hold {sum(d for d, _ in reserved) // MIB} MiB and"
-            f" {sum(m for _, m in reserved) // MIB} MiB of them besides the stack's own; ask for"
-            f" less, or delete an account"
-        )
+    async def _uninstall(self, record: AccountRecord) -> None:
+        """Undo an install the create will not keep (best effort: the create fails anyway)."""
+        with contextlib.suppress(ServerSideError):
+            await self.server.delete_account(views.account_public_key(record))
 
     async def delete_account(self, account_id: str) -> None:
         """Its streams and buckets first (their data would outlive the account), then the rest."""

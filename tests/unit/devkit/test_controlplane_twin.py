@@ -10,12 +10,11 @@ import pytest
 from devkit.auth.jwt import decode_claims, new_identity
 from devkit.auth.permissions import MIB
 from devkit.controlplane_twin.bodies import KvBucketConfig, Permission, UserJwtSettings
+from devkit.controlplane_twin.capacity import asks_for_jetstream, reservation
 from devkit.controlplane_twin.claims import (
     DEFAULT_R1_LIMITS,
     account_jwt,
     account_limits,
-    asks_for_jetstream,
-    reservation,
     user_jwt,
 )
 from devkit.controlplane_twin.errors import TwinError
