@@ -22,7 +22,7 @@ from devkit.auth.jwt import Identity, Permissions, encode, format_creds, user_cl
 from devkit.auth.permissions import ADMIN_PERMISSIONS
 
 JETSTREAM_REPORT = "$SYS.REQ.SERVER.PING.JSZ"
-"""The server's JetStream totals: its capacity and what accounts have reserved of it."""
+"""The server's JetStream report: its capacity (`config.max_storage`, `config.max_memory`)."""
 SYSTEM_PERMISSIONS = Permissions(
     publish=("$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.CLAIMS.DELETE", JETSTREAM_REPORT),
     subscribe=("_INBOX.>",),
@@ -96,7 +96,7 @@ class ServerSide:
         await self._ask("$SYS.REQ.CLAIMS.UPDATE", account_jwt)
 
     async def jetstream_report(self) -> dict[str, Any]:
-        """`config.max_storage`, `reserved_storage` and their memory twins, among others."""
+        """The JSZ report's data: `config.max_storage` and `config.max_memory`, among others."""
         return await self._ask(JETSTREAM_REPORT, "")
 
     async def delete_account(self, account_public_key: str) -> None:
