@@ -86,7 +86,7 @@ def interrupted_cloud_up(
         assert process.poll() is None, "cloud-up ended before the held call"
         assert time.monotonic() < deadline, "cloud-up never made the held call"
         time.sleep(0.05)
-    time.sleep(0.5)  # the twin has acted; its answer is held
+    time.sleep(1.0)  # the twin has acted (in milliseconds); its answer is held
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     return process.returncode, err
