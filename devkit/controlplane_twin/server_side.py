@@ -16,14 +16,20 @@ from typing import Any
 import nats
 from nats.aio.client import Client, RawCredentials
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 
 from devkit.auth.jwt import Identity, Permissions, encode, format_creds, user_claims
 from devkit.auth.permissions import ADMIN_PERMISSIONS
 
+JETSTREAM_REPORT = "$SYS.REQ.SERVER.PING.JSZ"
+"""The server's JetStream report: its capacity (`config.max_storage`, `config.max_memory`)."""
 SYSTEM_PERMISSIONS = Permissions(
-    publish=("$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.CLAIMS.DELETE"), subscribe=("_INBOX.>",)
+    publish=("$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.CLAIMS.DELETE", JETSTREAM_REPORT),
+    subscribe=("_INBOX.>",),
 )
 TIMEOUT_S = 5.0
+JETSTREAM_NOT_ENABLED = 10039
+"""JetStream's code for an account without it; no responders on `$JS.API` means the same."""
 
 
 class ServerSideError(Exception):
@@ -89,6 +95,10 @@ class ServerSide:
         """Create or update the account on the running server; live at once."""
         await self._ask("$SYS.REQ.CLAIMS.UPDATE", account_jwt)
 
+    async def jetstream_report(self) -> dict[str, Any]:
+        """The JSZ report's data: `config.max_storage` and `config.max_memory`, among others."""
+        return await self._ask(JETSTREAM_REPORT, "")
+
     async def delete_account(self, account_public_key: str) -> None:
         """Remove the account: its connections close at once and its users are refused."""
         await self.forget(account_public_key)
@@ -113,6 +123,8 @@ class ServerSide:
         payload = b"" if body is None else json.dumps(body).encode()
         try:
             reply = await connection.request(f"$JS.API.{subject}", payload, timeout=TIMEOUT_S)
+        except NoRespondersError:
+            raise JetStreamError(503, JETSTREAM_NOT_ENABLED, "JetStream not enabled") from None
         except (NatsError, OSError, TimeoutError) as error:
             raise ServerSideError(503, f"JetStream did not answer {subject}: {error}") from None
         answer: dict[str, Any] = json.loads(reply.data)
