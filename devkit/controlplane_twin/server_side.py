@@ -13,13 +13,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from nats.aio.client import Client, RawCredentials
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
 from devkit.auth.jwt import Identity, Permissions, encode, format_creds, user_claims
 from devkit.auth.permissions import ADMIN_PERMISSIONS
+from service import names
+from service.connection import LatePongClient, open_connection
+from service.liveness import ConnectionWatch
 
 JETSTREAM_REPORT = "$SYS.REQ.SERVER.PING.JSZ"
 """The server's JetStream report: its capacity (`config.max_storage`, `config.max_memory`)."""
@@ -52,9 +54,9 @@ def user_creds(user: Identity, issuer: Identity, name: str, permissions: Permiss
     return format_creds(encode(user_claims(user, name, permissions), issuer), user)
 
 
-async def _connect(url: str, creds: str, name: str) -> Client:
-    return await nats.connect(
-        url,
+async def _connect(url: str, creds: str, name: str) -> LatePongClient:
+    return await open_connection(
+        servers=[url],
         name=name,
         user_credentials=RawCredentials(creds),
         allow_reconnect=True,
@@ -73,10 +75,21 @@ class ServerSide:
         )
         self._system: Client | None = None
         self._accounts: dict[str, Client] = {}
+        self._watches: list[ConnectionWatch] = []
+
+    async def _open(self, creds: str) -> Client:
+        """A connection that a paused or silent server cannot leave dead (service.liveness)."""
+        connection = await _connect(self._url, creds, "controlplane-twin")
+        watch = ConnectionWatch(
+            connection, interval_s=names.HEALTH_INTERVAL_S, name="controlplane-twin"
+        )
+        watch.start()
+        self._watches = [w for w in self._watches if not w.done] + [watch]
+        return connection
 
     async def _system_connection(self) -> Client:
         if self._system is None or self._system.is_closed:
-            self._system = await _connect(self._url, self._system_creds, "controlplane-twin")
+            self._system = await self._open(self._system_creds)
         return self._system
 
     async def _ask(self, subject: str, payload: str) -> dict[str, Any]:
@@ -112,7 +125,7 @@ class ServerSide:
             return found
         creds = user_creds(internal_user, account, "controlplane-twin", ADMIN_PERMISSIONS)
         try:
-            connection = await _connect(self._url, creds, "controlplane-twin")
+            connection = await self._open(creds)
         except (NatsError, OSError, TimeoutError) as error:
             raise ServerSideError(503, f"cannot connect to the account: {error}") from None
         self._accounts[account.public_key] = connection
@@ -145,3 +158,5 @@ class ServerSide:
             await self.forget(key)
         if self._system is not None and not self._system.is_closed:
             await self._system.close()
+        for watch in self._watches:
+            await watch.stop()
