@@ -182,12 +182,7 @@ def context(
         contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),
         contexts.path_option(cloud_client_creds, os.environ, "CLOUD_CLIENT_CREDS"),
     )
-    written = [c.name for c in wanted]
-    if select and select not in written and not contexts.exists(directory, select):
-        raise flags.FlagError(  # before anything is written
-            f"--select {select!r} names no context: one of {', '.join(written)}, or one in"
-            f" {directory / 'context'}"
-        )
+    contexts.check_selectable(directory, select, wanted)  # before anything is written
     for path in contexts.write_contexts(directory, wanted):
         print(f"Wrote {path}")
     if select:

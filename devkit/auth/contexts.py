@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devkit.auth.private_files import write_private
+from devkit.flags import FlagError
 from service import names
 from service.credentials import CredentialsError, inbox_prefix_of, read_credentials_file
 from service.faults import OperatorError
@@ -121,12 +122,19 @@ def write_contexts(directory: Path, contexts: list[Context]) -> list[Path]:
     return written
 
 
-def exists(directory: Path, name: str) -> bool:
-    """Whether a context of that name (ours or a person's) is there to select."""
+def check_selectable(directory: Path, name: str, wanted: list[Context]) -> None:
+    """`--select NAME` names a context about to be written or one already there (exit 2)."""
+    if not name or name in (c.name for c in wanted):
+        return
     try:
-        return _path(directory, name).exists()
+        there = _path(directory, name).exists()
     except ContextError:
-        return False
+        there = False
+    if not there:
+        raise FlagError(
+            f"--select {name!r} names no context: one of {', '.join(c.name for c in wanted)},"
+            f" or one in {directory / 'context'}"
+        )
 
 
 def select(directory: Path, name: str) -> None:
