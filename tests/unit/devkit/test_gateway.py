@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from devkit.gateway.app import token_of
+from devkit.gateway.callers import token_of
 from devkit.gateway.errors import GatewayError
 from devkit.gateway.subjects import check_key, check_name, check_subject, whole
 
