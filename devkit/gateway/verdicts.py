@@ -78,10 +78,12 @@ class Verdicts:
             waiting.denial.set_exception(PermissionDenied(kind, waiting.subject or denied))
 
     def _meant(self, kind: str, candidates: list[_Waiting]) -> list[_Waiting]:
-        """Those the JWT denies, when it denies any; otherwise all (the server denied one)."""
+        """The server sends one `-ERR` per denied call, in the order it read them: the oldest
+        waiting call the JWT denies is the one meant. When the JWT denies none of them, it
+        cannot tell, and every one that could be meant is refused."""
         may = self.permissions.may_publish if kind == "publish" else self.permissions.may_subscribe
         denied = [w for w in candidates if w.subject is not None and not may(w.subject)]
-        return denied or candidates
+        return denied[:1] or candidates
 
     async def checked(
         self,

@@ -3,6 +3,7 @@ and body."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,3 +53,37 @@ async def status_of(
 ) -> tuple[int, dict[str, str], bytes]:
     async with http.request(method, url, **options) as response:  # type: ignore[arg-type]
         return response.status, dict(response.headers), await response.read()
+
+
+def pid_of(stack: HttpStack, component: str) -> int:
+    """A component's pid, as `invoke status --json` reports it (`nats`, `gateway`, ...)."""
+    report = json.loads(invoke(stack.env, "status", "--json").stdout)
+    (pid,) = [c["pid"] for c in report["components"] if c["name"] == component]
+    assert isinstance(pid, int), report
+    return pid
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def gateway_log(stack: HttpStack) -> str:
+    return (Path(stack.env["STACK_DIR"]) / "logs" / "gateway.log").read_text(errors="replace")
+
+
+async def balance_status(
+    http: aiohttp.ClientSession, stack: HttpStack, user: str = "client"
+) -> int:
+    """What a plain balance request through the gateway answers with `user`'s token."""
+    status, _, _ = await status_of(
+        http,
+        "POST",
+        stack.subjects("customer.balance"),
+        headers={"Authorization": stack.tokens[user]},
+        data=b'{"client_id":"1"}',
+    )
+    return status
