@@ -11,6 +11,13 @@ from pathlib import Path
 
 import aiohttp
 
+from devkit.controlplane.client import ControlPlane
+from devkit.controlplane.models import (
+    NatsUser,
+    NatsUserCreateRequest,
+    Permission,
+    UserJwtSettings,
+)
 from tests.support.commands import invoke, stack_environment
 
 
@@ -87,3 +94,21 @@ async def balance_status(
         data=b'{"client_id":"1"}',
     )
     return status
+
+
+def twin_api(stack: HttpStack) -> ControlPlane:
+    """A control-plane client for the stack's twin (close it after use)."""
+    token_path = Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token"
+    return ControlPlane(
+        f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}", token_path.read_text().strip()
+    )
+
+
+def twin_user(
+    api: ControlPlane, account_id: str, name: str, *, pub: list[str], sub: list[str]
+) -> NatsUser:
+    (group,) = api.signing_key_groups(account_id)
+    settings = UserJwtSettings(pub=Permission(allow=pub), sub=Permission(allow=sub))
+    return api.create_user(
+        account_id, NatsUserCreateRequest(name=name, sk_group_id=group.id, jwt_settings=settings)
+    )
