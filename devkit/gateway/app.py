@@ -47,8 +47,9 @@ def as_user(operation: Operation) -> Callable[[web.Request], Awaitable[web.Strea
         try:
             return await operation(request, connection)
         except PermissionDenied as denied:
+            verb = "subscribe" if denied.kind == "subscription" else denied.kind
             raise GatewayError(
-                403, f"permissions violation: {user} may not {denied.kind} to {denied.subject}"
+                403, f"permissions violation: {user} may not {verb} to {denied.subject}"
             ) from None
         except NotConfirmedError as unconfirmed:
             raise GatewayError(

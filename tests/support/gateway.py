@@ -3,6 +3,7 @@ and body."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,3 +113,19 @@ def twin_user(
     return api.create_user(
         account_id, NatsUserCreateRequest(name=name, sk_group_id=group.id, jwt_settings=settings)
     )
+
+
+async def raw_request(stack: HttpStack, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Bytes no HTTP client would send; the gateway's status, headers and body."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        status_line, *lines = head.decode("latin-1").strip().split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines)
+        length = int(headers.get("Content-Length", "0"))
+        body = await asyncio.wait_for(reader.readexactly(length), 10)
+        return int(status_line.split()[1]), headers, body
+    finally:
+        writer.close()
