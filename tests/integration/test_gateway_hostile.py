@@ -88,19 +88,15 @@ async def test_the_gateways_own_deadline_header_wins(
 
         await echo.subscribe("echo.deadline", cb=reply)
         await flush_in_order(echo)
-        headers = {
-            "Authorization": gateway.tokens["admin"],
-            "NatsH-Request-Timeout-Ms": "0",
-            "NatsH-request-timeout-ms": "0",
-        }
-        status, _, raw = await status_of(
-            http, "POST", gateway.subjects("echo.deadline?timeout=1500"), headers=headers
-        )
-        assert status == 200, raw
-        seen = json.loads(raw)
-        assert {k: v for k, v in seen.items() if k.lower() == "request-timeout-ms"} == {
-            "Request-Timeout-Ms": "1500"
-        }
+        for spelling in ("Request-Timeout-Ms", "request-timeout-ms"):
+            headers = {"Authorization": gateway.tokens["admin"], f"NatsH-{spelling}": "0"}
+            status, _, raw = await status_of(
+                http, "POST", gateway.subjects("echo.deadline?timeout=1500"), headers=headers
+            )
+            assert status == 200, raw
+            seen = json.loads(raw)
+            deadlines = {k: v for k, v in seen.items() if k.lower() == "request-timeout-ms"}
+            assert deadlines == {"Request-Timeout-Ms": "1500"}, spelling
     finally:
         await echo.close()
 
