@@ -15,7 +15,7 @@ import sys
 REDACTED = "<redacted>"
 _SECRETS = (
     re.compile(r"(?i)(authorization=)[^&\s'\"]*"),
-    re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*['\"]?)(?:bearer\s+)?[^\s'\",}]*"),
+    re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*['\"]?)(?:bearer\s+)?[^\s'\",}&]*"),
     re.compile(r"(?i)(bearer\s+)[^\s'\",}]+"),
     re.compile(r"()\b(?:nhg|uat)_[A-Za-z0-9_\-]+"),
 )

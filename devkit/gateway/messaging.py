@@ -48,7 +48,7 @@ async def request_reply(request: web.Request, connection: UserConnection) -> web
         high=MAX_TIMEOUT_MS,
     )
     assert timeout_ms is not None
-    headers = with_deadline(nats_headers(request), timeout_headers(timeout_ms / 1000))
+    headers = with_deadline(nats_headers(request.headers), timeout_headers(timeout_ms / 1000))
     body = await request.read()
     nc = connection.nc
     check_fits(nc, headers, len(body))
@@ -78,7 +78,7 @@ async def publish(request: web.Request, connection: UserConnection) -> web.Strea
     reply = query_value(request, "reply") or ""
     if reply:
         check_subject(reply, wildcards=False)
-    headers = nats_headers(request)
+    headers = nats_headers(request.headers)
     body = await request.read()
     nc = connection.nc
     check_fits(nc, headers, len(body))

@@ -10,8 +10,8 @@ shared connection. The gateway refuses such a message with a 413 before publishi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from aiohttp import web
 from nats.aio.client import Client
 
 from devkit.gateway.errors import GatewayError
@@ -28,10 +28,10 @@ _STATUS_LINE = len(b"NATS/1.0\r\n")
 _END_OF_BLOCK = len(b"\r\n")
 
 
-def nats_headers(request: web.Request) -> dict[str, str] | None:
+def nats_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
     """`NatsH-<Name>` HTTP headers become NATS header `<Name>`; no other HTTP header does."""
     found: dict[str, str] = {}
-    for name, value in request.headers.items():
+    for name, value in headers.items():
         if not name.lower().startswith(HEADER_PREFIX.lower()) or len(name) <= len(HEADER_PREFIX):
             continue
         key = name[len(HEADER_PREFIX) :]
