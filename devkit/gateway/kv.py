@@ -24,7 +24,7 @@ from devkit.gateway.callers import query_value
 from devkit.gateway.connections import UserConnection
 from devkit.gateway.errors import GatewayError
 from devkit.gateway.messaging import wants_json
-from devkit.gateway.payloads import check_fits
+from devkit.gateway.payloads import read_fitting
 from devkit.gateway.subjects import check_key, check_name, flag, whole
 
 _Result = TypeVar("_Result")
@@ -85,12 +85,9 @@ async def get_entry(request: web.Request, connection: UserConnection) -> web.Str
 
 async def _value(request: web.Request, connection: UserConnection, previous: int | None) -> bytes:
     """The body, if it fits with the header a create or compare-and-set adds (see payloads)."""
-    value = await request.read()
-    headers = (
-        None if previous is None else {Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value: str(previous)}
-    )
-    check_fits(connection.nc, headers, len(value))
-    return value
+    expected = Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value
+    headers = None if previous is None else {expected: str(previous)}
+    return await read_fitting(request, connection.nc, headers)
 
 
 async def create_entry(request: web.Request, connection: UserConnection) -> web.StreamResponse:

@@ -13,7 +13,7 @@ from nats.errors import MaxPayloadError, NoRespondersError, TimeoutError
 from devkit.gateway.callers import query_value
 from devkit.gateway.connections import UserConnection, confirmed_flush
 from devkit.gateway.errors import GatewayError
-from devkit.gateway.payloads import HEADER_PREFIX, check_fits, nats_headers, with_deadline
+from devkit.gateway.payloads import HEADER_PREFIX, nats_headers, read_fitting, with_deadline
 from devkit.gateway.subjects import check_subject, whole
 from service import names
 from service.protocol import timeout_headers
@@ -49,9 +49,8 @@ async def request_reply(request: web.Request, connection: UserConnection) -> web
     )
     assert timeout_ms is not None
     headers = with_deadline(nats_headers(request.headers), timeout_headers(timeout_ms / 1000))
-    body = await request.read()
     nc = connection.nc
-    check_fits(nc, headers, len(body))
+    body = await read_fitting(request, nc, headers)
     try:
         reply = await connection.verdicts.checked(
             nc.request(subject, body, timeout=timeout_ms / 1000, headers=headers),
@@ -79,9 +78,8 @@ async def publish(request: web.Request, connection: UserConnection) -> web.Strea
     if reply:
         check_subject(reply, wildcards=False)
     headers = nats_headers(request.headers)
-    body = await request.read()
     nc = connection.nc
-    check_fits(nc, headers, len(body))
+    body = await read_fitting(request, nc, headers)
 
     async def publish_and_flush() -> None:
         await nc.publish(subject, body, reply=reply, headers=headers)

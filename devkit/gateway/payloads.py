@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from aiohttp import web
 from nats.aio.client import Client
 
 from devkit.gateway.errors import GatewayError
@@ -75,3 +76,12 @@ def check_fits(nc: Client, headers: dict[str, str] | None, body_size: int) -> No
             f"a message of {header_size + body_size} bytes (headers {header_size}, body"
             f" {body_size}) is over the server's max payload ({limit})",
         )
+
+
+async def read_fitting(request: web.Request, nc: Client, headers: dict[str, str] | None) -> bytes:
+    """The body, if it fits with `headers`: refused by its Content-Length before it is read,
+    so a body the server would refuse is never buffered (and checked again once read)."""
+    check_fits(nc, headers, request.content_length or 0)
+    body = await request.read()
+    check_fits(nc, headers, len(body))
+    return body

@@ -29,7 +29,7 @@ from service import names
 MAX_SSE_MESSAGES = 1000
 REVOCATION_CHECK_S = 1.0
 """How often an idle stream asks whether its token still stands for a user."""
-FAREWELL_S = 1.0
+FAREWELL_S = 5.0
 """How long the `closed` event may wait for a reader that does not read, before the gateway
 drops the connection (and what it holds for it)."""
 
