@@ -66,7 +66,9 @@ class UserConnection:
     verdicts: Verdicts
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when nats-py gives the connection up for good (the server closed it, or refused the
-    user on reconnect): open event streams end with a `closed` event."""
+    user on reconnect) or the gateway replaces it: open event streams end with a `closed` event
+    that gives `closed_reason`."""
+    closed_reason: str = ""
 
     @property
     def usable(self) -> bool:
@@ -101,9 +103,12 @@ class UserConnections:
         closed = asyncio.Event()
 
         async def on_closed() -> None:
-            closed.set()  # and the next call connects anew; health no longer lists it
-            if (current := self._open.get(user)) is not None and current.closed is closed:
-                del self._open[user]
+            current = self._open.get(user)
+            if current is not None and current.closed is closed:
+                detail = str(current.nc.last_error or "closed").removeprefix("nats: ")
+                current.closed_reason = f"the server closed the user's connection ({detail})"
+                del self._open[user]  # the next call connects anew; health no longer lists it
+            closed.set()
 
         prefix = permissions.inbox_prefix()
         nc = await nats.connect(
@@ -122,6 +127,10 @@ class UserConnections:
         return UserConnection(nc, verdicts, closed)
 
     async def _retire(self, connection: UserConnection) -> None:
+        if not connection.closed.is_set():
+            connection.closed_reason = (
+                f"the gateway replaced a broken connection ({state_of(connection.nc)})"
+            )
         connection.closed.set()
         if not connection.nc.is_closed:
             try:

@@ -108,10 +108,10 @@ async def subscribe(request: web.Request, connection: UserConnection) -> web.Str
     def why_stop() -> str | None:
         if backlog.overflowed:
             return "the reader fell behind: more than the gateway holds for one stream"
-        if connection.closed.is_set():
-            return "the server closed the user's connection (revoked, or deleted)"
         if request.app[TOKENS].holder(token) != holder:
             return "the token was revoked"
+        if connection.closed.is_set():
+            return connection.closed_reason or "the user's connection closed"
         return None
 
     try:
