@@ -20,6 +20,7 @@ from devkit.gateway import kv, messaging, streams
 from devkit.gateway.callers import CONNECTIONS, TOKENS, token_of
 from devkit.gateway.connections import ConnectionLostError, UserConnection, UserConnections
 from devkit.gateway.errors import GatewayError, error_response
+from devkit.gateway.memory import HeapTrimmer
 from devkit.gateway.payloads import MAX_BODY
 from devkit.gateway.tokens import TokenBook
 from devkit.gateway.verdicts import NotConfirmedError, PermissionDenied
@@ -90,7 +91,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(connections: UserConnections, tokens: TokenBook) -> web.Application:
     """`tokens` says which NATS user each token stands for."""
-    app = web.Application(middlewares=[one_error_shape], client_max_size=MAX_BODY)
+    trimmer = HeapTrimmer()
+    app = web.Application(middlewares=[trimmer.notice, one_error_shape], client_max_size=MAX_BODY)
+    app.cleanup_ctx.append(trimmer.running)
     app[CONNECTIONS] = connections
     app[TOKENS] = tokens
     subjects = "/v1/nats/subjects/{subject}"
