@@ -1,10 +1,9 @@
 """Giving the memory of large bodies back to the system once the gateway is quiet.
 
-glibc keeps freed heap for reuse: after 1,000 hostile requests (a fifth of them with a body of
-about 1 MiB) the gateway held 8 to 11 MB more than before, none of it live (tracemalloc saw
-1 MB, pytest's own), and `malloc_trim(0)` returned all of it. So a few seconds after a large
-body the gateway trims, and its RSS says what it really uses. Elsewhere than glibc, nothing.
-"""
+glibc keeps freed heap for reuse, so after many large bodies the gateway's RSS stayed high with
+nothing live in it (docs/decisions.md, "The HTTP gateway twin under faults"). A few seconds
+after a large body the gateway calls `malloc_trim(0)`, so its RSS says what it really uses.
+Elsewhere than glibc, nothing."""
 
 from __future__ import annotations
 
@@ -31,8 +30,14 @@ def _malloc_trim() -> Callable[[], object] | None:
 
 
 class HeapTrimmer:
-    def __init__(self) -> None:
-        self._trim = _malloc_trim()
+    def __init__(
+        self,
+        trim: Callable[[], object] | None = None,
+        after_s: float = TRIM_AFTER_S,
+    ) -> None:
+        """`trim`: glibc's malloc_trim unless given; none at all elsewhere than glibc."""
+        self._trim = trim or _malloc_trim()
+        self._after_s = after_s
         self._large_body_seen = asyncio.Event()
 
     @web.middleware
@@ -48,12 +53,12 @@ class HeapTrimmer:
                 self._large_body_seen.set()
 
     async def run(self) -> None:
-        """Trim once TRIM_AFTER_S have passed since a large body, however many came."""
+        """Trim once `after_s` have passed since a large body, however many came."""
         if self._trim is None:
             return
         while True:
             await self._large_body_seen.wait()
-            await asyncio.sleep(TRIM_AFTER_S)
+            await asyncio.sleep(self._after_s)
             self._large_body_seen.clear()
             self._trim()
 
