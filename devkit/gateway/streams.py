@@ -104,12 +104,16 @@ async def subscribe(request: web.Request, connection: UserConnection) -> web.Str
     await response.prepare(request)
     token = token_of(request)
     holder = request.app[TOKENS].holder(token)
+    token_checked = time.monotonic()
 
     def why_stop() -> str | None:
+        nonlocal token_checked
         if backlog.overflowed:
             return "the reader fell behind: more than the gateway holds for one stream"
-        if request.app[TOKENS].holder(token) != holder:
-            return "the token was revoked"
+        if time.monotonic() - token_checked >= REVOCATION_CHECK_S:  # not a file stat a message
+            token_checked = time.monotonic()
+            if request.app[TOKENS].holder(token) != holder:
+                return "the token was revoked"
         if connection.closed.is_set():
             return connection.closed_reason or "the user's connection closed"
         return None
