@@ -44,12 +44,8 @@ class ShapedErrorsHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        log.warning(
-            "gateway.bad_request status=%d from=%s: %s",
-            status,
-            request.remote,
-            type(exc).__name__ if exc is not None else "none",
-        )
+        # one line, redacted (logs.py): the exception's type and the first line of its message
+        log.warning("gateway.bad_request status=%d from=%s", status, request.remote, exc_info=exc)
         if request.writer.output_size > 0:
             raise ConnectionError("a response has started: it cannot become an error reply")
         response = error_response(status, framework_message(status, exc))
