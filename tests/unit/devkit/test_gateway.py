@@ -13,10 +13,11 @@ from multidict import CIMultiDict
 
 from devkit.gateway.callers import token_of
 from devkit.gateway.errors import GatewayError
-from devkit.gateway.logs import OneLineFormatter, redact
+from devkit.gateway.logs import OneLineFormatter
 from devkit.gateway.payloads import header_block_size, nats_headers, with_deadline
 from devkit.gateway.server import framework_message
 from devkit.gateway.subjects import check_key, check_name, check_subject, flag, whole
+from service.logs import redact
 
 
 @pytest.mark.parametrize("subject", ["customer.balance", "$SRV.PING", "_INBOX.x.y", "a-b_c"])
