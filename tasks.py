@@ -182,6 +182,7 @@ def context(
         contexts.path_option(cloud_service_creds, os.environ, "CLOUD_SERVICE_CREDS"),
         contexts.path_option(cloud_client_creds, os.environ, "CLOUD_CLIENT_CREDS"),
     )
+    contexts.check_selectable(directory, select, wanted)  # before anything is written
     for path in contexts.write_contexts(directory, wanted):
         print(f"Wrote {path}")
     if select:
@@ -199,6 +200,7 @@ def token(c: Context, user: str = "client") -> None:
 def nats_cli(c: Context) -> None:
     """Install the pinned NATS CLI (natscli v0.5.0) into this virtual environment (Go needed)."""
     print(f"NATS CLI: {ensure_nats_cli()}")
+    print("Contexts for it come from `invoke context` (then: nats --context local-client ...).")
 
 
 @task(klass=BenchTask, help=BENCH_HELP, optional=["rate"])  # a bare --rate gets our message

@@ -20,6 +20,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from devkit.caller import CallError, connect_client
+from devkit.flags import FlagError
 from service import names
 from service.protocol import is_client_id
 
@@ -58,7 +59,7 @@ class EventQuery:
 
 def check_client_id(client_id: str) -> str:
     if client_id and not is_client_id(client_id):
-        raise EventsError(
+        raise FlagError(
             f"--client-id {client_id!r} is not a customer id ({names.CLIENT_ID_PATTERN})"
         )
     return client_id

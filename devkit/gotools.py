@@ -16,7 +16,9 @@ from service.faults import OperatorError
 
 
 class GoToolError(OperatorError):
-    """The tool is missing and cannot be built here."""
+    """The tool is missing and cannot be built here: a machine's setup, named in one line."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,19 @@ def ensure_tool(tool: GoTool, bin_dir: Path | None = None) -> Path:
         )
     target = bin_dir or Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as scratch:  # Go names the binary after the package
-        subprocess.run(
+        built_by = subprocess.run(
             [go, "install", f"{tool.module}@{tool.version}"],
             env={**os.environ, "GOBIN": scratch},
-            check=True,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if built_by.returncode != 0:
+            last = (built_by.stderr.strip().splitlines() or ["no output"])[-1]
+            raise GoToolError(
+                f"cannot build {tool.name} {tool.version}: `go install` needs the Go module proxy"
+                f" (or a module cache that has {tool.module}); it said: {last}"
+            )
         built = Path(scratch) / tool.module.rsplit("/", 1)[-1]
         shutil.move(built, target / tool.name)
     return target / tool.name

@@ -41,7 +41,7 @@ class LatePongClient(Client):
     nats-py 2.16 cancels a timed-out flush's future but leaves it in its PONG queue; when the
     server answers late (after a pause, or a slow network), `_process_pong` sets the result of
     the cancelled future, the InvalidStateError ends the read loop, and the connection still
-    says connected while it reads nothing (nats.py issues #469, #624): a 5 s pause of
+    says connected while it reads nothing (issues 469 and 624 of nats-py): a 5 s pause of
     nats-server silenced every replica for 5 minutes. Each PONG still answers one PING, in
     order; one whose waiter has gone is simply counted.
     """

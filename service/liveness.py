@@ -83,9 +83,14 @@ class ConnectionWatch:
         return problem
 
     async def _watch(self) -> None:
-        while True:
+        while not self._nc.is_closed:  # a closed connection is over: nothing left to watch
             await self.check()
             await asyncio.sleep(self._interval_s)
+
+    @property
+    def done(self) -> bool:
+        """The watch has ended (its connection closed, or it was stopped)."""
+        return self._task is not None and self._task.done()
 
     def start(self) -> None:
         """Probe in the background until `stop` (for connections without a heartbeat)."""

@@ -30,8 +30,12 @@ _SECRETS = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
     # nkey seeds: S, the key type, 56 base32 characters.
     (re.compile(r"\bS[UAOCNPX][A-Z2-7]{56}\b"), "[redacted-seed]"),
-    # A token in a query string or a header, whatever it looks like.
+    # A token in a query string, a header line or a printed mapping, whatever it looks like.
     (re.compile(r"(?i)(authorization=)[^&\s\"']+"), r"\1[redacted]"),
+    (
+        re.compile(r"(?i)(authorization['\"]?\s*[:,]\s*['\"]?)(?:bearer\s+)?[^\s'\",}&]+"),
+        r"\1[redacted]",
+    ),
     (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1[redacted]"),
 )
 

@@ -67,6 +67,14 @@ COMPOSE_PROJECT: Final = "customer-balance"
 NATS_PORT: Final = 4222
 GATEWAY_PORT: Final = 8090
 """The local twin of Synadia Cloud's HTTP gateway (https://api.ngs.global in the cloud)."""
+GATEWAY_SSE_MAX_PENDING_MESSAGES: Final = 1000
+GATEWAY_SSE_MAX_PENDING_BYTES: Final = 8 * 1024 * 1024
+"""What the gateway holds for one event stream whose reader has not taken it yet; a reader
+that falls further behind is cut off with a `closed` event, so one slow reader cannot grow the
+gateway without bound (at least one message is always held, whatever its size)."""
+GATEWAY_CONFIRM_TIMEOUT_S: Final = 5.0
+"""How long the gateway waits for the server to confirm a publish or a subscription (and so
+to have said whether it is allowed) before answering 504."""
 CONTROLPLANE_PORT: Final = 8091
 """The local twin of Synadia Cloud's control-plane API (https://cloud.synadia.com in the cloud)."""
 NATS_MONITOR_PORT: Final = 8222

@@ -1,6 +1,16 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True)
+"""CI (`CI` set): a thousand examples per property; HYPOTHESIS_PROFILE chooses another."""
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

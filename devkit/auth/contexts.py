@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devkit.auth.private_files import write_private
+from devkit.flags import FlagError
 from service import names
 from service.credentials import CredentialsError, inbox_prefix_of, read_credentials_file
 from service.faults import OperatorError
@@ -119,6 +120,21 @@ def write_contexts(directory: Path, contexts: list[Context]) -> list[Path]:
         write_private(path, json.dumps(context.document(), indent=2))
         written.append(path)
     return written
+
+
+def check_selectable(directory: Path, name: str, wanted: list[Context]) -> None:
+    """`--select NAME` names a context about to be written or one already there (exit 2)."""
+    if not name or name in (c.name for c in wanted):
+        return
+    try:
+        there = _path(directory, name).exists()
+    except ContextError:
+        there = False
+    if not there:
+        raise FlagError(
+            f"--select {name!r} names no context: one of {', '.join(c.name for c in wanted)},"
+            f" or one in {directory / 'context'}"
+        )
 
 
 def select(directory: Path, name: str) -> None:

@@ -98,5 +98,7 @@ def jetstream_limits(*, disk_bytes: int, memory_bytes: int) -> dict[str, Any]:
     }
 
 
-JETSTREAM_R1_LIMITS: Final = jetstream_limits(disk_bytes=512 * MIB, memory_bytes=64 * MIB)
-"""The local account's R1 tier."""
+JETSTREAM_R1_LIMITS: Final = jetstream_limits(disk_bytes=128 * MIB, memory_bytes=32 * MIB)
+"""The local account's R1 tier: room for the 10 MiB stream and the bucket many times over, and a
+small share of the server's 1 GB of disk and 256 MB of memory, which every account with
+JetStream reserves its limits from (the control-plane twin's accounts too)."""

@@ -115,15 +115,16 @@ def controlplane_token_path(root: Path) -> Path:
 
 
 def ensure_controlplane_token(root: Path) -> str:
-    """The control-plane twin's personal access token, made once, 0600."""
+    """The control-plane twin's personal access token, made once, 0600, with no trailing
+    newline: the original program sends the file's bytes as read, and Go refuses the header."""
     path = controlplane_token_path(root)
     try:
-        token = path.read_text().strip()
+        text = path.read_text()
     except OSError:
-        token = ""
-    if not token:
-        token = CONTROLPLANE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-        write_private(path, token + "\n")
+        text = ""
+    token = text.strip() or CONTROLPLANE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if text != token:
+        write_private(path, token)
     return token
 
 

@@ -100,7 +100,7 @@ class BenchOptions:
             context=context,
             server=server,
             creds=Path(creds) if creds else None,
-            json_path=Path(json_) if json_ else None,
+            json_path=json_output(json_),
             baseline=baseline,
             replica_counts=counts,
             max_failures=failure_limit(max_failures, count),
@@ -120,9 +120,28 @@ def request_count(requests: str, duration: str, rate: float | None) -> int:
     return max(1, round(rate * seconds))
 
 
+def json_output(text: str) -> Path | None:
+    """Where --json writes: a file in a directory that exists (none is ever created)."""
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.parent.is_dir():
+        raise flags.FlagError(f"--json {text}: the directory {path.parent} does not exist")
+    if path.is_dir():
+        raise flags.FlagError(f"--json {text} is a directory; name a file in it")
+    return path
+
+
 def failure_limit(text: str, requests: int) -> int:
     """`--max-failures 10` or `--max-failures 0.5%` (of the requests), as a count."""
     if text.strip().endswith("%"):
         share = flags.positive_number("--max-failures", text.strip()[:-1] or "x", unit="percent")
         return int(requests * share / 100)
-    return flags.whole_number("--max-failures", text, minimum=0)
+    try:
+        return flags.whole_number("--max-failures", text, minimum=0)
+    except flags.FlagError:
+        if text.strip().lstrip("-").isdigit():
+            raise  # a number out of range: that message says so
+        raise flags.FlagError(
+            f"--max-failures takes a whole number or a percentage such as 0.5%, not {text!r}"
+        ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from devkit.flags import FlagError
 from service.faults import OperatorError
 
 
@@ -42,16 +43,16 @@ def parse_ids(spec: str) -> tuple[str, ...]:
             try:
                 low, high = int(first), int(last)
             except ValueError:
-                raise BenchError(
+                raise FlagError(
                     f"--ids range {part!r} must be two integers, like 1..1000"
                 ) from None
             if low > high:
-                raise BenchError(f"--ids range {part!r} is empty")
+                raise FlagError(f"--ids range {part!r} is empty")
             ids.extend(str(n) for n in range(low, high + 1))
         else:
             ids.append(part)
     if not ids:
-        raise BenchError("--ids names no customer")
+        raise FlagError("--ids names no customer")
     return tuple(ids)
 
 

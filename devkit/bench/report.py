@@ -228,7 +228,6 @@ def replica_table(rows: Sequence[tuple[int, BenchResult]]) -> list[str]:
 
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2))
 
 

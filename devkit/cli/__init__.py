@@ -4,6 +4,7 @@ as the original's benchmark had them), and where `invoke events` reads."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +22,10 @@ class FriendlyTask(Task[Any]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
+        except BrokenPipeError:  # `invoke logs | head -1`: the reader has what it wanted
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, sys.stdout.fileno())  # else the interpreter's last flush complains
+            raise Exit(code=0) from None
         except OperatorError as error:
             raise Exit(f"error: {error}", code=error.exit_code) from None
         except OSError as error:  # a file or process of the machine's, not a fault of ours

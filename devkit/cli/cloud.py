@@ -7,6 +7,7 @@ import os
 import re
 
 from invoke.context import Context
+from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from devkit import flags
@@ -15,8 +16,8 @@ from devkit.cli import FriendlyTask
 from devkit.cloud import accounts
 from devkit.cloud.ledger import CloudFiles, cloud_dir
 from devkit.cloud.provision import CloudUp
-from devkit.cloud.provision import cloud_down as cloud_down_run
 from devkit.cloud.session import api_url_for, choose_system, open_control_plane
+from devkit.cloud.teardown import cloud_down as cloud_down_run
 from devkit.controlplane.client import DEFAULT_API_URL, ControlPlane
 from devkit.stack.running import current_config
 from service import names
@@ -87,7 +88,14 @@ def cloud_up(
         if dry_run:
             up.plan(account)
             return
-        changes = up.run(account)
+        try:
+            changes = up.run(account)
+        except KeyboardInterrupt:  # the ledger already holds what this run meant to make
+            raise Exit(
+                "interrupted: run `invoke cloud-up` again to finish, or `invoke cloud-down` to"
+                " remove what this run made",
+                code=130,
+            ) from None
         print(f"Done: {changes} made." if changes else "Nothing changed: it was all there.")
         print(f"Creds and the gateway token are in {files.directory}/ (0600).")
 

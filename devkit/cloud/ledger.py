@@ -1,7 +1,9 @@
 """What `invoke cloud-up` made, so `cloud-down` removes exactly that and nothing else.
 
-Kept beside the creds it wrote, under `.cloud/<api host>/<account>/`, and saved after every
-step, so a run that fails part-way still knows what it made.
+Kept beside the creds it wrote, under `.cloud/<api host>/<account>/`, and saved before and
+after every step: the intent to make a thing is recorded before the call, so a run interrupted
+while an answer was on its way (the thing made, its id never seen) still knows the thing is its
+own; the next run adopts it by name, and `cloud-down` finds it by name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Made(BaseModel):
     name: str
     id: str = ""
     """The API's id; for a file, its path."""
+    pending: bool = False
+    """Asked for, and no answer seen yet: it may or may not exist."""
 
 
 class Ledger(BaseModel):
@@ -35,12 +39,31 @@ class Ledger(BaseModel):
     account_id: str = ""
     made: list[Made] = []
 
-    def add(self, kind: Kind, name: str, id_: str = "") -> None:
+    def intend(self, kind: Kind, name: str) -> None:
+        """Before the call that makes it; `add` (or `adopt`) completes it."""
         if not self.holds(kind, name):
+            self.made.append(Made(kind=kind, name=name, pending=True))
+
+    def add(self, kind: Kind, name: str, id_: str = "") -> None:
+        found = self._entry(kind, name)
+        if found is None:
             self.made.append(Made(kind=kind, name=name, id=id_))
+        else:
+            found.id, found.pending = id_, False
+
+    def adopt(self, kind: Kind, name: str, id_: str) -> bool:
+        """Found existing: ours when an interrupted run intended it (then completed here)."""
+        found = self._entry(kind, name)
+        if found is None or not found.pending:
+            return False
+        found.id, found.pending = id_, False
+        return True
+
+    def _entry(self, kind: Kind, name: str) -> Made | None:
+        return next((m for m in self.made if m.kind == kind and m.name == name), None)
 
     def holds(self, kind: Kind, name: str) -> bool:
-        return any(m.kind == kind and m.name == name for m in self.made)
+        return self._entry(kind, name) is not None
 
     def of(self, kind: Kind) -> list[Made]:
         return [m for m in self.made if m.kind == kind]

@@ -3,7 +3,8 @@ control-plane API, idempotently.
 
 Each step looks for what it would make (by name) before making it, so a second run changes
 nothing and a run that failed part-way resumes where it stopped; the ledger records what this
-tool made, saved after every step, and `cloud-down` removes exactly that, newest first.
+tool intends to make before each call and what it made after, and `cloud-down`
+(devkit.cloud.teardown) removes exactly that, newest first.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from devkit.auth.permissions import USERS
 from devkit.auth.private_files import write_private
 from devkit.cloud import desired
 from devkit.cloud.accounts import account_named
-from devkit.cloud.ledger import CloudFiles, Kind, Ledger
+from devkit.cloud.ledger import CloudFiles, Kind
 from devkit.controlplane.client import ControlPlane, ControlPlaneError
 from devkit.controlplane.models import Account, NatsUser, System
 from service import names
@@ -54,11 +55,23 @@ class CloudUp:
         self.replicas = desired.replicas_for(system)
         self.changes = 0
 
+    def _making(self, kind: Kind, name: str) -> None:
+        """Recorded before the call: an answer lost on its way still leaves the thing ours."""
+        self.ledger.intend(kind, name)
+        self.files.save(self.ledger)
+
     def _made(self, kind: Kind, name: str, id_: str, what: str) -> None:
         self.ledger.add(kind, name, id_)
         self.files.save(self.ledger)
         self.changes += 1
         self.emit(f"+ {what}")
+
+    def _exists(self, kind: Kind, name: str, id_: str, said: str) -> None:
+        """Found: ours, and recorded now, when a run interrupted before its answer intended it."""
+        if self.ledger.adopt(kind, name, id_):
+            self.files.save(self.ledger)
+            said += "; made by an interrupted run of cloud-up: recorded as made"
+        self.emit(f"= {said}")
 
     def plan(self, account_name: str) -> None:
         """--dry-run: what a run would make, from reads only."""
@@ -91,21 +104,23 @@ class CloudUp:
 
     def run(self, account_name: str) -> int:
         self.emit(self._heading())
+        self.ledger.system_id = self.system.id
         account = self._account(account_name)
-        self.ledger.system_id, self.ledger.account_id = self.system.id, account.id
+        self.ledger.account_id = account.id
         self.files.save(self.ledger)
         users = self._users(account)
         self._jetstream(account)
         creds = {name: self._creds(name, user) for name, user in users.items()}
         self._gateway_token(users[GATEWAY_USER].id)
-        self._contexts(creds)
+        self._contexts(creds, account.system.server_urls)
         return self.changes
 
     def _account(self, name: str) -> Account:
         found = account_named(self.api, self.system, name)
         if found is not None:
-            self.emit(f"= account {name} exists ({found.id})")
+            self._exists("account", name, found.id, f"account {name} exists ({found.id})")
             return found
+        self._making("account", name)
         created = self.api.create_account(
             self.system.id, desired.account_request(name, self.replicas)
         )
@@ -121,10 +136,11 @@ class CloudUp:
         for name in USERS:
             user = existing.get(name)
             if user is None:
+                self._making("user", name)
                 user = self.api.create_user(account.id, desired.user_request(name, groups[0].id))
                 self._made("user", name, user.id, f"created user {name} ({user.id})")
             else:
-                self.emit(f"= user {name} exists ({user.id})")
+                self._exists("user", name, user.id, f"user {name} exists ({user.id})")
                 if desired.permissions_differ(desired.user_settings(name), user.jwt_settings):
                     self.emit(f"! user {name} has other permissions than {name} locally; left")
             made[name] = user
@@ -133,18 +149,23 @@ class CloudUp:
     def _jetstream(self, account: Account) -> None:
         buckets = {b.config.bucket: b for b in self.api.kv_buckets(account.id)}
         if names.KV_BUCKET in buckets:
-            self.emit(f"= bucket {names.KV_BUCKET} exists ({buckets[names.KV_BUCKET].id})")
+            found_id = buckets[names.KV_BUCKET].id
+            said = f"bucket {names.KV_BUCKET} exists ({found_id})"
+            self._exists("kv-bucket", names.KV_BUCKET, found_id, said)
         else:
+            self._making("kv-bucket", names.KV_BUCKET)
             made = self.api.create_kv_bucket(account.id, desired.bucket_config(self.replicas))
             self._made("kv-bucket", names.KV_BUCKET, made.id, f"created bucket {names.KV_BUCKET}")
         streams = {s.config.name: s for s in self.api.streams(account.id)}
         found = streams.get(names.STREAM_NAME)
         if found is None:
+            self._making("stream", names.STREAM_NAME)
             made_stream = self.api.create_stream(account.id, desired.stream_config(self.replicas))
             what = f"created stream {names.STREAM_NAME} (R{self.replicas})"
             self._made("stream", names.STREAM_NAME, made_stream.id, what)
             return
-        self.emit(f"= stream {names.STREAM_NAME} exists ({found.id})")
+        said = f"stream {names.STREAM_NAME} exists ({found.id})"
+        self._exists("stream", names.STREAM_NAME, found.id, said)
         have = NatsStreamConfig.from_response(found.config.model_dump())
         differences = stream_differences(have, desired_stream(self.replicas))
         if differences:
@@ -154,10 +175,11 @@ class CloudUp:
         path = self.files.creds(name)
         try:
             if read_credentials_file(path, label="creds").user_public_key == user.user_public_key:
-                self.emit(f"= creds of {name} up to date ({path})")
+                self._exists("file", str(path), str(path), f"creds of {name} up to date ({path})")
                 return path
         except CredentialsError:
             pass  # missing, or of a user since replaced: download
+        self._making("file", str(path))
         write_private(path, self.api.creds(user.id))
         self._made("file", str(path), str(path), f"wrote {path} (0600)")
         return path
@@ -165,13 +187,16 @@ class CloudUp:
     def _gateway_token(self, user_id: str) -> None:
         path = self.files.gateway_token(GATEWAY_USER)
         if path.exists():
-            self.emit(f"= HTTP-gateway token of {GATEWAY_USER} kept ({path})")
+            said = f"HTTP-gateway token of {GATEWAY_USER} kept ({path})"
+            self._exists("file", str(path), str(path), said)
             return
+        self._making("file", str(path))
         write_private(path, self.api.gateway_token(user_id) + "\n")
         self._made("file", str(path), str(path), f"wrote {path} (0600)")
 
-    def _contexts(self, creds: dict[str, Path]) -> None:
-        url = self.system.server_urls or names.CLOUD_NATS_URL
+    def _contexts(self, creds: dict[str, Path], server_urls: str | None) -> None:
+        """At the URLs the account's system answer gives (a system's own answer has none)."""
+        url = server_urls or names.CLOUD_NATS_URL
         for user, path in creds.items():
             context = contexts.Context(
                 CONTEXT_FOR[user], url, path, f"{self.ledger.account} as the {user} user"
@@ -187,46 +212,6 @@ class CloudUp:
                     f" with `invoke context --remove` for cloud-up to write it)"
                 )
                 continue
+            self._making("context", context.name)
             contexts.write_contexts(self.contexts_dir, [context])
             self._made("context", context.name, str(target), f"wrote NATS context {context.name}")
-
-
-def cloud_down(
-    api: ControlPlane, ledger: Ledger, files: CloudFiles, contexts_dir: Path, emit: Emit
-) -> int:
-    """Remove what the ledger says cloud-up made, newest first; keep the account when it holds
-    anything cloud-up did not make."""
-    removed = 0
-    for made in list(reversed(ledger.made)):
-        if made.kind == "context":
-            path = contexts_dir / "context" / f"{made.name}.json"
-            if path.exists() and contexts.is_ours(path):
-                path.unlink()
-        elif made.kind == "file":
-            Path(made.id).unlink(missing_ok=True)
-        elif made.kind == "account":
-            if not _only_ours(api, ledger, emit):
-                continue
-            api.delete_account(made.id)
-        elif made.kind == "user":
-            api.delete_user(made.id)
-        elif made.kind == "kv-bucket":
-            api.delete_kv_bucket(made.id)
-        elif made.kind == "stream":
-            api.delete_stream(made.id)
-        ledger.made.remove(made)
-        files.save(ledger)
-        removed += 1
-        emit(f"- removed {made.kind} {made.name}")
-    if not ledger.made:
-        files.forget()
-    return removed
-
-
-def _only_ours(api: ControlPlane, ledger: Ledger, emit: Emit) -> bool:
-    others = [f"user {u.name}" for u in api.users(ledger.account_id)]
-    others += [f"bucket {b.config.bucket}" for b in api.kv_buckets(ledger.account_id)]
-    others += [f"stream {s.config.name}" for s in api.streams(ledger.account_id)]
-    if others:
-        emit(f"! kept account {ledger.account}: it holds {', '.join(others)}, not made by cloud-up")
-    return not others

@@ -183,6 +183,9 @@ class KvBucketConfig(BaseModel):
     max_bytes: int | None = None
     max_value_size: int | None = None
     num_replicas: int | None = None
+    max_age: int | None = None
+    compression: bool | None = None
+    metadata: dict[str, str] | None = None
 
 
 class KvBucket(_Response):

@@ -1,12 +1,14 @@
 """The twin's HTTP face: the published paths under /api/core/beta, bearer-token auth, the
 documented status codes (201 on create, 204 on delete), and injected faults.
 
-Requests are read with the client's request models, so a body the published document would
-refuse is a 400 here too; an unexpected failure is a 500 without detail, logged.
+Requests are read with the twin's models of the document's bodies (bodies.py), so a body the
+published document would refuse is a 400 naming the field; an unexpected failure is a 500
+without detail, logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from devkit.controlplane.client import API_PREFIX
-from devkit.controlplane.models import (
+from devkit.controlplane_twin.bodies import (
     AccountCreateRequest,
     KvBucketConfig,
     NatsUserCreateRequest,
@@ -54,25 +56,37 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise TwinError(400, f"invalid {model.__name__}: {where}: {first['msg']}") from None
+        said = first["msg"]
+        if first["type"] == "extra_forbidden":
+            said = "the published document declares no such field"
+        raise TwinError(400, f"invalid {model.__name__}: {where}: {said}") from None
 
 
 @web.middleware
 async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Token first, then any injected fault, then the call; every failure is a JSON message."""
+    """Token first, then any injected fault, then the call (its answer held, if told);
+    every failure is a JSON message."""
     if request.path == "/healthz":
         return await handler(request)
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not token or not hmac.compare_digest(token.encode(), request.app[TOKEN].encode()):
         return _error(401, "missing or unknown personal access token (Authorization: Bearer ...)")
+    rule = None
     if request.path.startswith("/api/"):
         rule = request.app[FAULTS].take(request.method, request.path.removeprefix("/api"))
-        if rule is not None:
+        if rule is not None and rule.status is not None:
             headers = {INJECTED_HEADER: "1"}
             if rule.retry_after_s is not None:
                 headers["Retry-After"] = str(rule.retry_after_s)
             return web.Response(status=rule.status, text=rule.body, headers=headers)
+    response = await _answer(request, handler)
+    if rule is not None and rule.delay_s is not None:
+        await asyncio.sleep(rule.delay_s)  # done; the answer is still on its way
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except TwinError as error:
@@ -87,6 +101,15 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
 def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
     async def teams(_: web.Request) -> web.Response:
         return _ok({"items": [twin.team()]})
+
+    async def team(request: web.Request) -> web.Response:
+        return _ok(twin.team(request.match_info["teamId"]))
+
+    async def system(request: web.Request) -> web.Response:
+        return _ok(twin.system(request.match_info["systemId"]))
+
+    async def account_info(request: web.Request) -> web.Response:
+        return _ok(await twin.account_stats(request.match_info["accountId"]))
 
     async def systems(request: web.Request) -> web.Response:
         return _ok({"items": twin.systems(request.match_info["teamId"])})
@@ -159,11 +182,14 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
     p = API_PREFIX
     return [
         web.get(f"{p}/teams", teams),
+        web.get(f"{p}/teams/{{teamId}}", team),
         web.get(f"{p}/teams/{{teamId}}/systems", systems),
+        web.get(f"{p}/systems/{{systemId}}", system),
         web.get(f"{p}/systems/{{systemId}}/accounts", accounts),
         web.post(f"{p}/systems/{{systemId}}/accounts", create_account),
         web.get(f"{p}/accounts/{{accountId}}", get_account),
         web.delete(f"{p}/accounts/{{accountId}}", delete_account),
+        web.get(f"{p}/accounts/{{accountId}}/info", account_info),
         web.get(f"{p}/accounts/{{accountId}}/account-sk-groups", sk_groups),
         web.get(f"{p}/accounts/{{accountId}}/nats-users", users),
         web.post(f"{p}/accounts/{{accountId}}/nats-users", create_user),
@@ -191,6 +217,11 @@ async def _add_fault(request: web.Request) -> web.Response:
     return _ok({"rules": len(request.app[FAULTS].rules)}, 201)
 
 
+async def _faults_fired(request: web.Request) -> web.Response:
+    faults = request.app[FAULTS]
+    return _ok({"rules": len(faults.rules), "fired": faults.fired})
+
+
 async def _clear_faults(request: web.Request) -> web.Response:
     request.app[FAULTS].clear()
     return web.Response(status=204)
@@ -209,6 +240,7 @@ def create_app(twin: ControlPlaneTwin, token: str) -> web.Application:
     app.add_routes(
         [
             web.post(FAULTS_PATH, _add_fault),
+            web.get(FAULTS_PATH, _faults_fired),
             web.delete(FAULTS_PATH, _clear_faults),
             web.get("/healthz", _healthz),
         ]

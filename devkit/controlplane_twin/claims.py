@@ -10,17 +10,32 @@ from typing import Any, Final
 
 from devkit.auth.jwt import UNLIMITED, Identity, encode, identity_from_seed
 from devkit.auth.permissions import MIB, jetstream_limits
-from devkit.controlplane.models import UserJwtSettings
+from devkit.controlplane_twin.bodies import AccountJwtSettings, UserJwtSettings
 from devkit.controlplane_twin.records import AccountRecord
 
-DEFAULT_R1_LIMITS: Final = jetstream_limits(disk_bytes=64 * MIB, memory_bytes=16 * MIB)
+DEFAULT_R1_LIMITS: Final = jetstream_limits(disk_bytes=32 * MIB, memory_bytes=8 * MIB)
 """An account asked for without limits: JetStream through R1, and small, because the server
-reserves every account's storage against its own 1 GB (measured: a third 512 MB account is
-refused)."""
+reserves every account's storage against its own 1 GB of disk and 256 MB of memory: beside the
+stack's own account, 28 such accounts fit."""
 
 
 def account_limits(requested: dict[str, Any] | None) -> dict[str, Any]:
     return dict(requested) if requested else {"tiered_limits": {"R1": DEFAULT_R1_LIMITS}}
+
+
+ACCOUNT_CLAIMS = ("tags", "info_url", "authorization", "mappings")
+"""Account JWT settings that go into the claim as they are."""
+USER_CLAIMS = (
+    "pub", "sub", "resp", "src", "times", "times_location",
+    "bearer_token", "allowed_connection_types", "tags",
+)  # fmt: skip
+"""User JWT settings that go into the claim as they are; subs, data and payload default to -1."""
+
+
+def account_settings(settings: AccountJwtSettings | None) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    return settings.model_dump(include=set(ACCOUNT_CLAIMS), exclude_none=True)
 
 
 def account_jwt(record: AccountRecord, operator: Identity) -> str:
@@ -34,6 +49,7 @@ def account_jwt(record: AccountRecord, operator: Identity) -> str:
     }
     if record.description:
         nats["description"] = record.description
+    nats.update(record.settings)
     if record.revocations:
         nats["revocations"] = dict(record.revocations)
     return encode({"sub": account.public_key, "name": record.name, "nats": nats}, operator)
@@ -56,10 +72,7 @@ def user_jwt(
         "payload": -1 if settings.payload is None else settings.payload,
         "issuer_account": identity_from_seed(account.seed).public_key,
     }
-    for direction in ("pub", "sub", "resp"):
-        value = getattr(settings, direction)
-        if value is not None:
-            nats[direction] = value.model_dump(exclude_none=True)
+    nats.update(settings.model_dump(include=set(USER_CLAIMS), exclude_none=True))
     claims: dict[str, Any] = {"sub": user.public_key, "name": name, "nats": nats}
     if expires_at is not None:
         claims["exp"] = expires_at

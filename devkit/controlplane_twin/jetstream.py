@@ -8,17 +8,17 @@ including those the service made itself, as the cloud lists everything in the ac
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import APIError
 
 from devkit.auth.jwt import identity_from_seed
-from devkit.controlplane.models import KvBucketConfig, StreamConfig
 from devkit.controlplane_twin import views
+from devkit.controlplane_twin.bodies import NOT_EMULATED_BUCKET_FIELDS, KvBucketConfig, StreamConfig
 from devkit.controlplane_twin.errors import TwinError
+from devkit.controlplane_twin.name_locks import NameLocks
 from devkit.controlplane_twin.records import (
     AccountRecord,
     JetStreamRecord,
@@ -26,12 +26,21 @@ from devkit.controlplane_twin.records import (
     new_id,
     now_rfc3339,
 )
-from devkit.controlplane_twin.server_side import JetStreamError, ServerSide, ServerSideError
+from devkit.controlplane_twin.server_side import (
+    JETSTREAM_NOT_ENABLED,
+    JetStreamError,
+    ServerSide,
+    ServerSideError,
+)
 
 KV_PREFIX = "KV_"
 OBJECT_PREFIX = "OBJ_"
 _STATUS_FOR_ERROR = {10059: 404}
 """JetStream's "stream not found"; every other refusal is a 400, as the document declares."""
+
+
+ENABLED_ATTEMPTS = 3
+ENABLED_RECHECK_S = 0.1
 
 
 def kind_of(stream_name: str) -> str | None:
@@ -44,11 +53,58 @@ def stream_name_of(name: str, kind: str) -> str:
     return KV_PREFIX + name if kind == "kv-bucket" else name
 
 
+NANOSECONDS_PER_S = 1_000_000_000
+KV_DUPLICATE_WINDOW_NS = 120 * NANOSECONDS_PER_S
+
+
+def bucket_stream(config: KvBucketConfig) -> dict[str, Any]:
+    """The stream a key-value bucket is, by JetStream's conventions (as the NATS clients make
+    it), with every setting of the request applied."""
+    for field in NOT_EMULATED_BUCKET_FIELDS:
+        if getattr(config, field) is not None:
+            raise TwinError(400, f"{field}: the twin does not emulate a bucket's {field}")
+    max_age = config.max_age or 0
+    stream: dict[str, Any] = {
+        "name": KV_PREFIX + config.bucket,
+        "subjects": [f"$KV.{config.bucket}.>"],
+        "retention": "limits",
+        "storage": config.storage,
+        "discard": "new",
+        "max_msgs_per_subject": config.history or 1,
+        "max_msgs": -1,
+        "max_bytes": config.max_bytes if config.max_bytes is not None else -1,
+        "max_age": max_age,
+        "max_msg_size": config.max_value_size or -1,
+        "max_consumers": -1,
+        "num_replicas": config.num_replicas or 1,
+        "duplicate_window": min(max_age, KV_DUPLICATE_WINDOW_NS) or KV_DUPLICATE_WINDOW_NS,
+        "allow_rollup_hdrs": True,
+        "deny_delete": True,
+        "deny_purge": False,
+        "allow_direct": True,
+        "compression": "s2" if config.compression else "none",
+    }
+    optional = {
+        "description": config.description,
+        "metadata": config.metadata,
+        "placement": config.placement,
+        "republish": config.republish,
+    }
+    stream.update({key: value for key, value in optional.items() if value is not None})
+    if config.limit_marker_ttl:
+        stream["allow_msg_ttl"] = True
+        stream["subject_delete_marker_ttl"] = config.limit_marker_ttl
+    return stream
+
+
 class JetStreamDesk:
-    def __init__(self, server: ServerSide, records: Records, save: Callable[[], None]) -> None:
+    def __init__(
+        self, server: ServerSide, records: Records, save: Callable[[], None], locks: NameLocks
+    ) -> None:
         self._server = server
         self._records = records
         self._save = save
+        self._locks = locks
 
     async def _connection(self, account: AccountRecord) -> Client:
         try:
@@ -62,10 +118,14 @@ class JetStreamDesk:
         try:
             return await self._server.jetstream(await self._connection(account), subject, body)
         except JetStreamError as error:
-            status = _STATUS_FOR_ERROR.get(error.err_code, 400 if error.code < 500 else 503)
-            raise TwinError(status, f"{error.description} ({error.err_code})") from None
+            raise self._refusal(error) from None
         except ServerSideError as error:
             raise TwinError(error.status, error.message) from None
+
+    @staticmethod
+    def _refusal(error: JetStreamError) -> TwinError:
+        status = _STATUS_FOR_ERROR.get(error.err_code, 400 if error.code < 500 else 503)
+        return TwinError(status, f"{error.description} ({error.err_code})")
 
     def _record(self, account: AccountRecord, name: str, kind: str) -> JetStreamRecord:
         for record in self._records.jetstream_of(account.id, kind):
@@ -82,8 +142,44 @@ class JetStreamDesk:
         return views.document(views.stream(record.id, info))
 
     async def _names(self, account: AccountRecord) -> list[str]:
-        answer = await self._call(account, "STREAM.NAMES")
+        try:
+            answer = await self._server.jetstream(await self._connection(account), "STREAM.NAMES")
+        except JetStreamError as error:
+            if error.err_code == JETSTREAM_NOT_ENABLED:
+                return []
+            raise self._refusal(error) from None
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
         return list(answer.get("streams") or [])
+
+    async def enabled(self, account: AccountRecord) -> bool:
+        """Whether the server gave the account JetStream (it refuses a reservation it lacks
+        room for, silently: the account is made, its JetStream calls fail). Asked again after
+        a moment before a "no", so a server slow to enable it is not taken for a full one."""
+        for attempt in range(ENABLED_ATTEMPTS):
+            try:
+                await self._server.jetstream(await self._connection(account), "INFO")
+            except JetStreamError as error:
+                if error.err_code != JETSTREAM_NOT_ENABLED:
+                    raise self._refusal(error) from None
+            except ServerSideError as error:
+                raise TwinError(error.status, error.message) from None
+            else:
+                return True
+            if attempt + 1 < ENABLED_ATTEMPTS:
+                await asyncio.sleep(ENABLED_RECHECK_S)
+        return False
+
+    async def stats(self, account: AccountRecord) -> dict[str, Any]:
+        try:
+            info = await self._server.jetstream(await self._connection(account), "INFO")
+        except JetStreamError as error:
+            if error.err_code != JETSTREAM_NOT_ENABLED:
+                raise self._refusal(error) from None
+            info = {}
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
+        return views.account_stats(info)
 
     async def list(self, account: AccountRecord, kind: str) -> list[dict[str, Any]]:
         found = []
@@ -101,32 +197,18 @@ class JetStreamDesk:
             raise TwinError(400, f"a {kind} named {name} already exists in this account")
 
     async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> dict[str, Any]:
-        await self._refuse_existing(account, config.bucket, "kv-bucket")
-        js = (await self._connection(account)).jetstream()
-        try:
-            await js.create_key_value(
-                KeyValueConfig(
-                    bucket=config.bucket,
-                    description=config.description,
-                    history=config.history or 1,
-                    max_bytes=config.max_bytes if config.max_bytes is not None else -1,
-                    max_value_size=config.max_value_size or -1,
-                    storage=StorageType(config.storage),
-                    replicas=config.num_replicas or 1,
-                )
-            )
-        except APIError as error:
-            code = error.err_code or 0
-            status = _STATUS_FOR_ERROR.get(code, 400)
-            raise TwinError(status, f"{error.description} ({code})") from None
-        info = await self._call(account, f"STREAM.INFO.{KV_PREFIX}{config.bucket}")
-        return self._document(self._record(account, config.bucket, "kv-bucket"), info)
+        stream = bucket_stream(config)
+        async with self._locks.of("jetstream", account.id, stream["name"]):
+            await self._refuse_existing(account, config.bucket, "kv-bucket")
+            info = await self._call(account, f"STREAM.CREATE.{stream['name']}", stream)
+            return self._document(self._record(account, config.bucket, "kv-bucket"), info)
 
     async def create_stream(self, account: AccountRecord, config: StreamConfig) -> dict[str, Any]:
-        await self._refuse_existing(account, config.name, "stream")
-        body = config.model_dump(exclude_none=True)
-        info = await self._call(account, f"STREAM.CREATE.{config.name}", body)
-        return self._document(self._record(account, config.name, "stream"), info)
+        async with self._locks.of("jetstream", account.id, config.name):
+            await self._refuse_existing(account, config.name, "stream")
+            body = config.model_dump(exclude_none=True)
+            info = await self._call(account, f"STREAM.CREATE.{config.name}", body)
+            return self._document(self._record(account, config.name, "stream"), info)
 
     def _find(self, item_id: str, kind: str) -> tuple[JetStreamRecord, AccountRecord]:
         record = self._records.jetstream.get(item_id)

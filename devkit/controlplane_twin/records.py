@@ -50,6 +50,8 @@ class AccountRecord:
     """The twin's own user in the account, for its JetStream calls; never listed."""
     revocations: dict[str, int] = field(default_factory=dict)
     jwt: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The rest of the JWT settings asked for (tags, info_url, authorization, mappings)."""
 
 
 @dataclass

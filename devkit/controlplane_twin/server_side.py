@@ -13,17 +13,25 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from nats.aio.client import Client, RawCredentials
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 
 from devkit.auth.jwt import Identity, Permissions, encode, format_creds, user_claims
 from devkit.auth.permissions import ADMIN_PERMISSIONS
+from service import names
+from service.connection import LatePongClient, open_connection
+from service.liveness import ConnectionWatch
 
+JETSTREAM_REPORT = "$SYS.REQ.SERVER.PING.JSZ"
+"""The server's JetStream report: its capacity (`config.max_storage`, `config.max_memory`)."""
 SYSTEM_PERMISSIONS = Permissions(
-    publish=("$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.CLAIMS.DELETE"), subscribe=("_INBOX.>",)
+    publish=("$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.CLAIMS.DELETE", JETSTREAM_REPORT),
+    subscribe=("_INBOX.>",),
 )
 TIMEOUT_S = 5.0
+JETSTREAM_NOT_ENABLED = 10039
+"""JetStream's code for an account without it; no responders on `$JS.API` means the same."""
 
 
 class ServerSideError(Exception):
@@ -46,9 +54,9 @@ def user_creds(user: Identity, issuer: Identity, name: str, permissions: Permiss
     return format_creds(encode(user_claims(user, name, permissions), issuer), user)
 
 
-async def _connect(url: str, creds: str, name: str) -> Client:
-    return await nats.connect(
-        url,
+async def _connect(url: str, creds: str, name: str) -> LatePongClient:
+    return await open_connection(
+        servers=[url],
         name=name,
         user_credentials=RawCredentials(creds),
         allow_reconnect=True,
@@ -67,10 +75,21 @@ class ServerSide:
         )
         self._system: Client | None = None
         self._accounts: dict[str, Client] = {}
+        self._watches: list[ConnectionWatch] = []
+
+    async def _open(self, creds: str) -> Client:
+        """A connection that a paused or silent server cannot leave dead (service.liveness)."""
+        connection = await _connect(self._url, creds, "controlplane-twin")
+        watch = ConnectionWatch(
+            connection, interval_s=names.HEALTH_INTERVAL_S, name="controlplane-twin"
+        )
+        watch.start()
+        self._watches = [w for w in self._watches if not w.done] + [watch]
+        return connection
 
     async def _system_connection(self) -> Client:
         if self._system is None or self._system.is_closed:
-            self._system = await _connect(self._url, self._system_creds, "controlplane-twin")
+            self._system = await self._open(self._system_creds)
         return self._system
 
     async def _ask(self, subject: str, payload: str) -> dict[str, Any]:
@@ -89,6 +108,10 @@ class ServerSide:
         """Create or update the account on the running server; live at once."""
         await self._ask("$SYS.REQ.CLAIMS.UPDATE", account_jwt)
 
+    async def jetstream_report(self) -> dict[str, Any]:
+        """The JSZ report's data: `config.max_storage` and `config.max_memory`, among others."""
+        return await self._ask(JETSTREAM_REPORT, "")
+
     async def delete_account(self, account_public_key: str) -> None:
         """Remove the account: its connections close at once and its users are refused."""
         await self.forget(account_public_key)
@@ -102,7 +125,7 @@ class ServerSide:
             return found
         creds = user_creds(internal_user, account, "controlplane-twin", ADMIN_PERMISSIONS)
         try:
-            connection = await _connect(self._url, creds, "controlplane-twin")
+            connection = await self._open(creds)
         except (NatsError, OSError, TimeoutError) as error:
             raise ServerSideError(503, f"cannot connect to the account: {error}") from None
         self._accounts[account.public_key] = connection
@@ -113,6 +136,8 @@ class ServerSide:
         payload = b"" if body is None else json.dumps(body).encode()
         try:
             reply = await connection.request(f"$JS.API.{subject}", payload, timeout=TIMEOUT_S)
+        except NoRespondersError:
+            raise JetStreamError(503, JETSTREAM_NOT_ENABLED, "JetStream not enabled") from None
         except (NatsError, OSError, TimeoutError) as error:
             raise ServerSideError(503, f"JetStream did not answer {subject}: {error}") from None
         answer: dict[str, Any] = json.loads(reply.data)
@@ -133,3 +158,5 @@ class ServerSide:
             await self.forget(key)
         if self._system is not None and not self._system.is_closed:
             await self._system.close()
+        for watch in self._watches:
+            await watch.stop()

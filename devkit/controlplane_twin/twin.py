@@ -8,6 +8,7 @@ the document declares no 409).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -16,10 +17,16 @@ from typing import Any
 from devkit.auth.jwt import Identity, format_creds, identity_from_seed, new_identity
 from devkit.auth.private_files import write_private
 from devkit.auth.security import GATEWAY_TOKEN_PREFIX
-from devkit.controlplane.models import AccountCreateRequest, NatsUserCreateRequest, UserJwtSettings
-from devkit.controlplane_twin import claims, views
+from devkit.controlplane_twin import capacity, claims, views
+from devkit.controlplane_twin.bodies import (
+    NOT_EMULATED_ACCOUNT_FIELDS,
+    AccountCreateRequest,
+    NatsUserCreateRequest,
+    UserJwtSettings,
+)
 from devkit.controlplane_twin.errors import TwinError
 from devkit.controlplane_twin.jetstream import JetStreamDesk
+from devkit.controlplane_twin.name_locks import NameLocks
 from devkit.controlplane_twin.records import (
     AccountRecord,
     Records,
@@ -33,13 +40,12 @@ from devkit.controlplane_twin.records import (
 )
 from devkit.controlplane_twin.server_side import ServerSide, ServerSideError
 
-NAME_LIMIT = 100
 
-
-def _check_name(kind: str, name: str) -> str:
-    if not name.strip() or len(name) > NAME_LIMIT or any(c.isspace() for c in name):
-        raise TwinError(400, f"a {kind} name is 1 to {NAME_LIMIT} characters, no spaces")
-    return name
+def _refuse_not_emulated(request: AccountCreateRequest) -> None:
+    for name, accepted in NOT_EMULATED_ACCOUNT_FIELDS.items():
+        value = getattr(request, name)
+        if value is not None and value != accepted:
+            raise TwinError(400, f"{name}: the twin does not emulate {name}={value!r}")
 
 
 class ControlPlaneTwin:
@@ -49,7 +55,8 @@ class ControlPlaneTwin:
         self._operator = operator
         self.records: Records = load_records(paths.records)
         self.server = ServerSide(nats_url, operator, system, new_identity("user"))
-        self.jetstream = JetStreamDesk(self.server, self.records, self.save)
+        self.locks = NameLocks()
+        self.jetstream = JetStreamDesk(self.server, self.records, self.save, self.locks)
 
     async def start(self) -> None:
         """Put back on the server every account the twin made (a wiped volume loses them)."""
@@ -89,13 +96,18 @@ class ControlPlaneTwin:
 
     # Teams, systems, accounts
 
-    def team(self) -> dict[str, Any]:
+    def team(self, team_id: str | None = None) -> dict[str, Any]:
+        if team_id is not None and team_id != self.records.team_id:
+            raise TwinError(404, f"no team {team_id}")
         return views.document(views.team(self.records))
 
     def systems(self, team_id: str) -> list[dict[str, Any]]:
-        if team_id != self.records.team_id:
-            raise TwinError(404, f"no team {team_id}")
-        return [views.document(views.system(self.records, self.nats_url))]
+        self.team(team_id)
+        return [self.system(self.records.system_id)]
+
+    def system(self, system_id: str) -> dict[str, Any]:
+        self._system(system_id)
+        return views.document(views.system(self.records, self.nats_url))
 
     def accounts(self, system_id: str) -> list[dict[str, Any]]:
         self._system(system_id)
@@ -107,18 +119,28 @@ class ControlPlaneTwin:
 
     async def create_account(self, system_id: str, request: AccountCreateRequest) -> dict[str, Any]:
         self._system(system_id)
-        name = _check_name("account", request.name)
+        _refuse_not_emulated(request)
+        async with self.locks.of("account", system_id, request.name):
+            return await self._create_account(request)
+
+    async def _create_account(self, request: AccountCreateRequest) -> dict[str, Any]:
+        name = request.name
         if self.records.account_named(name) is not None:
             raise TwinError(400, f"an account named {name} already exists in this system")
         settings = request.jwt_settings
+        limits = (
+            settings.limits.model_dump(exclude_none=True) if settings and settings.limits else None
+        )
         created = now_rfc3339()
         record = AccountRecord(
             id=new_id(),
             name=name,
             seed=new_identity("account").seed,
             created=created,
-            limits=claims.account_limits(settings.limits if settings else None),
+            limits=claims.account_limits(limits),
             description=(settings.description or "") if settings else "",
+            settings=claims.account_settings(settings),
+            revocations=dict(settings.revocations or {}) if settings else {},
             user_jwt_expires_in_secs=request.user_jwt_expires_in_secs or 0,
             signing_key_group=SigningKeyGroupRecord(
                 id=new_id(), name="Default", seed=new_identity("account").seed, created=created
@@ -126,9 +148,29 @@ class ControlPlaneTwin:
             internal_user_seed=new_identity("user").seed,
         )
         await self._install(record)
+        try:
+            room = not capacity.asks_for_jetstream(record.limits) or (
+                await self.jetstream.enabled(record)
+            )
+        except TwinError:
+            await self._uninstall(record)
+            raise
+        if not room:
+            await self._uninstall(record)
+            try:
+                report = await self.server.jetstream_report()
+            except ServerSideError:
+                report = {}
+            others = [account.limits for account in self.records.accounts.values()]
+            raise TwinError(400, capacity.no_room(record.limits, others, report))
         self.records.accounts[record.id] = record
         self.save()
         return self.account(record.id)
+
+    async def _uninstall(self, record: AccountRecord) -> None:
+        """Undo an install the create will not keep (best effort: the create fails anyway)."""
+        with contextlib.suppress(ServerSideError):
+            await self.server.delete_account(views.account_public_key(record))
 
     async def delete_account(self, account_id: str) -> None:
         """Its streams and buckets first (their data would outlive the account), then the rest."""
@@ -145,6 +187,9 @@ class ControlPlaneTwin:
         del self.records.accounts[account_id]
         self.save()
 
+    async def account_stats(self, account_id: str) -> dict[str, Any]:
+        return await self.jetstream.stats(self._account(account_id))
+
     def signing_key_groups(self, account_id: str) -> list[dict[str, Any]]:
         return [views.document(views.signing_key_group(self._account(account_id)))]
 
@@ -160,7 +205,7 @@ class ControlPlaneTwin:
 
     async def create_user(self, account_id: str, request: NatsUserCreateRequest) -> dict[str, Any]:
         account = self._account(account_id)
-        name = _check_name("user", request.name)
+        name = request.name
         if request.sk_group_id != account.signing_key_group.id:
             raise TwinError(404, f"no signing-key group {request.sk_group_id} in this account")
         if any(user.name == name for user in self.records.users_of(account_id)):

@@ -23,6 +23,7 @@ from devkit.controlplane.models import (
     Team,
     TeamInfo,
 )
+from devkit.controlplane_twin import published
 from devkit.controlplane_twin.records import AccountRecord, Records, UserRecord
 
 TEAM_NAME = "local"
@@ -61,7 +62,7 @@ def system_info(records: Records, nats_url: str) -> SystemInfo:
 
 def system(records: Records, nats_url: str) -> System:
     return System(
-        **system_info(records, nats_url).model_dump(),
+        **system_info(records, nats_url).model_dump(exclude={"server_urls"}),
         created=records.created,
         has_managed_operator=True,
         has_managed_system_account=True,
@@ -103,7 +104,12 @@ def account(records: Records, record: AccountRecord, nats_url: str) -> Account:
         jwt=record.jwt,
         claims=decode_claims(record.jwt),
         claims_info={"js_enabled": js_enabled},
-        jwt_settings={"description": record.description, "limits": record.limits},
+        jwt_settings={
+            "description": record.description,
+            "limits": record.limits,
+            **record.settings,
+            **({"revocations": record.revocations} if record.revocations else {}),
+        },
     )
 
 
@@ -155,12 +161,58 @@ def kv_bucket(bucket_id: str, bucket: str, stream: dict[str, Any]) -> KvBucket:
             max_bytes=config["max_bytes"],
             max_value_size=config.get("max_msg_size", -1),
             num_replicas=config["num_replicas"],
+            max_age=config.get("max_age", 0),
+            compression=config.get("compression", "none") == "s2",
+            **{key: config[key] for key in ("metadata", "placement", "republish") if key in config},
         ),
     )
 
 
+def declared(found: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    return {key: value for key, value in found.items() if key in fields}
+
+
 def stream(stream_id: str, info: dict[str, Any], kind: str = "stream") -> StreamInfo:
-    """The server's STREAM.INFO answer is already the API's JSCommonStreamInfo shape."""
+    """The server's STREAM.INFO answer in the API's JSStreamInfoResponse shape: only what the
+    document declares (not the JetStream API's own wrapper, nor settings it does not list)."""
+    shown = declared(info, published.STREAM_INFO_FIELDS)
+    shown["config"] = declared(info["config"], published.STREAM_CONFIG_FIELDS)
+    shown["state"] = declared(info["state"], published.STREAM_STATE_FIELDS)
+    if "cluster" in info:
+        shown["cluster"] = declared(info["cluster"], published.CLUSTER_FIELDS)
     return StreamInfo.model_validate(
-        {**info, "name": info["config"]["name"], "id": stream_id, "jetstream_type": kind}
+        {**shown, "name": info["config"]["name"], "id": stream_id, "jetstream_type": kind}
     )
+
+
+_TIER_FIELDS = ("consumers", "memory", "reserved_memory", "reserved_storage", "storage", "streams")
+_LIMIT_FIELDS = (
+    "max_ack_pending", "max_consumers", "max_memory", "max_storage", "max_streams",
+    "memory_max_stream_bytes", "storage_max_stream_bytes",
+)  # fmt: skip
+
+
+def _tier(found: dict[str, Any]) -> dict[str, Any]:
+    limits = found.get("limits") or {}
+    return {
+        **{key: max(0, int(found.get(key) or 0)) for key in _TIER_FIELDS},
+        "limits": {
+            **{key: int(limits.get(key) or 0) for key in _LIMIT_FIELDS},
+            "max_bytes_required": bool(limits.get("max_bytes_required")),
+        },
+    }
+
+
+def account_stats(info: dict[str, Any]) -> dict[str, Any]:
+    """JetStreamAccountStats from the server's `$JS.API.INFO` answer (all zero without
+    JetStream): the account's totals under `JetStreamTier`, as the Go struct it mirrors."""
+    api = info.get("api") or {}
+    stats: dict[str, Any] = {
+        "JetStreamTier": _tier(info),
+        "api": {key: int(api.get(key) or 0) for key in ("errors", "inflight", "level", "total")},
+    }
+    if info.get("tiers"):
+        stats["tiers"] = {name: _tier(tier) for name, tier in info["tiers"].items()}
+    if info.get("domain"):
+        stats["domain"] = info["domain"]
+    return stats

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import asyncio
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from devkit.gateway.app import create_app
 from devkit.gateway.connections import UserConnections
+from devkit.gateway.logs import configure_logging
+from devkit.gateway.server import serve
 from devkit.gateway.tokens import TokenBook
 from service import names
-from service.logs import RedactingFormatter, output_handler
 
 
 def main() -> None:
@@ -22,25 +21,14 @@ def main() -> None:
     parser.add_argument("--nats-url", required=True)
     parser.add_argument("--port", type=int, default=names.GATEWAY_PORT)
     arguments = parser.parse_args()
-    # LOG_FILE (the native stack) bounds the log and is 0600; every line is redacted.
-    logging.basicConfig(
-        level=logging.INFO,
-        handlers=[output_handler(RedactingFormatter("%(asctime)s %(message)s"))],
-    )
+    configure_logging()
     try:
         tokens = TokenBook(arguments.stack_dir)
     except (OSError, ValueError) as error:
         print(f"error: cannot read the gateway tokens: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     app = create_app(UserConnections(arguments.nats_url), tokens)
-    web.run_app(
-        app,
-        host=names.LOCAL_HOST,
-        port=arguments.port,
-        access_log=None,
-        handler_cancellation=True,  # a caller that leaves ends its stream (and subscription)
-        print=lambda text: print(text, flush=True),
-    )
+    asyncio.run(serve(app, names.LOCAL_HOST, arguments.port))
 
 
 if __name__ == "__main__":

@@ -2,41 +2,32 @@
 decides, as that token's NATS user), and one error shape for everything that goes wrong.
 
 Nothing a caller sends reaches them as a stack trace: an unexpected failure is a 500 with a
-generic message, logged with its detail.
+generic message, logged in one line. A call never fails because an earlier one broke the
+user's connection: a broken connection is replaced (connections.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final
 
+import orjson
 from aiohttp import web
+from nats.errors import AuthorizationError, ConnectionClosedError, NoServersError
 from nats.errors import Error as NatsError
-from nats.errors import NoServersError
 
-from devkit.gateway import kv, messaging
-from devkit.gateway.connections import PermissionDenied, UserConnection, UserConnections
+from devkit.gateway import kv, messaging, streams
+from devkit.gateway.callers import CONNECTIONS, TOKENS, token_of
+from devkit.gateway.connections import ConnectionLostError, UserConnection, UserConnections
 from devkit.gateway.errors import GatewayError, error_response
+from devkit.gateway.memory import HeapTrimmer
+from devkit.gateway.payloads import MAX_BODY
 from devkit.gateway.tokens import TokenBook
+from devkit.gateway.verdicts import NotConfirmedError, PermissionDenied
 
 log = logging.getLogger(__name__)
 
 Operation = Callable[[web.Request, UserConnection], Awaitable[web.StreamResponse]]
-CONNECTIONS: Final = web.AppKey("connections", UserConnections)
-TOKENS: Final = web.AppKey("tokens", TokenBook)
-MAX_BODY = 8 * 1024 * 1024
-"""What aiohttp reads at all; the account's max payload (1 MiB by default) is checked after."""
-
-
-def token_of(request: web.Request) -> str:
-    """`Authorization: <token>` or `Bearer <token>`; SSE may pass `?authorization=` instead."""
-    header = request.headers.get("Authorization", "").strip()
-    if header.lower().startswith("bearer "):
-        header = header[7:].strip()
-    if not header and request.method == "GET":
-        header = request.query.get("authorization", "").strip()
-    return header
 
 
 def as_user(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -50,14 +41,23 @@ def as_user(operation: Operation) -> Callable[[web.Request], Awaitable[web.Strea
         user = holder.user
         try:
             connection = await request.app[CONNECTIONS].get(holder)
+        except AuthorizationError:
+            raise GatewayError(401, f"NATS refused the token's user {user}") from None
         except (NoServersError, OSError, TimeoutError, NatsError) as error:
-            raise GatewayError(503, f"NATS is unreachable: {error}") from None
+            raise GatewayError(503, f"NATS is unreachable: {type(error).__name__}") from None
         try:
             return await operation(request, connection)
         except PermissionDenied as denied:
+            verb = "subscribe" if denied.kind == "subscription" else denied.kind
             raise GatewayError(
-                403, f"permissions violation: {user} may not {denied.kind} to {denied.subject}"
+                403, f"permissions violation: {user} may not {verb} to {denied.subject}"
             ) from None
+        except NotConfirmedError as unconfirmed:
+            raise GatewayError(
+                504, f"NATS did not confirm the call within {unconfirmed.seconds:g} s"
+            ) from None
+        except (ConnectionLostError, ConnectionClosedError):
+            raise GatewayError(503, "the connection to NATS was lost; try again") from None
 
     return handler
 
@@ -75,23 +75,31 @@ async def one_error_shape(
             raise
         return error_response(error.status, error.reason)
     except Exception:
-        log.exception("gateway.failed", extra={"path": request.path, "method": request.method})
+        log.exception("gateway.failed %s %s", request.method, request.rel_url.raw_path)
         return error_response(500, "the gateway failed; the failure was logged")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok")
+    """`ok` only when every user's connection would answer a call now: each one is listed."""
+    states = request.app[CONNECTIONS].states()
+    healthy = all(state == "connected" for state in states.values())
+    document = {"status": "ok" if healthy else "degraded", "connections": states}
+    return web.Response(
+        body=orjson.dumps(document), status=200 if healthy else 503, content_type="application/json"
+    )
 
 
 def create_app(connections: UserConnections, tokens: TokenBook) -> web.Application:
     """`tokens` says which NATS user each token stands for."""
-    app = web.Application(middlewares=[one_error_shape], client_max_size=MAX_BODY)
+    trimmer = HeapTrimmer()
+    app = web.Application(middlewares=[trimmer.notice, one_error_shape], client_max_size=MAX_BODY)
+    app.cleanup_ctx.append(trimmer.running)
     app[CONNECTIONS] = connections
     app[TOKENS] = tokens
     subjects = "/v1/nats/subjects/{subject}"
     app.router.add_route("POST", subjects, as_user(messaging.request_reply))
     app.router.add_route("PUT", subjects, as_user(messaging.publish))
-    app.router.add_route("GET", subjects, as_user(messaging.subscribe))
+    app.router.add_route("GET", subjects, as_user(streams.subscribe))
     entries = "/v1/kv/{bucket}/{key}"
     app.router.add_route("GET", entries, as_user(kv.get_entry))
     app.router.add_route("POST", entries, as_user(kv.create_entry))

@@ -1,111 +1,77 @@
-"""One NATS connection per user the gateway speaks for, and the server's permission verdicts.
+"""One NATS connection per user the gateway speaks for, replaced when it stops working.
 
-The server answers a denied publish or subscription with an asynchronous `-ERR`, which nats-py
-hands to the error callback (lower-cased). `Verdicts` turns it into an answer for whoever waits
-on that subject, so a caller hears 403 at once instead of a timeout: the server decides, as in
-the cloud; the gateway only listens.
+A connection is shared by every caller of a token, so one that the server closed (a message
+over its max payload, a revoked user) or whose nats-py read loop died must not keep failing
+the callers that come after: the next call finds it broken and connects again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Final
 
 from nats.aio.client import Client
 
+from devkit.gateway.permissions import UserPermissions
 from devkit.gateway.tokens import TokenHolder
-from service import names
-from service.connection import ONE_PASS, open_connection
-from service.credentials import inbox_prefix_of
+from devkit.gateway.verdicts import Verdicts
+from service.connection import ONE_PASS, flush_in_order, open_connection
 
 log = logging.getLogger(__name__)
 
-_VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "([^"]+)"')
-_Result = TypeVar("_Result")
-Matcher = Callable[[str], bool]
+PATIENT_FLUSH_S: Final = 60
+"""A flush's own timeout: long, so nats-py never cancels its PONG waiter (a late PONG for a
+cancelled waiter kills the read loop); callers wait with their own, shorter deadline."""
 
 
-class PermissionDenied(Exception):
-    def __init__(self, kind: str, subject: str) -> None:
-        super().__init__(f"permission denied: {kind} to {subject}")
-        self.kind = kind
-        self.subject = subject
+class ConnectionLostError(Exception):
+    """The user's connection stopped working during a call; the next call gets a new one."""
 
 
-@dataclass
-class Verdicts:
-    _waiting: list[tuple[str, Matcher, asyncio.Future[None]]] = field(default_factory=list)
-    _finishing: set[asyncio.Future[Any]] = field(default_factory=set)
-
-    async def on_error(self, error: Exception) -> None:
-        found = _VIOLATION.search(str(error))
-        if found is None:
-            log.warning("gateway.nats_error", extra={"error": str(error)})
-            return
-        kind, subject = found.groups()
-        for wanted, matches, future in self._waiting:
-            if wanted == kind and matches(subject) and not future.done():
-                future.set_exception(PermissionDenied(kind, subject))
-
-    async def checked(
-        self,
-        work: Awaitable[_Result],
-        *,
-        kind: str,
-        matches: Matcher,
-        undo: Callable[[_Result], Awaitable[object]] | None = None,
-    ) -> _Result:
-        """`work`, unless the server denies a `kind` ("publish" or "subscription") that
-        `matches` while it runs; the denial wins over a timeout that would follow.
-
-        The work is never cancelled: a cancelled flush stays in nats-py's queue of PONG
-        waiters, so its PONG would answer the next flush early, before that flush's -ERR.
-        It finishes in the background instead, and `undo` releases what it made.
-        """
-        denial: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (kind, matches, denial)
-        self._waiting.append(entry)
-        task: asyncio.Future[_Result] = asyncio.ensure_future(work)
-        try:
-            racers: list[asyncio.Future[Any]] = [task, denial]
-            await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
-            if denial.done():
-                denial.result()  # raises PermissionDenied
-            return task.result()
-        finally:
-            self._waiting.remove(entry)
-            if denial.done() or not task.done():
-                self._finish_in_background(task, undo)
-
-    def _finish_in_background(
-        self, task: asyncio.Future[_Result], undo: Callable[[_Result], Awaitable[object]] | None
-    ) -> None:
-        self._finishing.add(task)
-
-        def settle(finished: asyncio.Future[_Result]) -> None:
-            self._finishing.discard(finished)
-            if finished.cancelled() or finished.exception() is not None or undo is None:
-                return
-            undoing = asyncio.ensure_future(undo(finished.result()))
-            self._finishing.add(undoing)
-            undoing.add_done_callback(self._finishing.discard)
-
-        task.add_done_callback(settle)
+def is_reading(nc: Client) -> bool:
+    """nats-py's read loop is alive. When it dies (an exception in a callback it runs), the
+    client still says "connected", and its flush returns at once without a PONG: a flush then
+    proves nothing, and no reply or -ERR is ever read again."""
+    reading = nc._reading_task
+    return reading is not None and not reading.done()
 
 
-def same_subject(subject: str) -> Matcher:
-    lowered = subject.lower()
-    return lambda denied: denied == lowered
+def state_of(nc: Client) -> str:
+    """What a caller would see: `connected` only when calls can be answered."""
+    if nc.is_closed:
+        return "closed"
+    if nc.is_reconnecting or not nc.is_connected:
+        return "reconnecting"
+    if not is_reading(nc):
+        return "read loop stopped"
+    return "connected"
+
+
+async def confirmed_flush(nc: Client) -> None:
+    """The server has read everything sent before, and any -ERR for it has been read: the
+    PONGs came through a live read loop (see is_reading)."""
+    if not is_reading(nc):
+        raise ConnectionLostError
+    await flush_in_order(nc, seconds=PATIENT_FLUSH_S)
+    if not is_reading(nc):
+        raise ConnectionLostError
 
 
 @dataclass
 class UserConnection:
     nc: Client
     verdicts: Verdicts
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when nats-py gives the connection up for good (the server closed it, or refused the
+    user on reconnect) or the gateway replaces it: open event streams end with a `closed` event
+    that gives `closed_reason`."""
+    closed_reason: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return not self.closed.is_set() and state_of(self.nc) in ("connected", "reconnecting")
 
 
 class UserConnections:
@@ -118,27 +84,64 @@ class UserConnections:
 
     async def get(self, user: TokenHolder) -> UserConnection:
         found = self._open.get(user)
-        if found is not None:
+        if found is not None and found.usable:
             return found
         async with self._lock:
-            if user not in self._open:
-                verdicts = Verdicts()
-                nc = await open_connection(
-                    servers=[self._url],
-                    **ONE_PASS,  # a caller waits: fail in seconds, not after 61 tries
-                    name=f"http-gateway-{user.user}",
-                    user_credentials=str(user.creds),
-                    inbox_prefix=inbox_prefix_of(user.creds) or names.INBOX_PREFIX,
-                    error_cb=verdicts.on_error,
-                    connect_timeout=2,
-                    reconnect_time_wait=1,
-                )
-                nc.options["allow_reconnect"] = True
-                nc.options["max_reconnect_attempts"] = -1
-                self._open[user] = UserConnection(nc, verdicts)
-            return self._open[user]
+            found = self._open.get(user)
+            if found is None or not found.usable:
+                if found is not None:
+                    log.warning("gateway.replacing %s: %s", user.user, state_of(found.nc))
+                    del self._open[user]
+                    await self._retire(found)
+                found = self._open[user] = await self._connect(user)
+            return found
+
+    async def _connect(self, user: TokenHolder) -> UserConnection:
+        permissions = UserPermissions.from_creds(user.creds)
+        verdicts = Verdicts(permissions)
+        closed = asyncio.Event()
+
+        async def on_closed() -> None:
+            current = self._open.get(user)
+            if current is not None and current.closed is closed:
+                detail = str(current.nc.last_error or "closed").removeprefix("nats: ")
+                current.closed_reason = f"the server closed the user's connection ({detail})"
+                del self._open[user]  # the next call connects anew; health no longer lists it
+            closed.set()
+
+        prefix = permissions.inbox_prefix()
+        nc = await open_connection(
+            servers=[self._url],
+            **ONE_PASS,  # a caller waits: fail in seconds, not after 61 tries
+            name=f"http-gateway-{user.user}",
+            user_credentials=str(user.creds),
+            error_cb=verdicts.on_error,
+            closed_cb=on_closed,
+            connect_timeout=2,
+            reconnect_time_wait=1,
+            **({"inbox_prefix": prefix} if prefix is not None else {}),
+        )
+        nc.options["allow_reconnect"] = True
+        nc.options["max_reconnect_attempts"] = -1
+        return UserConnection(nc, verdicts, closed)
+
+    async def _retire(self, connection: UserConnection) -> None:
+        if not connection.closed.is_set():
+            connection.closed_reason = (
+                f"the gateway replaced a broken connection ({state_of(connection.nc)})"
+            )
+        connection.closed.set()
+        if not connection.nc.is_closed:
+            try:
+                await asyncio.wait_for(connection.nc.close(), 2)
+            except Exception as error:
+                log.warning("gateway.close_failed %s", type(error).__name__)
+
+    def states(self) -> dict[str, str]:
+        """Each user's connection as a caller would find it now; see state_of."""
+        return {user.user: state_of(connection.nc) for user, connection in self._open.items()}
 
     async def close(self) -> None:
-        for connection in self._open.values():
-            await connection.nc.close()
-        self._open.clear()
+        retiring, self._open = list(self._open.values()), {}
+        for connection in retiring:
+            await self._retire(connection)

@@ -11,6 +11,7 @@ from typing import TypeVar
 import orjson
 from aiohttp import web
 from nats.errors import TimeoutError
+from nats.js.api import Header
 from nats.js.errors import (
     BucketNotFoundError,
     KeyDeletedError,
@@ -19,10 +20,12 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
+from devkit.gateway.callers import query_value
 from devkit.gateway.connections import UserConnection
 from devkit.gateway.errors import GatewayError
-from devkit.gateway.messaging import payload, wants_json
-from devkit.gateway.subjects import check_key, check_name, whole
+from devkit.gateway.messaging import wants_json
+from devkit.gateway.payloads import read_fitting
+from devkit.gateway.subjects import check_key, check_name, flag, whole
 
 _Result = TypeVar("_Result")
 MAX_REVISION = 2**63 - 1
@@ -36,7 +39,7 @@ async def _guarded(connection: UserConnection, bucket: str, work: Awaitable[_Res
         return f"kv_{lowered}" in subject or subject.startswith(f"$kv.{lowered}.")
 
     try:
-        return await connection.verdicts.checked(work, kind="publish", matches=touches)
+        return await connection.verdicts.checked(work, kind="publish", subject=None, claims=touches)
     except BucketNotFoundError:
         raise GatewayError(404, f"no bucket {bucket}") from None
     except TimeoutError:
@@ -53,7 +56,7 @@ async def _bucket(request: web.Request, connection: UserConnection) -> tuple[Key
 async def get_entry(request: web.Request, connection: UserConnection) -> web.StreamResponse:
     kv, bucket, key = await _bucket(request, connection)
     revision = whole(
-        "revision", request.query.get("revision"), default=None, low=1, high=MAX_REVISION
+        "revision", query_value(request, "revision"), default=None, low=1, high=MAX_REVISION
     )
     try:
         entry = await _guarded(connection, bucket, kv.get(key, revision=revision))
@@ -80,9 +83,16 @@ async def get_entry(request: web.Request, connection: UserConnection) -> web.Str
     return web.Response(body=value, headers=headers, content_type="application/octet-stream")
 
 
+async def _value(request: web.Request, connection: UserConnection, previous: int | None) -> bytes:
+    """The body, if it fits with the header a create or compare-and-set adds (see payloads)."""
+    expected = Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value
+    headers = None if previous is None else {expected: str(previous)}
+    return await read_fitting(request, connection.nc, headers)
+
+
 async def create_entry(request: web.Request, connection: UserConnection) -> web.StreamResponse:
     kv, bucket, key = await _bucket(request, connection)
-    value = await payload(request, connection)
+    value = await _value(request, connection, previous=0)
     try:
         revision = await _guarded(connection, bucket, kv.create(key, value))
     except KeyWrongLastSequenceError:
@@ -94,12 +104,12 @@ async def put_entry(request: web.Request, connection: UserConnection) -> web.Str
     kv, bucket, key = await _bucket(request, connection)
     previous = whole(
         "previousRevision",
-        request.query.get("previousRevision"),
+        query_value(request, "previousRevision"),
         default=None,
         low=0,
         high=MAX_REVISION,
     )
-    value = await payload(request, connection)
+    value = await _value(request, connection, previous)
     try:
         if previous is None:
             revision = await _guarded(connection, bucket, kv.put(key, value))
@@ -111,8 +121,9 @@ async def put_entry(request: web.Request, connection: UserConnection) -> web.Str
 
 
 async def delete_entry(request: web.Request, connection: UserConnection) -> web.StreamResponse:
+    purge = flag("purge", query_value(request, "purge"))
     kv, bucket, key = await _bucket(request, connection)
-    if request.query.get("purge") == "true":
+    if purge:
         await _guarded(connection, bucket, kv.purge(key))
     else:
         await _guarded(connection, bucket, kv.delete(key))

@@ -39,18 +39,31 @@ def check_name(kind: str, value: str) -> str:
 
 
 def check_key(key: str) -> str:
-    if not _KEY.match(key) or key.startswith(".") or key.endswith(".") or len(key) > 1024:
-        raise GatewayError(400, f"invalid key {key[:80]!r}")
+    """A KV key becomes subject tokens (`$KV.<bucket>.<key>`): no empty token, as in a subject."""
+    if not _KEY.match(key) or "" in key.split(".") or len(key) > 1024:
+        raise GatewayError(
+            400, f"invalid key {key[:80]!r}: letters, digits, '-/_=.', no empty token"
+        )
     return key
 
 
 def whole(name: str, text: str | None, *, default: int | None, low: int, high: int) -> int | None:
+    """ASCII digits only: Python's int() would also take `1_000`, `+5`, ` 7` and Arabic digits."""
     if text is None or text == "":
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise GatewayError(400, f"{name} must be a whole number, not {text[:40]!r}") from None
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        raise GatewayError(400, f"{name} must be a whole number, not {text[:40]!r}")
+    value = int(text)
     if not low <= value <= high:
         raise GatewayError(400, f"{name} must be from {low} to {high}, not {value}")
     return value
+
+
+def flag(name: str, text: str | None) -> bool:
+    """`true` or `false`, exactly, as the cloud documents them; anything else is a 400, never a guess
+    (a `purge=TRUE` read as false would delete instead of purging)."""
+    if text is None or text == "false":
+        return False
+    if text == "true":
+        return True
+    raise GatewayError(400, f"{name} must be true or false, not {text[:40]!r}")

@@ -32,6 +32,12 @@ class StackError(OperatorError):
     """The stack cannot do what was asked; the message says what to do instead."""
 
 
+class ConfigurationError(StackError):
+    """A `STACK_*` variable has a value that cannot be used: a usage error, like a bad flag."""
+
+    exit_code = 2
+
+
 class _ServiceOverrides(PydanticBaseSettingsSource):
     """Collects every `STACK_SERVICE_*` variable: their names are the service's, not ours."""
 
@@ -166,7 +172,7 @@ def load_stack_config() -> StackConfig:
     try:
         return StackConfig()
     except ValidationError as error:
-        raise StackError(
+        raise ConfigurationError(
             f"invalid configuration: {describe_validation_error(error, prefix=PREFIX)}"
         ) from None
 

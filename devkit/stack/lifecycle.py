@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from devkit.auth.security import ensure_security
+from devkit.flags import FlagError
 from devkit.stack import compose, native
 from devkit.stack.config import StackConfig, StackError
 from devkit.stack.processes import ensure_free
@@ -58,7 +59,7 @@ def resolve_mode(
     """The mode, and why: the one already running, else docker when an engine and its compose
     plugin answer (auto), else native."""
     if requested not in MODES:
-        raise StackError(f"--mode must be one of {', '.join(MODES)}, not {requested!r}")
+        raise FlagError(f"--mode must be one of {', '.join(MODES)}, not {requested!r}")
     if state.active:
         if requested not in (AUTO, state.mode):
             raise StackError(

@@ -24,6 +24,7 @@ from devkit.stack.compose import engine_available
 from service import names
 from tests.support.commands import invoke, stack_environment
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.go_clients import build_conformance_client, build_original_control_plane
 from tests.support.replicas import (
     RunningService,
     ServiceFactory,
@@ -197,3 +198,15 @@ def nats_cli_path() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def original_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The original's control-plane program, built from ../shared once per session."""
+    return build_original_control_plane(tmp_path_factory.mktemp("original-clients"))
+
+
+@pytest.fixture(scope="session")
+def conformance_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Our Go client on the official SDK (tests/conformance), built once per session."""
+    return build_conformance_client(tmp_path_factory.mktemp("conformance"))

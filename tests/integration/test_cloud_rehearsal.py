@@ -23,6 +23,8 @@ from devkit.controlplane.client import ControlPlane
 from service import names
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, http_stack
+from tests.support.judged_twin import JudgedTwin, judged_twin
+from tests.support.openapi import CheckedTransport, published_document
 from tests.support.permissions import watched
 from tests.support.replicas import kill_all, launch_service
 from tests.support.servers import Dynamo
@@ -42,19 +44,31 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
         yield running
 
 
-def cloud(stack: HttpStack, *args: str) -> tuple[int, str, str]:
-    done = invoke(stack.env, *args, "--account", ACCOUNT, "--api-url", "local")
+@pytest.fixture(scope="module")
+def judge(stack: HttpStack) -> Iterator[JudgedTwin]:
+    """cloud-up and cloud-down reach the twin through the document's judge."""
+    with judged_twin(f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}") as judged:
+        yield judged
+    assert judged.failures == []
+
+
+def cloud(stack: HttpStack, judge: JudgedTwin, *args: str) -> tuple[int, str, str]:
+    token_file = Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token"
+    through = ("--api-url", judge.url, "--token-file", str(token_file))
+    done = invoke(stack.env, *args, "--account", ACCOUNT, *through)
     return done.returncode, done.stdout, done.stderr
 
 
-def files(stack: HttpStack) -> Path:
-    port = stack.env["STACK_CONTROLPLANE_PORT"]
+def files(stack: HttpStack, judge: JudgedTwin) -> Path:
+    port = judge.url.rsplit(":", 1)[1]
     return Path(stack.env["CLOUD_DIR"]) / f"127.0.0.1_{port}" / ACCOUNT
 
 
 def twin(stack: HttpStack) -> ControlPlane:
+    """The twin, every answer judged against the published document."""
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
-    return ControlPlane(f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}", token.strip())
+    url = f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}"
+    return ControlPlane(url, token.strip(), transport=CheckedTransport(published_document()))
 
 
 async def verdicts(url: str, creds: str) -> dict[str, bool]:
@@ -73,22 +87,24 @@ async def verdicts(url: str, creds: str) -> dict[str, bool]:
     return refused
 
 
-def test_cloud_up_rehearses_the_whole_cloud_side(stack: HttpStack, tmp_path: Path) -> None:
-    code, out, err = cloud(stack, "cloud-up", "--dry-run")
+def test_cloud_up_rehearses_the_whole_cloud_side(
+    stack: HttpStack, judge: JudgedTwin, tmp_path: Path
+) -> None:
+    code, out, err = cloud(stack, judge, "cloud-up", "--dry-run")
     assert code == 0, err
     assert f"+ would create account {ACCOUNT}" in out
     assert ACCOUNT not in invoke(stack.env, "cp-list", "--api-url", "local").stdout
 
-    code, out, err = cloud(stack, "cloud-up")
+    code, out, err = cloud(stack, judge, "cloud-up")
     assert code == 0, out + err
     for made in ("account", "user service", "user client", "bucket config", "stream"):
         assert f"+ created {made}" in out, out
-    code, again, err = cloud(stack, "cloud-up")
+    code, again, err = cloud(stack, judge, "cloud-up")
     assert code == 0, err
     assert "Nothing changed" in again
     assert "+ " not in again
 
-    directory = files(stack)
+    directory = files(stack, judge)
     for path in (*(directory / "creds").iterdir(), directory / "client.gateway-token"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     service_creds = (directory / "creds" / "service.creds").read_text()
@@ -153,7 +169,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(stack: HttpStack, tmp_path: Pat
         (stream,) = api.streams(account.id)
         assert stream.state.messages >= 2  # the events of both answers, in cloud-up's stream
 
-    code, out, err = cloud(stack, "cloud-down")
+    code, out, err = cloud(stack, judge, "cloud-down")
     assert code == 0, err
     assert "- removed account REHEARSAL" in out
     assert not directory.exists()
@@ -169,10 +185,12 @@ def test_cloud_up_rehearses_the_whole_cloud_side(stack: HttpStack, tmp_path: Pat
             )
 
     asyncio.run(refused())
+    assert judge.failures == []
+    assert judge.judged > 20
 
 
 def test_a_run_that_fails_part_way_resumes_and_cloud_down_removes_it_all(
-    stack: HttpStack,
+    stack: HttpStack, judge: JudgedTwin
 ) -> None:
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
     fault = httpx.post(
@@ -186,22 +204,23 @@ def test_a_run_that_fails_part_way_resumes_and_cloud_down_removes_it_all(
     invoke(stack.env, "context", "--cloud-service-creds", str(local_service))  # the real cloud's
     theirs = Path(stack.env["XDG_CONFIG_HOME"]) / "nats" / "context" / "cloud-service.json"
     before = theirs.read_text()
-    code, out, err = cloud(stack, "cloud-up")
+    code, out, err = cloud(stack, judge, "cloud-up")
     assert code == 1
     assert "+ created bucket config" in out
     assert err.startswith("error: POST /api/core/beta/accounts/")
     assert err.count("\n") == 1
 
-    code, resumed, err = cloud(stack, "cloud-up")
+    code, resumed, err = cloud(stack, judge, "cloud-up")
     assert code == 0, err
     assert f"= account {ACCOUNT} exists" in resumed
     assert "= bucket config exists" in resumed
     assert f"+ created stream {names.STREAM_NAME}" in resumed
 
-    code, out, err = cloud(stack, "cloud-down")
+    code, out, err = cloud(stack, judge, "cloud-down")
     assert code == 0, err
     assert "- removed account REHEARSAL" in out  # the first run made it: it is ours
-    code, out, _ = cloud(stack, "cloud-down")
+    code, out, _ = cloud(stack, judge, "cloud-down")
     assert "Nothing to remove" in out
     assert "! NATS context cloud-service exists and points elsewhere; left" in resumed
     assert theirs.read_text() == before  # neither overwritten nor removed
+    assert judge.failures == []

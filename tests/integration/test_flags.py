@@ -3,9 +3,13 @@ started or changed (every check runs before anything else). Through the real `in
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from tests.support.commands import invoke
+from tests.support.commands import ROOT, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +35,12 @@ CASES = [
     (("logs", "--lines", "0"), "--lines must be 1 or more, not 0"),
     (("deploy", "--env", "", "--creds", "x"), "--env takes a Copilot environment name"),
     (("destroy", "--env", "Prod!"), "--env takes a Copilot environment name"),
+    (("up", "--mode", "bogus"), "--mode must be one of auto, native, docker, not 'bogus'"),
+    (("events", "--client-id", "a b"), "--client-id 'a b' is not a customer id"),
+    (("bench", "--ids", "0..-1"), "--ids range '0..-1' is empty"),
+    (("bench", "--ids", "1..x"), "--ids range '1..x' must be two integers"),
+    (("bench", "--max-failures", "abc"), "--max-failures takes a whole number or a percentage"),
+    (("bench", "--json", "/nonexistent/dir/x.json"), "the directory /nonexistent/dir does not"),
 ]
 
 
@@ -69,3 +79,44 @@ def test_help_shows_a_placeholder_for_every_value(stack_env: dict[str, str], tas
         if long in switches:
             continue
         assert "=" in spec, f"{task}: {spec} shows no value placeholder"
+
+
+def test_a_bad_stack_variable_is_a_usage_error(stack_env: dict[str, str]) -> None:
+    result = invoke({**stack_env, "STACK_NATS_PORT": "abc"}, "status")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "invalid configuration: STACK_NATS_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_selecting_an_unknown_context_writes_nothing_and_a_closed_pipe_is_quiet(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**stack_env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    assert invoke(env, "up").returncode == 0
+    result = invoke(env, "context", "--select", "nope")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--select 'nope' names no context" in result.stderr
+    assert not (tmp_path / "xdg" / "nats" / "context").exists()
+
+    # `invoke logs | head -1`: the reader leaves after one line; no error, exit 0.
+    for _ in range(3):
+        script = f"{sys.executable} -m invoke logs --lines 2000 | head -1; exit ${{PIPESTATUS[0]}}"
+        piped = subprocess.run(
+            ["/bin/bash", "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert piped.returncode == 0, piped.stderr
+        assert piped.stderr == ""
+        assert piped.stdout.count("\n") == 1
+
+
+def test_a_json_path_is_never_created(stack_env: dict[str, str], tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+    result = invoke(stack_env, "bench", "--json", str(missing / "x.json"))
+    assert result.returncode == 2
+    assert not missing.exists()

@@ -64,8 +64,30 @@ def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=600,
         check=False,
     )
+    unreachable = _index_unreachable(installed.stderr)
+    if installed.returncode != 0 and unreachable:
+        pytest.fail(
+            "these tests build the image's package with pip, which needs the Python package"
+            " index (or a pip cache holding setuptools and the runtime dependencies); pip could"
+            f" not reach it: {unreachable}",
+            pytrace=False,
+        )
     assert installed.returncode == 0, installed.stderr
     return python
+
+
+_UNREACHABLE = (
+    "No matching distribution found",
+    "Could not find a version that satisfies",
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+)
+
+
+def _index_unreachable(pip_said: str) -> str:
+    """pip's line saying it could not reach the index (offline, a proxy down), or ""."""
+    lines = (line.strip() for line in pip_said.splitlines())
+    return next((line for line in lines if any(s in line for s in _UNREACHABLE)), "")
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@ and body."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +12,13 @@ from pathlib import Path
 
 import aiohttp
 
+from devkit.controlplane.client import ControlPlane
+from devkit.controlplane.models import (
+    NatsUser,
+    NatsUserCreateRequest,
+    Permission,
+    UserJwtSettings,
+)
 from tests.support.commands import invoke, stack_environment
 
 
@@ -52,3 +61,71 @@ async def status_of(
 ) -> tuple[int, dict[str, str], bytes]:
     async with http.request(method, url, **options) as response:  # type: ignore[arg-type]
         return response.status, dict(response.headers), await response.read()
+
+
+def pid_of(stack: HttpStack, component: str) -> int:
+    """A component's pid, as `invoke status --json` reports it (`nats`, `gateway`, ...)."""
+    report = json.loads(invoke(stack.env, "status", "--json").stdout)
+    (pid,) = [c["pid"] for c in report["components"] if c["name"] == component]
+    assert isinstance(pid, int), report
+    return pid
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def gateway_log(stack: HttpStack) -> str:
+    return (Path(stack.env["STACK_DIR"]) / "logs" / "gateway.log").read_text(errors="replace")
+
+
+async def balance_status(
+    http: aiohttp.ClientSession, stack: HttpStack, user: str = "client"
+) -> int:
+    """What a plain balance request through the gateway answers with `user`'s token."""
+    status, _, _ = await status_of(
+        http,
+        "POST",
+        stack.subjects("customer.balance"),
+        headers={"Authorization": stack.tokens[user]},
+        data=b'{"client_id":"1"}',
+    )
+    return status
+
+
+def twin_api(stack: HttpStack) -> ControlPlane:
+    """A control-plane client for the stack's twin (close it after use)."""
+    token_path = Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token"
+    return ControlPlane(
+        f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}", token_path.read_text().strip()
+    )
+
+
+def twin_user(
+    api: ControlPlane, account_id: str, name: str, *, pub: list[str], sub: list[str]
+) -> NatsUser:
+    (group,) = api.signing_key_groups(account_id)
+    settings = UserJwtSettings(pub=Permission(allow=pub), sub=Permission(allow=sub))
+    return api.create_user(
+        account_id, NatsUserCreateRequest(name=name, sk_group_id=group.id, jwt_settings=settings)
+    )
+
+
+async def raw_request(stack: HttpStack, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Bytes no HTTP client would send; the gateway's status, headers and body."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        status_line, *lines = head.decode("latin-1").strip().split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines)
+        length = int(headers.get("Content-Length", "0"))
+        body = await asyncio.wait_for(reader.readexactly(length), 10)
+        return int(status_line.split()[1]), headers, body
+    finally:
+        writer.close()

@@ -37,3 +37,32 @@ def test_an_undocumented_answer_fails(
 ) -> None:
     with pytest.raises(AssertionError, match=complaint):
         published_document().check(method, path, response)
+
+
+BUCKET = {"bytes": 0, "id": "X", "num_values": 0, "stream_name": "KV_b"}
+
+
+def test_a_map_the_document_declares_holds_any_key() -> None:
+    config = {"bucket": "b", "storage": "file", "metadata": {"owner": "me"}}
+    published_document().check(
+        "GET", "/core/beta/jetstream/kv-bucket/X", _json(200, {**BUCKET, "config": config})
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        ("/core/beta/teams", {"items": [TEAM], "total": 1}, "/total"),
+        ("/core/beta/teams", {"items": [{**TEAM, "server_urls": "x"}]}, "/items/0/server_urls"),
+        (
+            "/core/beta/jetstream/kv-bucket/X",
+            {**BUCKET, "config": {"bucket": "b", "storage": "file", "mirror_direct": False}},
+            "/config/mirror_direct",
+        ),
+    ],
+)
+def test_a_property_the_document_does_not_declare_fails(
+    path: str, body: object, where: str
+) -> None:
+    with pytest.raises(AssertionError, match=f"does not declare: \\['{where}'\\]"):
+        published_document().check("GET", path, _json(200, body))

@@ -7,9 +7,10 @@ from hdrh.histogram import HdrHistogram
 
 from devkit.bench.caveats import comparison_lines, warnings
 from devkit.bench.load import LoadResult
-from devkit.bench.plan import BenchError, parse_ids, split
+from devkit.bench.plan import parse_ids, split
 from devkit.bench.report import BaselineFigures, render, result_document, summary_line
 from devkit.bench.stats import StatsDelta, stats_delta
+from devkit.flags import FlagError
 from service.discovery import EndpointStats
 
 
@@ -46,11 +47,11 @@ def load_result(
 def test_ids_ranges_and_lists() -> None:
     assert parse_ids("1..3") == ("1", "2", "3")
     assert parse_ids("1..2,vip, x") == ("1", "2", "vip", "x")
-    with pytest.raises(BenchError):
+    with pytest.raises(FlagError):
         parse_ids("5..1")
-    with pytest.raises(BenchError):
+    with pytest.raises(FlagError):
         parse_ids("a..b")
-    with pytest.raises(BenchError):
+    with pytest.raises(FlagError):
         parse_ids(" , ")
 
 

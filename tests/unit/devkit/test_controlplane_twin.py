@@ -8,9 +8,18 @@ import nkeys
 import pytest
 
 from devkit.auth.jwt import decode_claims, new_identity
-from devkit.controlplane.models import Permission, UserJwtSettings
-from devkit.controlplane_twin.claims import DEFAULT_R1_LIMITS, account_jwt, account_limits, user_jwt
+from devkit.auth.permissions import MIB
+from devkit.controlplane_twin.bodies import KvBucketConfig, Permission, UserJwtSettings
+from devkit.controlplane_twin.capacity import asks_for_jetstream, reservation
+from devkit.controlplane_twin.claims import (
+    DEFAULT_R1_LIMITS,
+    account_jwt,
+    account_limits,
+    user_jwt,
+)
+from devkit.controlplane_twin.errors import TwinError
 from devkit.controlplane_twin.faults import FaultRule, Faults
+from devkit.controlplane_twin.jetstream import bucket_stream
 from devkit.controlplane_twin.records import AccountRecord, SigningKeyGroupRecord
 
 
@@ -29,6 +38,11 @@ def test_a_fault_rule_is_checked() -> None:
         FaultRule(method="GET", path="/x", status=200)
     with pytest.raises(ValueError, match="method"):
         FaultRule(method="FETCH", path="/x", status=500)
+    with pytest.raises(ValueError, match="a status or a delay_s"):
+        FaultRule(method="GET", path="/x")
+    with pytest.raises(ValueError, match="a status or a delay_s"):
+        FaultRule(method="GET", path="/x", status=500, delay_s=1)
+    assert FaultRule(method="POST", path="/x", delay_s=0.3).status is None
 
 
 def _account() -> AccountRecord:
@@ -87,3 +101,28 @@ def test_a_user_is_signed_by_the_group_key_for_its_account() -> None:
     assert claims["nats"]["sub"] == {"deny": ["b"]}
     assert "resp" not in claims["nats"]
     assert claims["exp"] == 2000000000
+
+
+def test_a_buckets_documented_settings_become_its_stream() -> None:
+    config = KvBucketConfig(
+        bucket="b", storage="file", max_age=5_000_000_000, compression=True, metadata={"k": "v"}
+    )
+    stream = bucket_stream(config)
+    assert stream["name"] == "KV_b"
+    assert stream["subjects"] == ["$KV.b.>"]
+    assert (stream["max_age"], stream["compression"], stream["metadata"]) == (
+        5_000_000_000,
+        "s2",
+        {"k": "v"},
+    )
+    assert stream["duplicate_window"] == 5_000_000_000  # never longer than max_age
+    with pytest.raises(TwinError, match="mirror"):
+        bucket_stream(KvBucketConfig(bucket="b", storage="file", mirror={"name": "other"}))
+
+
+def test_an_accounts_jetstream_reservation_is_read_from_its_limits() -> None:
+    assert asks_for_jetstream(account_limits(None))
+    assert reservation(account_limits(None)) == (32 * MIB, 8 * MIB)
+    without = {"conn": 5, "subs": 50}  # the original's account: NATS limits only
+    assert not asks_for_jetstream(without)
+    assert reservation({"disk_storage": -1, "mem_storage": 1024}) == (0, 1024)

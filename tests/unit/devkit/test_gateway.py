@@ -1,14 +1,23 @@
-"""The gateway's own decisions: which subjects and names it refuses before NATS sees them,
-and how it reads a token."""
+"""The gateway's own decisions: which subjects, names, numbers and headers it refuses before
+NATS sees them, how it reads a token, measures a message and keeps tokens out of its log."""
 
 from __future__ import annotations
 
-import pytest
-from aiohttp.test_utils import make_mocked_request
+import logging
+import sys
 
-from devkit.gateway.app import token_of
+import pytest
+from aiohttp.http_exceptions import BadHttpMethod, LineTooLong
+from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
+
+from devkit.gateway.callers import token_of
 from devkit.gateway.errors import GatewayError
-from devkit.gateway.subjects import check_key, check_name, check_subject, whole
+from devkit.gateway.logs import OneLineFormatter
+from devkit.gateway.payloads import header_block_size, nats_headers, with_deadline
+from devkit.gateway.server import framework_message
+from devkit.gateway.subjects import check_key, check_name, check_subject, flag, whole
+from service.logs import redact
 
 
 @pytest.mark.parametrize("subject", ["customer.balance", "$SRV.PING", "_INBOX.x.y", "a-b_c"])
@@ -55,3 +64,80 @@ def test_tokens_raw_or_bearer_and_on_get_as_a_query() -> None:
     assert token_of(bearer) == "nhg_b"
     assert token_of(make_mocked_request("GET", "/x?authorization=nhg_c")) == "nhg_c"
     assert token_of(make_mocked_request("POST", "/x?authorization=nhg_c")) == ""
+
+
+@pytest.mark.parametrize("text", ["1_000", "+5", "\u0665", " 7", "-1", "1" * 30])
+def test_numbers_are_ascii_digits_only(text: str) -> None:
+    with pytest.raises(GatewayError) as refused:
+        whole("timeout", text, default=2000, low=1, high=60000)
+    assert refused.value.status == 400
+
+
+def test_booleans_are_exactly_true_or_false() -> None:
+    assert flag("purge", "true") is True
+    assert flag("purge", "false") is False
+    assert flag("purge", None) is False
+    for text in ("TRUE", "1", "yes", ""):
+        with pytest.raises(GatewayError):
+            flag("purge", text)
+
+
+def test_a_key_with_an_empty_token_is_400() -> None:
+    for key in ("a..b", ".a", "a."):
+        with pytest.raises(GatewayError) as refused:
+            check_key(key)
+        assert refused.value.status == 400
+
+
+def test_the_header_block_is_measured_as_nats_py_writes_it() -> None:
+    # 1,048,614 - 1,048,576: what nats-server counted on top of a 1 MiB body
+    assert header_block_size({"Request-Timeout-Ms": "2000"}) == 38
+    assert header_block_size(None) == 0
+    assert header_block_size({}) == 12
+
+
+def test_header_values_must_be_printable_ascii() -> None:
+    for value in ("caf\udce9", "café", "a\x00b"):  # aiohttp hands raw Latin-1 over as a surrogate
+        with pytest.raises(GatewayError) as refused:
+            nats_headers(CIMultiDict({"NatsH-A": value}))
+        assert refused.value.status == 400
+    plain = CIMultiDict({"NatsH-Trace": "abc", "X-Other": "1", "natsh-lower": "x"})
+    assert nats_headers(plain) == {"Trace": "abc", "lower": "x"}
+
+
+def test_the_gateways_deadline_wins_over_the_callers_in_any_case() -> None:
+    caller = {"request-timeout-ms": "0", "Request-Timeout-Ms": "0", "Trace": "t"}
+    assert with_deadline(caller, {"Request-Timeout-Ms": "2000"}) == {
+        "Trace": "t",
+        "Request-Timeout-Ms": "2000",
+    }
+
+
+def test_logs_never_carry_a_token() -> None:
+    token = "nhg_" + "A" * 43
+    line = (
+        f"GET /v1/nats/subjects/a?authorization={token}&x=1 Authorization: Bearer {token}"
+        f" {{'Authorization': '{token}'}} authorization=opaque-secret"
+    )
+    redacted = redact(line)
+    assert token not in redacted
+    assert "opaque-secret" not in redacted
+    assert "x=1" in redacted
+
+
+def test_an_exception_is_logged_in_one_redacted_line() -> None:
+    try:
+        raise ValueError("bad request line: GET /?authorization=nhg_secret\nsecond line")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, "f", 1, "failed", None, sys.exc_info())
+    line = OneLineFormatter().format(record)
+    assert "\n" not in line
+    assert "nhg_secret" not in line
+    assert "ValueError: bad request line" in line
+    assert "Traceback" not in line
+
+
+def test_the_frameworks_errors_never_quote_the_request() -> None:
+    error = LineTooLong(b"GET /" + b"x" * 9000, "8190")
+    assert "x" * 20 not in framework_message(400, error)
+    assert framework_message(400, BadHttpMethod("G@T")) == "an unknown or malformed method"

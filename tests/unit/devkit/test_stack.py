@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.flags import FlagError
 from devkit.project import ROOT
 from devkit.stack.config import StackConfig, StackError, load_stack_config
 from devkit.stack.containers import ComposeRow, Publisher, compose_rows, compose_selection
@@ -65,7 +66,7 @@ def test_an_explicit_mode_is_kept() -> None:
 
 
 def test_unknown_mode_is_refused() -> None:
-    with pytest.raises(StackError, match="--mode must be one of"):
+    with pytest.raises(FlagError, match="--mode must be one of"):
         resolve_mode("podman", StackState(), docker(None))
 
 
