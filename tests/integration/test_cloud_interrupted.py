@@ -16,7 +16,7 @@ import pytest
 
 from devkit.controlplane.client import ControlPlane
 from tests.support.commands import ROOT, invoke
-from tests.support.gateway import HttpStack, http_stack
+from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.judged_twin import JudgedTwin, judged_twin
 from tests.support.openapi import CheckedTransport, published_document
 
@@ -29,10 +29,7 @@ HELD_S = 5.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
-    root = tmp_path_factory.mktemp("interrupted")
-    with http_stack("native", root / "stack") as running:
-        running.env["CLOUD_DIR"] = str(root / "cloud")
-        running.env["XDG_CONFIG_HOME"] = str(root / "config")
+    with cloud_stack(tmp_path_factory.mktemp("interrupted")) as running:
         yield running
 
 

@@ -22,7 +22,7 @@ from nats.errors import Error as NatsError
 from devkit.controlplane.client import ControlPlane
 from service import names
 from tests.support.commands import invoke
-from tests.support.gateway import HttpStack, http_stack
+from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.judged_twin import JudgedTwin, judged_twin
 from tests.support.openapi import CheckedTransport, published_document
 from tests.support.permissions import watched
@@ -37,10 +37,7 @@ ACCOUNT = "REHEARSAL"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
-    root = tmp_path_factory.mktemp("rehearsal")
-    with http_stack("native", root / "stack") as running:
-        running.env["CLOUD_DIR"] = str(root / "cloud")
-        running.env["XDG_CONFIG_HOME"] = str(root / "config")
+    with cloud_stack(tmp_path_factory.mktemp("rehearsal")) as running:
         yield running
 
 

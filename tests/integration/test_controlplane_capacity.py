@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.commands import invoke
-from tests.support.gateway import HttpStack, http_stack
+from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.openapi import CheckedTransport, published_document
 
 pytestmark = pytest.mark.integration
@@ -23,10 +23,7 @@ own account (devkit.auth.permissions.JETSTREAM_R1_LIMITS, claims.DEFAULT_R1_LIMI
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
-    root = tmp_path_factory.mktemp("capacity")
-    with http_stack("native", root / "stack") as running:
-        running.env["CLOUD_DIR"] = str(root / "cloud")
-        running.env["XDG_CONFIG_HOME"] = str(root / "config")
+    with cloud_stack(tmp_path_factory.mktemp("capacity")) as running:
         yield running
 
 

@@ -66,15 +66,21 @@ def run_original(
     )
 
 
+def original_workdir(tmp_path: Path, stack: HttpStack) -> Path:
+    """Where the original's program runs, with its token file where its README puts it: the
+    twin's token file as it is on disk (the original sends the bytes as read)."""
+    workdir = tmp_path / "control-plane"
+    workdir.mkdir()
+    (tmp_path / ORIGINAL_TOKEN_FILE).parent.mkdir(parents=True)
+    (tmp_path / ORIGINAL_TOKEN_FILE).write_bytes(token_file(stack).read_bytes())
+    return workdir
+
+
 def test_the_originals_program_lists_creates_and_deletes_an_account(
     stack: HttpStack, original_control_plane: Path, tmp_path: Path, judge: JudgedTwin
 ) -> None:
     """Its account has NATS and account limits but no JetStream: delete must still work."""
-    workdir = tmp_path / "control-plane"
-    workdir.mkdir()
-    (tmp_path / ORIGINAL_TOKEN_FILE).parent.mkdir(parents=True)
-    # the twin's token file as it is on disk: the original sends the bytes as read
-    (tmp_path / ORIGINAL_TOKEN_FILE).write_bytes(token_file(stack).read_bytes())
+    workdir = original_workdir(tmp_path, stack)
 
     def step(action: str) -> str:
         done = run_original(original_control_plane, workdir, stack, judge.url, action)
@@ -93,10 +99,7 @@ def test_the_originals_program_lists_creates_and_deletes_an_account(
 def test_invoke_cp_delete_removes_an_account_the_original_made(
     stack: HttpStack, original_control_plane: Path, tmp_path: Path, judge: JudgedTwin
 ) -> None:
-    workdir = tmp_path / "control-plane"
-    workdir.mkdir()
-    (tmp_path / ORIGINAL_TOKEN_FILE).parent.mkdir(parents=True)
-    (tmp_path / ORIGINAL_TOKEN_FILE).write_bytes(token_file(stack).read_bytes())
+    workdir = original_workdir(tmp_path, stack)
     made = run_original(original_control_plane, workdir, stack, judge.url, "create", "CD")
     assert made.returncode == 0, made.stderr
     through_judge = ("--api-url", judge.url, "--token-file", str(token_file(stack)))

@@ -56,6 +56,16 @@ def http_stack(mode: str, root: Path) -> Iterator[HttpStack]:
         invoke(env, "down", "--wipe")
 
 
+@contextmanager
+def cloud_stack(root: Path) -> Iterator[HttpStack]:
+    """A native stack for the cloud-side tests: its cloud files and NATS contexts under `root`,
+    never the person's own."""
+    with http_stack("native", root / "stack") as running:
+        running.env["CLOUD_DIR"] = str(root / "cloud")
+        running.env["XDG_CONFIG_HOME"] = str(root / "config")
+        yield running
+
+
 async def status_of(
     http: aiohttp.ClientSession, method: str, url: str, **options: object
 ) -> tuple[int, dict[str, str], bytes]:
