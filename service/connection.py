@@ -10,6 +10,7 @@ from nats.aio.client import Client, RawCredentials
 from nats.errors import NoServersError, StaleConnectionError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from service import names
 from service.credentials import (
     UserCredentials,
     decode_base64_credentials,
@@ -72,6 +73,17 @@ async def open_connection(**options: Any) -> LatePongClient:
     return nc
 
 
+def own_inboxes(nc: Client) -> tuple[str, ...]:
+    """Where replies would come back to this connection itself, as subject prefixes: its private
+    inbox prefix, or, with the shared `_INBOX`, the prefix of each inbox it subscribes to (its
+    request replies, the events' acks). No caller may name one as a reply subject."""
+    prefix = nc.new_inbox().rpartition(".")[0]
+    if prefix != names.INBOX_PREFIX:
+        return (f"{prefix}.",)
+    subscribed = (s.subject for s in nc._subs.values())
+    return tuple(sorted({s.rstrip("*>") for s in subscribed if s.startswith(f"{prefix}.")}))
+
+
 async def flush_in_order(nc: Client, seconds: int = 2) -> None:
     """What `nc.flush()` promises: the server has seen everything written before it.
 
@@ -113,7 +125,7 @@ async def connect(
         # Before the first connect succeeds, a failure is a reason to retry, told once per
         # attempt below and in ConnectError, not a warning per nats-py internal try.
         if connected:
-            log.warning("nats.error", extra={"error": str(error)})
+            log.warning("nats.error", extra={"error": str(error) or type(error).__name__})
         else:
             first_connect_failures.append(error)
 

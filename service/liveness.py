@@ -4,8 +4,8 @@ nats-py reports a connection as connected for as long as its socket is open, eve
 loop has died or the server stopped answering; its own stale-connection check takes
 `ping_interval` x `max_outstanding_pings` (4 minutes by default). The watch asks the server for
 a PONG every interval, which only a working read loop can deliver, and tells anyone who asks
-(the heartbeat, the gateway's health) what is wrong; after a few unanswered rounds, or as soon as
-the read loop is gone, it makes nats-py reconnect, so a pause of the server costs seconds.
+(the heartbeat, the twin's connections) what is wrong; after SILENT_BEFORE_RECONNECT_S without
+an answer, or as soon as the read loop is gone, it makes nats-py reconnect.
 """
 
 from __future__ import annotations
@@ -23,23 +23,34 @@ from service.connection import LatePongClient
 
 log = logging.getLogger(__name__)
 
-UNANSWERED_BEFORE_RECONNECT: Final = 3
-"""Rounds without a PONG before the connection is dropped and made again. A pause shorter than
-this many intervals heals on the same connection, losing nothing in flight."""
+SILENT_BEFORE_RECONNECT_S: Final = 15.0
+"""How long the server may answer no PING before the connection is dropped and made again. A
+pause shorter than this heals on the same connection and loses nothing in flight (the late
+PONG is harmless with LatePongClient); a link that stays silent longer (a dead path, a
+half-open socket) is replaced. Callers have given up long before: they wait 5 s."""
 
 
 class ConnectionWatch:
     """Probes `nc` every `interval_s`; `problem` is None while it receives."""
 
-    def __init__(self, nc: LatePongClient, *, interval_s: float, name: str = "nats") -> None:
+    def __init__(
+        self,
+        nc: LatePongClient,
+        *,
+        interval_s: float,
+        name: str = "nats",
+        reconnect_after_s: float = SILENT_BEFORE_RECONNECT_S,
+    ) -> None:
         self._nc = nc
         self._interval_s = interval_s
         self._name = name
-        self._unanswered = 0
+        self._reconnect_after_s = reconnect_after_s
         self._task: asyncio.Task[None] | None = None
         self.problem: str | None = None
         self.last_answer = time.time()
         """time.time() of the last round trip the server answered."""
+        self._quiet_since = self.last_answer
+        """The last answer, or the last reconnect the watch forced: silence is counted from it."""
 
     async def probe(self) -> str | None:
         """One round: None when the server answered through the read loop, else what is wrong."""
@@ -53,20 +64,20 @@ class ConnectionWatch:
             return "the NATS connection stopped reading; reconnecting"
         timeout_s = max(1, int(self._interval_s))
         try:
-            await nc.flush(timeout=timeout_s)
-        except FlushTimeoutError:
-            self._unanswered += 1
-            if self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
-                await self._reconnect(f"{self._unanswered} PINGs unanswered")
+            # The outer bound: the PING itself may wait behind a socket that takes nothing.
+            await asyncio.wait_for(nc.flush(timeout=timeout_s), timeout_s + 1)
+        except (FlushTimeoutError, TimeoutError):
+            silent_s = time.time() - self._quiet_since
+            if silent_s >= self._reconnect_after_s:
+                await self._reconnect(f"no PONG for {silent_s:.0f} s")
             return f"NATS did not answer a PING within {timeout_s} s"
         except (ConnectionClosedError, NatsError) as error:
             return f"NATS round trip failed: {error or type(error).__name__}"
-        self._unanswered = 0
         return None
 
     async def _reconnect(self, why: str) -> None:
         log.warning("nats.reconnecting", extra={"connection": self._name, "reason": why})
-        self._unanswered = 0
+        self._quiet_since = time.time()
         await self._nc.reconnect()
 
     async def check(self) -> str | None:
@@ -79,7 +90,7 @@ class ConnectionWatch:
             )
         self.problem = problem
         if problem is None:
-            self.last_answer = time.time()
+            self.last_answer = self._quiet_since = time.time()
         return problem
 
     async def _watch(self) -> None:

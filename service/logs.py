@@ -31,12 +31,13 @@ _SECRETS = (
     # nkey seeds: S, the key type, 56 base32 characters.
     (re.compile(r"\bS[UAOCNPX][A-Z2-7]{56}\b"), "[redacted-seed]"),
     # A token in a query string, a header line or a printed mapping, whatever it looks like.
-    (re.compile(r"(?i)(authorization=)[^&\s\"']+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(authorization=)[^&\s\"'\\]+"), r"\1[redacted]"),
     (
-        re.compile(r"(?i)(authorization['\"]?\s*[:,]\s*['\"]?)(?:bearer\s+)?[^\s'\",}&]+"),
+        re.compile(r"(?i)(authorization['\"]?\s*[:,]\s*['\"]?)(?:bearer\s+)?[^\s'\",}&\\]+"),
         r"\1[redacted]",
     ),
-    (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1[redacted]"),
+    # A bearer token (RFC 6750's characters), not the English word before a short one.
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1[redacted]"),
 )
 
 
@@ -118,7 +119,20 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str))
+        # Each text redacted on its own, before encoding: the line stays valid JSON.
+        return json.dumps(_redacted(entry), default=str)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return redact(str(value))
 
 
 def configure_logging(level: str, service_id: str) -> None:

@@ -26,7 +26,7 @@ from pydantic import JsonValue
 
 from service import concurrency_limit, protocol
 from service.admission import Admission, Verdict
-from service.connection import flush_in_order
+from service.connection import flush_in_order, own_inboxes
 from service.discovery import (
     EndpointCounters,
     EndpointInfo,
@@ -94,8 +94,8 @@ class MicroService:
         service_id: str | None = None,
     ) -> None:
         self._nc = nc
-        self._own_inbox = ""
-        """The service's private inbox prefix, which no caller may name as a reply subject."""
+        self._own_inboxes: tuple[str, ...] = ()
+        """Where replies would come back to the service itself (service.connection.own_inboxes)."""
         self.identity = identity
         self.endpoint = endpoint
         self.id = service_id or new_service_id()
@@ -122,7 +122,7 @@ class MicroService:
         return len(self._in_flight) + self._admission.queued
 
     async def start(self) -> None:
-        self._own_inbox = protocol.private_prefix(self._nc.new_inbox())
+        self._own_inboxes = own_inboxes(self._nc)
         for subject in control_subjects(self.identity.name, self.id):
             self._control_subs.append(await self._nc.subscribe(subject, cb=self._on_control))
         places = self._admission.slots + self._admission.queue_limit
@@ -159,7 +159,7 @@ class MicroService:
     async def _on_request(self, msg: Msg) -> None:
         # Never waits before deciding: a backlog sits in our queue, timestamped, not in nats-py's.
         received_ns = time.perf_counter_ns()
-        refused = protocol.reply_problem(msg.reply, self._own_inbox)
+        refused = protocol.reply_problem(msg.reply, self._own_inboxes)
         if refused is not None:  # nobody to answer, or a subject the caller must not make us write
             self.stats.record(0, f"{BadRequestError.code}:{refused}")
             return
@@ -251,7 +251,7 @@ class MicroService:
             "INFO": self.info_response,
             "STATS": self.stats_response,
         }[verb]()
-        if protocol.reply_problem(msg.reply, self._own_inbox) is None:
+        if protocol.reply_problem(msg.reply, self._own_inboxes) is None:
             await self._nc.publish(msg.reply, document.encode())
 
     def ping_response(self) -> PingResponse:

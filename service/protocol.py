@@ -47,29 +47,20 @@ NOT_AN_INBOX = "reply subject is not an inbox"
 _INBOX = re.compile(rf"{names.INBOX_PREFIX}(_[A-Za-z0-9_-]+)?\.[^.]")
 
 
-def reply_problem(reply: str, own_inbox_prefix: str = "") -> str | None:
+def reply_problem(reply: str, own_inboxes: tuple[str, ...] = ()) -> str | None:
     """Why the service will not publish to `reply`, or None: it only answers into an inbox.
 
     The caller chooses the reply subject, and the service would publish there with its own
     permissions: `$KV.config.seed.<table>` would overwrite the seed marker, `customer.balance.999`
     would record a false event, `$JS.ACK...` is a stream's delivery aimed at the endpoint.
     Inboxes are `_INBOX.` (nats-py's and the CLI's default) and the private `_INBOX_<user>.`,
-    except the service's own, where a reply would pose as a stream's acknowledgement.
+    except the service's own (`own_inboxes`), where a reply would pose as a stream's ack.
     """
     if not reply:
         return NO_REPLY_SUBJECT
-    if _INBOX.match(reply) is None or (
-        own_inbox_prefix and reply.startswith(f"{own_inbox_prefix}.")
-    ):
+    if _INBOX.match(reply) is None or "*" in reply or ">" in reply or reply.startswith(own_inboxes):
         return NOT_AN_INBOX
     return None
-
-
-def private_prefix(inbox: str) -> str:
-    """The private prefix of one of our inboxes (`_INBOX_service.<nuid>`), or "" for a shared
-    `_INBOX.<nuid>`, which is nobody's alone."""
-    prefix = inbox.rpartition(".")[0]
-    return "" if prefix == names.INBOX_PREFIX else prefix
 
 
 def is_client_id(text: str) -> bool:

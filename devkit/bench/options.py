@@ -124,6 +124,8 @@ def json_output(text: str) -> Path | None:
     """Where --json writes: a file in a directory that exists (none is ever created)."""
     if not text:
         return None
+    if text == "-":
+        raise flags.FlagError("--json takes a file to write; the report itself is on stdout")
     path = Path(text).expanduser()
     if not path.parent.is_dir():
         raise flags.FlagError(f"--json {text}: the directory {path.parent} does not exist")

@@ -41,6 +41,7 @@ CASES = [
     (("bench", "--ids", "1..x"), "--ids range '1..x' must be two integers"),
     (("bench", "--max-failures", "abc"), "--max-failures takes a whole number or a percentage"),
     (("bench", "--json", "/nonexistent/dir/x.json"), "the directory /nonexistent/dir does not"),
+    (("bench", "--json", "-"), "--json takes a file to write"),
 ]
 
 

@@ -10,13 +10,14 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from service import names
+from service import names, protocol
+from service.connection import open_connection, own_inboxes
 from service.discovery import StatsResponse
 from service.protocol import NOT_AN_INBOX
 from tests.integration.conftest import SecureNats
 from tests.support.messages import request_payload
 from tests.support.replicas import ServiceProcess
-from tests.support.servers import Dynamo
+from tests.support.servers import Dynamo, NatsServer
 from tests.support.users import connect_user
 
 pytestmark = pytest.mark.integration
@@ -136,3 +137,20 @@ def _balances(dynamo: Dynamo, table: str, ids: list[str]) -> dict[str, object]:
         i: client.get_item(TableName=table, Key={names.DDB_KEY_ATTRIBUTE: {"S": i}}).get("Item")
         for i in ids
     }
+
+
+async def test_a_shared_inbox_connection_knows_its_own_inboxes(nats_server: NatsServer) -> None:
+    """Without a private prefix (an unsecured server, a user made before them), the service
+    refuses replies into the inboxes it subscribes to itself: its acks and its replies."""
+    nc = await open_connection(servers=[nats_server.url])
+    try:
+        acks = nc.new_inbox() + "."
+        await nc.subscribe(acks + "*")
+        await nc.request("$JS.API.INFO", b"", timeout=5)  # nats-py's reply inbox, made on first use
+        own = own_inboxes(nc)
+        assert acks in own
+        assert len(own) == 2
+        assert protocol.reply_problem(acks + "17", own) == protocol.NOT_AN_INBOX
+        assert protocol.reply_problem("_INBOX.someone-else.1", own) is None
+    finally:
+        await nc.close()

@@ -129,7 +129,7 @@ def test_a_malformed_timeout_is_a_400_naming_the_header(value: str) -> None:
     ["_INBOX.abc.def", "_INBOX.x", "_INBOX_client.abc", "_INBOX_a-b_c.x.y"],
 )
 def test_inboxes_are_answered(reply: str) -> None:
-    assert protocol.reply_problem(reply, "_INBOX_service") is None
+    assert protocol.reply_problem(reply, ("_INBOX_service.",)) is None
 
 
 @pytest.mark.parametrize(
@@ -144,14 +144,12 @@ def test_inboxes_are_answered(reply: str) -> None:
         ("_INBOX..x", protocol.NOT_AN_INBOX),
         ("_INBOXES.x", protocol.NOT_AN_INBOX),
         ("_inbox.x", protocol.NOT_AN_INBOX),  # subjects are case-sensitive
+        ("_INBOX.>", protocol.NOT_AN_INBOX),
+        ("_INBOX.a.*", protocol.NOT_AN_INBOX),
         ("_INBOX_service.abc.1", protocol.NOT_AN_INBOX),  # the service's own acks
+        ("_INBOX.svcnuid.17", protocol.NOT_AN_INBOX),  # the same, on a shared inbox
     ],
 )
 def test_anything_else_is_refused(reply: str, problem: str) -> None:
-    assert protocol.reply_problem(reply, "_INBOX_service") == problem
-
-
-def test_a_shared_inbox_is_nobodys_own() -> None:
-    assert protocol.private_prefix("_INBOX.abc") == ""
-    assert protocol.private_prefix("_INBOX_service.abc") == "_INBOX_service"
-    assert protocol.reply_problem("_INBOX.abc", protocol.private_prefix("_INBOX.xyz")) is None
+    own = ("_INBOX_service.", "_INBOX.svcnuid.")
+    assert protocol.reply_problem(reply, own) == problem
