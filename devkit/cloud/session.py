@@ -1,7 +1,8 @@
 """Which control-plane API a cloud task talks to, with which token, in which system.
 
 `--api-url local` (or the running stack's twin URL) means the local twin: without
---token-file or SYNADIA_TOKEN, the token the stack made for it is used.
+--token-file, the token the stack made for it is used. SYNADIA_TOKEN is never sent there: it is
+the cloud's, and a cloud token is a secret the twin has no business seeing.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def open_control_plane(
     local = api_url == stack.controlplane_url
     token = read_token(
         Path(token_file).expanduser() if token_file else None,
-        environment,
+        {} if local else environment,
         fallback=controlplane_token_path(stack.root) if local else None,
     )
     return ControlPlane(api_url, token)
