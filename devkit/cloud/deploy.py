@@ -18,6 +18,7 @@ from pathlib import Path
 
 import boto3
 
+from devkit.auth.jwt import identity_from_seed
 from devkit.auth.security import local_account_key
 from devkit.cloud import copilot_schema
 from devkit.cloud.aws import (
@@ -31,6 +32,7 @@ from devkit.cloud.aws import (
     store_credentials,
 )
 from devkit.cloud.service_spec import SERVICE
+from devkit.controlplane_twin.records import TwinPaths, load_records
 from devkit.project import COPILOT_DIR, ROOT, repository_file
 from devkit.stack.running import current_config
 from service.credentials import CredentialsError, read_credentials_file
@@ -70,13 +72,28 @@ def encoded_credentials(creds: Path) -> str:
         parsed = read_credentials_file(creds, label="--creds")
     except CredentialsError as error:
         raise DeployError(str(error)) from None
-    local = local_account_key(current_config().root)
-    if local is not None and parsed.account == local:
+    if parsed.account in local_account_keys(current_config().root):
         raise DeployError(
-            f"--creds {creds} belongs to the local stack (signed by its account {local[:8]}...);"
-            " give the Synadia Cloud service user's .creds (downloaded from Synadia Cloud)"
+            f"--creds {creds} belongs to the local stack (signed by its account"
+            f" {parsed.account[:8]}..., which the local operator made, the control-plane twin's"
+            " accounts included); give the Synadia Cloud service user's .creds (downloaded from"
+            " Synadia Cloud, or made by `invoke cloud-up` against it)"
         )
     return base64.b64encode(creds.read_bytes()).decode()
+
+
+def local_account_keys(root: Path) -> set[str]:
+    """Every account the local operator signed: the stack's own, the control-plane twin's
+    (in its records), and any the local server ever held (its resolver's files, deleted ones
+    included), so creds the twin made are known even after `cloud-down`."""
+    keys = {key for key in [local_account_key(root)] if key}
+    try:
+        twin = load_records(TwinPaths(root).records).accounts.values()
+        keys |= {identity_from_seed(account.seed).public_key for account in twin}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # an unreadable record is no reason to let local creds through: the files remain
+    keys |= {path.name.split(".")[0] for path in (root / "nats" / "jwt").glob("A*.jwt*")}
+    return keys
 
 
 def validate_manifests(copilot_dir: Path = COPILOT_DIR) -> None:

@@ -106,6 +106,12 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     service_creds = (directory / "creds" / "service.creds").read_text()
     client_creds = (directory / "creds" / "client.creds").read_text()
+    # The twin's creds are the local operator's: never deployed as if they were the cloud's.
+    deploy = invoke(
+        stack.env, "deploy", "--creds", str(directory / "creds" / "service.creds"), "--dry-run"
+    )
+    assert deploy.returncode == 1, deploy.stdout
+    assert "belongs to the local stack" in deploy.stderr
     context = json.loads(
         (Path(stack.env["XDG_CONFIG_HOME"]) / "nats" / "context" / "cloud-client.json").read_text()
     )
