@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from devkit.cloud import copilot_schema
 from service.faults import OperatorError
@@ -47,8 +53,14 @@ def deploy_region(environ: Mapping[str, str], profile_region: str | None) -> str
 
 def caller_identity(session: boto3.session.Session) -> tuple[str, str]:
     """(account, ARN) of whoever the credentials belong to."""
+    sts = session.client("sts")
     try:
-        identity = session.client("sts").get_caller_identity()
+        identity = sts.get_caller_identity()
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
+        raise DeployError(
+            f"cannot reach AWS at {sts.meta.endpoint_url} ({error}): check the network (and"
+            " AWS_ENDPOINT_URL, if set)"
+        ) from None
     except (BotoCoreError, ClientError) as error:
         raise DeployError(
             f"AWS credentials do not resolve ({error}); run `aws sso login` or set AWS_PROFILE"

@@ -186,13 +186,26 @@ def _say_plan(target: Target, region: str, *, init: bool, profile: str, say: Say
     )
 
 
-def destroy(*, environment: str, dry_run: bool, say: Say = print) -> None:
+def destroy(
+    *, environment: str, dry_run: bool, say: Say = print, environ: Mapping[str, str] = os.environ
+) -> None:
+    """The same preflight as `deploy` (Copilot, a region, credentials that resolve), then
+    `copilot svc delete`; the table and the secret stay."""
     copilot = find_copilot()
+    say(f"preflight: {copilot} found")
+    region = deploy_region(environ, boto3.session.Session().region_name)
     args = ["svc", "delete", "--name", SERVICE, "--env", environment, "--yes"]
     if dry_run:
+        say(f"would check: the AWS account (sts:GetCallerIdentity), region {region}")
         say("would run: copilot " + " ".join(args))
-    else:
-        run(copilot, args, say=say, env=dict(os.environ))
+        say(
+            "The balances table would be kept (DeletionPolicy: Retain), and the SSM parameter"
+            " too: customer data survives; see the README to use it again or delete it."
+        )
+        return
+    account, arn = caller_identity(boto3.session.Session(region_name=region))
+    say(f"preflight: AWS account {account} ({arn}), region {region}")
+    run(copilot, args, say=say, env={**os.environ, "AWS_REGION": region})
     say(
         "The balances table was kept (DeletionPolicy: Retain): customer data survives; see the"
         " README to use it again or delete it. The SSM parameter stays too."

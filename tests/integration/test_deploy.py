@@ -227,3 +227,22 @@ def test_destroy_deletes_the_service_and_says_the_data_is_kept(deploy_env: dict[
     assert result.returncode == 0, result.stderr
     assert recorded(deploy_env)[-1] == "svc delete --name balance --env dev --yes"
     assert "table was kept" in result.stdout
+
+
+def test_destroy_checks_before_copilot_runs(deploy_env: dict[str, str]) -> None:
+    """No region, or an AWS endpoint that does not answer: one line naming it, copilot never
+    called. A dry run says what would be kept, in the future tense."""
+    no_region = {k: v for k, v in deploy_env.items() if k != "AWS_REGION"}
+    result = invoke({**no_region, "AWS_CONFIG_FILE": "/nonexistent"}, "destroy")
+    assert result.returncode == 1
+    assert "no AWS region" in result.stderr
+    unreachable = {**deploy_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    result = invoke(unreachable, "destroy")
+    assert result.returncode == 1
+    assert "cannot reach AWS at http://127.0.0.1:9" in result.stderr
+    assert "credentials" not in result.stderr
+    assert recorded(deploy_env) == []
+    dry = invoke(deploy_env, "destroy", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would be kept" in dry.stdout
+    assert "was kept" not in dry.stdout
