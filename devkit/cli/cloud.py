@@ -46,9 +46,15 @@ def cp_list(
 
 @task(klass=FriendlyTask, name="cp-create", help={"name": "the account's name", **API_HELP})
 def cp_create(
-    c: Context, name: str, api_url: str = DEFAULT_API_URL, token_file: str = "", system: str = ""
+    c: Context,
+    name: str = "",
+    api_url: str = DEFAULT_API_URL,
+    token_file: str = "",
+    system: str = "",
 ) -> None:
     """Create an account; refused, before any write, when one of that name exists."""
+    if not name.strip():
+        raise flags.FlagError("cp-create needs the account's name: invoke cp-create --name NAME")
     with _control_plane(api_url, token_file) as control_plane:
         created = accounts.create_account(control_plane, choose_system(control_plane, system), name)
         print(f"Created account {created.name} ({created.id})")
@@ -56,9 +62,15 @@ def cp_create(
 
 @task(klass=FriendlyTask, name="cp-delete", help={"name": "the account's name", **API_HELP})
 def cp_delete(
-    c: Context, name: str, api_url: str = DEFAULT_API_URL, token_file: str = "", system: str = ""
+    c: Context,
+    name: str = "",
+    api_url: str = DEFAULT_API_URL,
+    token_file: str = "",
+    system: str = "",
 ) -> None:
     """Delete an account by name, and everything in it."""
+    if not name.strip():
+        raise flags.FlagError("cp-delete needs the account's name: invoke cp-delete --name NAME")
     with _control_plane(api_url, token_file) as control_plane:
         deleted = accounts.delete_account(control_plane, choose_system(control_plane, system), name)
         print(f"Deleted account {deleted.name} ({deleted.id})")

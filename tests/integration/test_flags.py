@@ -42,6 +42,8 @@ CASES = [
     (("bench", "--max-failures", "abc"), "--max-failures takes a whole number or a percentage"),
     (("bench", "--json", "/nonexistent/dir/x.json"), "the directory /nonexistent/dir does not"),
     (("bench", "--json", "-"), "--json takes a file to write"),
+    (("cp-create",), "cp-create needs the account's name: invoke cp-create --name NAME"),
+    (("cp-delete", "--name", " "), "cp-delete needs the account's name"),
 ]
 
 
