@@ -120,10 +120,15 @@ def test_a_missing_or_wrong_token_is_one_clear_line(stack: HttpStack, tmp_path: 
     assert missing.returncode == 2
     assert missing.stderr == f"error: the token file {tmp_path / 'nope'} does not exist\n"
 
-    refused = invoke({**env, "SYNADIA_TOKEN": "uat_wrong"}, "cp-list", "--api-url", "local")
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text("uat_wrong")
+    refused = invoke(env, "cp-list", "--api-url", "local", "--token-file", str(wrong))
     assert refused.returncode == 1
     assert "HTTP 401" in refused.stderr
     assert "/api/core/beta/teams" in refused.stderr
+    # The cloud's token in the environment is never sent to the twin: its own token is used.
+    kept = invoke({**env, "SYNADIA_TOKEN": "uat_the-clouds"}, "cp-list", "--api-url", "local")
+    assert kept.returncode == 0, kept.stderr
 
     nowhere = invoke(
         {**env, "SYNADIA_TOKEN": "uat_x"}, "cp-list", "--api-url", "http://127.0.0.1:1"
