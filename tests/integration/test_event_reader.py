@@ -99,7 +99,7 @@ def test_follow_prints_new_events_until_ctrl_c(stack: HttpStack) -> None:
 
 def test_bad_input_is_one_line(stack: HttpStack) -> None:
     bad_id = invoke(stack.env, "events", "--client-id", "a b")
-    assert bad_id.returncode == 1
+    assert bad_id.returncode == 2
     assert bad_id.stderr.startswith("error: --client-id 'a b' is not a customer id")
     assert bad_id.stderr.count("\n") == 1
     negative = invoke(stack.env, "events", "--last", "-1")
