@@ -12,6 +12,7 @@ import base64
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -221,10 +222,26 @@ class ComposeProject:
     def show_logs(self, component: str | None, lines: int, *, follow: bool = False) -> None:
         """`component` as `invoke status` names it (`balance-2`), or a Compose service name."""
         options = ["--no-color", "--tail", str(lines), *(["--follow"] if follow else [])]
+        command = self.command("logs", *options, *compose_selection(component))
         try:
-            self.run("logs", *options, *compose_selection(component))
+            process = subprocess.Popen(command, env=self._environment(), stdout=subprocess.PIPE)
+        except OSError as error:
+            raise ComposeError(f"could not run docker: {error}") from None
+        # Copied through Python, so a reader that leaves (`invoke logs | head`) is a
+        # BrokenPipeError here, which every task ends quietly, not Compose's own exit 255.
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
         except KeyboardInterrupt:
             return
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            process.wait()
+        if process.returncode != 0:
+            raise ComposeError(f"`docker compose logs` failed with exit code {process.returncode}")
 
 
 def project_of(state: StackState) -> ComposeProject | None:
