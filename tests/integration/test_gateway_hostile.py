@@ -141,17 +141,30 @@ def test_a_thousand_hostile_requests_get_documented_answers_and_leave_nothing_be
             chosen = settings(chosen, max_examples=examples, database=None)
         chosen(given(request=hostile_requests(token))(answered_as_documented))()
 
+    def settled_growth(since: int, limit: float) -> int:
+        deadline = time.monotonic() + 10  # a short settle: the gateway trims its heap once quiet
+        while (grown := rss_bytes(gateway_pid) - since) >= limit and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return grown
+
     # The first few hundred requests fill bounded caches (aiohttp's, yarl's) once; idle is
-    # measured after them, so growth is what the run leaves.
+    # measured after them. A leak grows with every request, so it shows as growth in a second
+    # run as large as the first's; the allocator's one-off growth (arenas, fragmentation) does
+    # not repeat. The whole growth is also held to a looser bound.
     run(300)
     time.sleep(1)
     idle = rss_bytes(gateway_pid)
     run(None)
-    deadline = time.monotonic() + 10  # a short settle: the gateway trims its heap once quiet
-    while (grown := rss_bytes(gateway_pid) - idle) >= idle * 0.10 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert grown < idle * 0.10, (
-        f"the gateway grew by {grown / 2**20:.1f} MB from {idle / 2**20:.1f}"
+    first = settled_growth(idle, idle * 0.10)
+    after_first = idle + first
+    run(None)
+    second = settled_growth(after_first, idle * 0.10)
+    assert second < idle * 0.10, (
+        f"the gateway grew by {first / 2**20:.1f} MB, then by {second / 2**20:.1f} MB more"
+        f" from {idle / 2**20:.1f} MB: it keeps growing with the requests"
+    )
+    assert first + second < idle * 0.25, (
+        f"the gateway grew by {(first + second) / 2**20:.1f} MB from {idle / 2**20:.1f} MB"
     )
     balance = HostileRequest(
         b"POST",
