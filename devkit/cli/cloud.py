@@ -12,7 +12,7 @@ from invoke.tasks import task
 
 from devkit import flags
 from devkit.auth import contexts
-from devkit.cli import FriendlyTask
+from devkit.cli.friendly_task import FriendlyTask
 from devkit.cloud import accounts
 from devkit.cloud.ledger import CloudFiles, cloud_dir
 from devkit.cloud.provision import CloudUp
