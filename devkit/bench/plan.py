@@ -1,4 +1,5 @@
-"""What a benchmark run is asked to do: the service's address and the load plan, validated before any I/O."""
+"""What a benchmark run is asked to do: the service's address and the load plan, validated
+before any I/O."""
 
 from __future__ import annotations
 
