@@ -9,7 +9,7 @@ from pathlib import Path
 from devkit.auth.natscli import NATS_CLI
 from devkit.chaos.toxiproxy import TOXIPROXY
 from devkit.gotools import GoToolError, ensure_tool
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 PATHS = "service devkit tests tasks.py"
 

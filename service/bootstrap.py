@@ -20,8 +20,9 @@ from nats.js.kv import KeyValue
 
 from service import names
 from service.connection import connect, load_credentials
-from service.faults import OperatorError, ServiceFault, exit_on_operator_error
+from service.faults import ServiceFault
 from service.logs import configure_logging
+from service.operator_errors import OperatorError, exit_on_operator_error
 from service.settings import Settings, load_settings
 from service.store import DynamoStore, open_dynamodb
 

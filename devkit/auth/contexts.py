@@ -18,7 +18,7 @@ from devkit.auth.private_files import write_private
 from devkit.flags import FlagError
 from service import names
 from service.credentials import CredentialsError, inbox_prefix_of, read_credentials_file
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 MARK = "written by `invoke context` (nats-customer-balance)"
 LOCAL_SERVICE = "local-service"

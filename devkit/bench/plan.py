@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devkit.flags import FlagError
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 
 class BenchError(OperatorError):

@@ -41,7 +41,7 @@ from devkit.stack.config import StackConfig, StackError
 from devkit.stack.lifecycle import up
 from devkit.stack.running import gateway_token
 from devkit.stack.state import StackState
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 from service.settings import Settings
 
 

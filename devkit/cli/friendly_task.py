@@ -9,7 +9,7 @@ from typing import Any
 from invoke.exceptions import Exit
 from invoke.tasks import Task
 
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 
 class FriendlyTask(Task[Any]):

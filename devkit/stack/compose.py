@@ -28,7 +28,7 @@ from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import nats_config
 from devkit.stack.state import StackState
 from service import __version__, names
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 CONTAINER_DATA_DIR = PurePosixPath("/data")
 """The nats-data volume: JetStream's store and the account resolver's JWTs."""

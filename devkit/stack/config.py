@@ -21,7 +21,7 @@ from devkit import platform_names
 from devkit.auth.security import creds_path
 from devkit.project import ROOT
 from service import names
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 from service.settings import Settings, describe_validation_error
 
 PREFIX = "STACK_"

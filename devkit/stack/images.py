@@ -10,7 +10,7 @@ from importlib import metadata
 
 from devkit import platform_names
 from service import __version__
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 
 class ImageError(OperatorError):
