@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 _Item = TypeVar("_Item")
 
@@ -243,3 +243,48 @@ class StreamInfo(_Response):
     name: str
     state: StreamState
     ts: str
+
+
+class JetStreamApiStats(_Response):
+    """JetStreamAPIStats."""
+
+    errors: int
+    inflight: int
+    level: int
+    total: int
+
+
+class JetStreamAccountLimits(_Response):
+    """JetStreamAccountLimits."""
+
+    max_ack_pending: int
+    max_consumers: int
+    max_memory: int
+    max_storage: int
+    max_streams: int
+    memory_max_stream_bytes: int
+    storage_max_stream_bytes: int
+    max_bytes_required: bool
+
+
+class JetStreamTier(_Response):
+    """JetStreamTier: an account's usage and its limits, in total or in one tier."""
+
+    consumers: int
+    memory: int
+    reserved_memory: int
+    reserved_storage: int
+    storage: int
+    streams: int
+    limits: JetStreamAccountLimits
+
+
+class JetStreamAccountStats(_Response):
+    """JetStreamAccountStats: the totals under `JetStreamTier`, as the Go struct it mirrors."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    totals: JetStreamTier = Field(alias="JetStreamTier")
+    api: JetStreamApiStats
+    tiers: dict[str, JetStreamTier] | None = None
+    domain: str | None = None

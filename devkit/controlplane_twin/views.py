@@ -13,6 +13,10 @@ from devkit.auth.jwt import decode_claims, identity_from_seed
 from devkit.controlplane.models import (
     Account,
     AccountInfo,
+    JetStreamAccountLimits,
+    JetStreamAccountStats,
+    JetStreamApiStats,
+    JetStreamTier,
     KvBucket,
     KvBucketConfig,
     NatsUser,
@@ -30,11 +34,6 @@ TEAM_NAME = "local"
 SYSTEM_NAME = "local"
 JETSTREAM_TIERS = ["R1"]
 """One local server: streams and buckets of one replica, the tier cloud-up reads."""
-
-
-def document(model: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
-    return dumped
 
 
 def team_info(records: Records) -> TeamInfo:
@@ -186,33 +185,33 @@ def stream(stream_id: str, info: dict[str, Any], kind: str = "stream") -> Stream
 
 
 _TIER_FIELDS = ("consumers", "memory", "reserved_memory", "reserved_storage", "storage", "streams")
+_API_FIELDS = ("errors", "inflight", "level", "total")
 _LIMIT_FIELDS = (
     "max_ack_pending", "max_consumers", "max_memory", "max_storage", "max_streams",
     "memory_max_stream_bytes", "storage_max_stream_bytes",
 )  # fmt: skip
 
 
-def _tier(found: dict[str, Any]) -> dict[str, Any]:
+def _tier(found: dict[str, Any]) -> JetStreamTier:
     limits = found.get("limits") or {}
-    return {
+    return JetStreamTier(
         **{key: max(0, int(found.get(key) or 0)) for key in _TIER_FIELDS},
-        "limits": {
+        limits=JetStreamAccountLimits(
             **{key: int(limits.get(key) or 0) for key in _LIMIT_FIELDS},
-            "max_bytes_required": bool(limits.get("max_bytes_required")),
-        },
-    }
+            max_bytes_required=bool(limits.get("max_bytes_required")),
+        ),
+    )
 
 
-def account_stats(info: dict[str, Any]) -> dict[str, Any]:
+def account_stats(info: dict[str, Any]) -> JetStreamAccountStats:
     """JetStreamAccountStats from the server's `$JS.API.INFO` answer (all zero without
-    JetStream): the account's totals under `JetStreamTier`, as the Go struct it mirrors."""
+    JetStream)."""
     api = info.get("api") or {}
-    stats: dict[str, Any] = {
-        "JetStreamTier": _tier(info),
-        "api": {key: int(api.get(key) or 0) for key in ("errors", "inflight", "level", "total")},
-    }
-    if info.get("tiers"):
-        stats["tiers"] = {name: _tier(tier) for name, tier in info["tiers"].items()}
-    if info.get("domain"):
-        stats["domain"] = info["domain"]
-    return stats
+    return JetStreamAccountStats(
+        JetStreamTier=_tier(info),
+        api=JetStreamApiStats(**{key: int(api.get(key) or 0) for key in _API_FIELDS}),
+        tiers={name: _tier(tier) for name, tier in info["tiers"].items()}
+        if info.get("tiers")
+        else None,
+        domain=info.get("domain") or None,
+    )
