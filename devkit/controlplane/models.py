@@ -7,9 +7,9 @@ keep the fields this code does not read (`extra="allow"`), so nothing the API se
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 _Item = TypeVar("_Item")
 
@@ -63,7 +63,7 @@ class System(SystemInfo):
     has_managed_system_account: bool
     limited: bool
     team: TeamInfo
-    updates_available: dict[str, Any]
+    updates_available: dict[str, JsonValue]
 
 
 class AccountInfo(_Response):
@@ -89,16 +89,16 @@ class Account(AccountInfo):
     team: TeamInfo
     workloads: bool
     jwt: str | None = None
-    claims: dict[str, Any] | None = None
-    claims_info: dict[str, Any] | None = None
-    jwt_settings: dict[str, Any] | None = None
+    claims: dict[str, JsonValue] | None = None
+    claims_info: dict[str, JsonValue] | None = None
+    jwt_settings: dict[str, JsonValue] | None = None
 
 
 class AccountJwtSettings(_Request):
     """AccountJWTSettings: `limits` is OperatorLimits (NATS, account and JetStream limits)."""
 
     description: str | None = None
-    limits: dict[str, Any] | None = None
+    limits: dict[str, JsonValue] | None = None
 
 
 class AccountCreateRequest(_Request):
@@ -151,13 +151,13 @@ class NatsUser(_Response):
     """NatsUserViewResponse."""
 
     account: AccountInfo
-    claims: dict[str, Any]
+    claims: dict[str, JsonValue]
     created: str
     id: str
     jwt: str
     jwt_expires_at_max: int
     jwt_expires_in_secs: int
-    jwt_settings: dict[str, Any]
+    jwt_settings: dict[str, JsonValue]
     name: str
     system: SystemInfo
     team: TeamInfo

@@ -30,6 +30,7 @@ from devkit.controlplane_twin.records import (
 from devkit.controlplane_twin.server_side import (
     JETSTREAM_NOT_ENABLED,
     JetStreamError,
+    ServerAnswer,
     ServerSide,
     ServerSideError,
 )
@@ -58,14 +59,14 @@ NANOSECONDS_PER_S = 1_000_000_000
 KV_DUPLICATE_WINDOW_NS = 120 * NANOSECONDS_PER_S
 
 
-def bucket_stream(config: KvBucketConfig) -> dict[str, Any]:
+def bucket_stream(config: KvBucketConfig) -> dict[str, object]:
     """The stream a key-value bucket is, by JetStream's conventions (as the NATS clients make
     it), with every setting of the request applied."""
     for field in NOT_EMULATED_BUCKET_FIELDS:
         if getattr(config, field) is not None:
             raise TwinError(400, f"{field}: the twin does not emulate a bucket's {field}")
     max_age = config.max_age or 0
-    stream: dict[str, Any] = {
+    stream: dict[str, object] = {
         "name": KV_PREFIX + config.bucket,
         "subjects": [f"$KV.{config.bucket}.>"],
         "retention": "limits",
@@ -115,7 +116,7 @@ class JetStreamDesk:
         except ServerSideError as error:
             raise TwinError(error.status, error.message) from None
 
-    async def _call(self, account: AccountRecord, subject: str, body: Any = None) -> dict[str, Any]:
+    async def _call(self, account: AccountRecord, subject: str, body: Any = None) -> ServerAnswer:
         try:
             return await self._server.jetstream(await self._connection(account), subject, body)
         except JetStreamError as error:
@@ -179,7 +180,7 @@ class JetStreamDesk:
 
     async def _infos(
         self, account: AccountRecord, kind: str
-    ) -> list[tuple[JetStreamRecord, dict[str, Any]]]:
+    ) -> list[tuple[JetStreamRecord, ServerAnswer]]:
         """Each of the account's streams of `kind`, with the server's STREAM.INFO of it."""
         found = []
         for stream_name in sorted(await self._names(account)):
@@ -206,9 +207,10 @@ class JetStreamDesk:
 
     async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> KvBucket:
         stream = bucket_stream(config)
-        async with self._locks.of("jetstream", account.id, stream["name"]):
+        stream_name = stream_name_of(config.bucket, "kv-bucket")
+        async with self._locks.of("jetstream", account.id, stream_name):
             await self._refuse_existing(account, config.bucket, "kv-bucket")
-            info = await self._call(account, f"STREAM.CREATE.{stream['name']}", stream)
+            info = await self._call(account, f"STREAM.CREATE.{stream_name}", stream)
             record = self._record(account, config.bucket, "kv-bucket")
             return views.kv_bucket(record.id, record.name, info)
 
@@ -225,7 +227,7 @@ class JetStreamDesk:
             raise TwinError(404, f"no {kind} {item_id}")
         return record, self._records.accounts[record.account_id]
 
-    async def _info(self, item_id: str, kind: str) -> tuple[JetStreamRecord, dict[str, Any]]:
+    async def _info(self, item_id: str, kind: str) -> tuple[JetStreamRecord, ServerAnswer]:
         record, account = self._find(item_id, kind)
         info = await self._call(account, f"STREAM.INFO.{stream_name_of(record.name, kind)}")
         return record, info

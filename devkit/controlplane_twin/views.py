@@ -7,7 +7,7 @@ cannot read fails here first.
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import JsonValue
 
 from devkit.auth.jwt import decode_claims, identity_from_seed
 from devkit.controlplane.models import (
@@ -29,6 +29,7 @@ from devkit.controlplane.models import (
 )
 from devkit.controlplane_twin import published
 from devkit.controlplane_twin.records import AccountRecord, Records, UserRecord
+from devkit.controlplane_twin.server_side import ServerAnswer
 
 TEAM_NAME = "local"
 SYSTEM_NAME = "local"
@@ -107,7 +108,11 @@ def account(records: Records, record: AccountRecord, nats_url: str) -> Account:
             "description": record.description,
             "limits": record.limits,
             **record.settings,
-            **({"revocations": record.revocations} if record.revocations else {}),
+            **(
+                {"revocations": dict[str, JsonValue](record.revocations)}
+                if record.revocations
+                else {}
+            ),
         },
     )
 
@@ -144,7 +149,7 @@ def user(records: Records, record: UserRecord, nats_url: str) -> NatsUser:
     )
 
 
-def kv_bucket(bucket_id: str, bucket: str, stream: dict[str, Any]) -> KvBucket:
+def kv_bucket(bucket_id: str, bucket: str, stream: ServerAnswer) -> KvBucket:
     """From the server's STREAM.INFO of `KV_<bucket>`: the bucket's settings, in the API's names."""
     config, state = stream["config"], stream["state"]
     return KvBucket(
@@ -167,11 +172,11 @@ def kv_bucket(bucket_id: str, bucket: str, stream: dict[str, Any]) -> KvBucket:
     )
 
 
-def declared(found: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+def declared(found: ServerAnswer, fields: frozenset[str]) -> dict[str, object]:
     return {key: value for key, value in found.items() if key in fields}
 
 
-def stream(stream_id: str, info: dict[str, Any], kind: str = "stream") -> StreamInfo:
+def stream(stream_id: str, info: ServerAnswer, kind: str = "stream") -> StreamInfo:
     """The server's STREAM.INFO answer in the API's JSStreamInfoResponse shape: only what the
     document declares (not the JetStream API's own wrapper, nor settings it does not list)."""
     shown = declared(info, published.STREAM_INFO_FIELDS)
@@ -192,7 +197,7 @@ _LIMIT_FIELDS = (
 )  # fmt: skip
 
 
-def _tier(found: dict[str, Any]) -> JetStreamTier:
+def _tier(found: ServerAnswer) -> JetStreamTier:
     limits = found.get("limits") or {}
     return JetStreamTier(
         **{key: max(0, int(found.get(key) or 0)) for key in _TIER_FIELDS},
@@ -203,7 +208,7 @@ def _tier(found: dict[str, Any]) -> JetStreamTier:
     )
 
 
-def account_stats(info: dict[str, Any]) -> JetStreamAccountStats:
+def account_stats(info: ServerAnswer) -> JetStreamAccountStats:
     """JetStreamAccountStats from the server's `$JS.API.INFO` answer (all zero without
     JetStream)."""
     api = info.get("api") or {}
