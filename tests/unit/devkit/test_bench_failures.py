@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -42,6 +44,20 @@ async def test_a_gateway_that_answers_500_counts_failed_calls() -> None:
         target = Target(url=str(server.make_url("")).rstrip("/"), creds=None, http_token="t")
         result = await run(target)
     assert (result.failed, result.ok, result.timeouts) == (4, 0, 0)
+
+
+async def test_a_gateway_that_never_answers_counts_timeouts() -> None:
+    async def hold(request: web.Request) -> web.Response:
+        await asyncio.Event().wait()  # never set: the caller's own deadline ends the call
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_post("/v1/nats/subjects/{subject}", hold)
+    async with TestServer(app, host="127.0.0.1", port=0) as server:
+        target = Target(url=str(server.make_url("")).rstrip("/"), creds=None, http_token="t")
+        held = job(target, requests=2)
+        result = await load._load(replace(held, timeout_s=0.01), lambda: None)
+    assert (result.timeouts, result.failed) == (2, 0)
 
 
 async def test_a_fault_of_the_generator_is_not_a_failed_call(
