@@ -12,7 +12,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import nkeys
 
@@ -50,11 +50,15 @@ def identity_from_seed(seed: str) -> Identity:
     return Identity(seed=seed, public_key=public.decode())
 
 
+Claims: TypeAlias = dict[str, Any]
+"""A JWT's payload, or a part of it (its `nats`, its `limits`): JSON, signed as it is."""
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def encode(claims: dict[str, Any], issuer: Identity, *, now: int | None = None) -> str:
+def encode(claims: Claims, issuer: Identity, *, now: int | None = None) -> str:
     """Add iss, iat and jti, then sign `header.payload` with the issuer's key."""
     body = {**claims, "iss": issuer.public_key, "iat": int(time.time()) if now is None else now}
     unsigned = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
@@ -68,16 +72,14 @@ def encode(claims: dict[str, Any], issuer: Identity, *, now: int | None = None) 
     return f"{header}.{payload}.{_b64url(issuer.sign(signing_input))}"
 
 
-def decode_claims(token: str) -> dict[str, Any]:
+def decode_claims(token: str) -> Claims:
     """The payload, unverified: for showing and testing what was written."""
     payload = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
+    claims: Claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return claims
 
 
-def operator_claims(operator: Identity, name: str, system_account: Identity) -> dict[str, Any]:
+def operator_claims(operator: Identity, name: str, system_account: Identity) -> Claims:
     return {
         "sub": operator.public_key,
         "name": name,
@@ -97,11 +99,9 @@ UNLIMITED = {
 }
 
 
-def account_claims(
-    account: Identity, name: str, *, jetstream_r1: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def account_claims(account: Identity, name: str, *, jetstream_r1: Claims | None = None) -> Claims:
     """JetStream only through an R1 tier, as Synadia Cloud's accounts have it."""
-    limits: dict[str, Any] = dict(UNLIMITED)
+    limits: Claims = dict(UNLIMITED)
     if jetstream_r1 is not None:
         limits["tiered_limits"] = {"R1": jetstream_r1}
     return {
@@ -120,8 +120,8 @@ class Permissions:
 
 def user_claims(
     user: Identity, name: str, permissions: Permissions, *, expires_at: int | None = None
-) -> dict[str, Any]:
-    nats: dict[str, Any] = {
+) -> Claims:
+    nats: Claims = {
         "type": "user",
         "version": 2,
         "subs": -1,
@@ -132,7 +132,7 @@ def user_claims(
     }
     if permissions.allow_responses:
         nats["resp"] = {"max": 1, "ttl": 0}
-    claims: dict[str, Any] = {"sub": user.public_key, "name": name, "nats": nats}
+    claims: Claims = {"sub": user.public_key, "name": name, "nats": nats}
     if expires_at is not None:
         claims["exp"] = expires_at
     return claims

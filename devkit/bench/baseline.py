@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.nuid import NUID
 
 from devkit.bench.load import connect
@@ -23,6 +25,9 @@ from service.store import open_dynamodb
 BATCH_KEYS = 100
 DYNAMODB_CONCURRENCY_CAP = 256
 """The service's own default connection pool; more connections only add emulator threads."""
+FAILED_CALL = (BotoCoreError, ClientError, NatsError, OSError, TimeoutError)
+"""What a DynamoDB or NATS call raises when it failed; anything else is a fault of the
+measurement itself and ends it."""
 
 
 async def _rate(
@@ -41,7 +46,7 @@ async def _rate(
             try:
                 units = await call(index)  # read `done` only after the await: no lost updates
                 done += units
-            except Exception:  # a failed call adds no capacity; back off a little
+            except FAILED_CALL:  # a failed call adds no capacity; back off a little
                 await asyncio.sleep(0.01)
             finally:
                 index += concurrency

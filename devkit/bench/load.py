@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from pydantic import BaseModel
 
 from devkit.bench.plan import BenchError, LoadPlan, ServiceAddress, split
-from devkit.bench.transports import asking
+from devkit.bench.transports import FAILED_CALL, asking
 from devkit.caller import NO_RESPONDERS, TIMEOUT, CallError, connect_client
 from service.protocol import Reply, encode_request
 
@@ -76,7 +76,7 @@ async def _load(job: WorkerJob, progress: Callable[[], None]) -> WorkerResult:
                 started = scheduled if scheduled is not None else loop.time()
                 try:
                     outcome = await ask(payloads[(job.offset + index) % len(payloads)])
-                except Exception:
+                except FAILED_CALL:
                     result.failed += 1
                     return
                 if outcome == TIMEOUT:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
-from nats.errors import TimeoutError
+from nats.errors import Error as NatsError
 
 from devkit.bench.plan import BenchError, ServiceAddress
 from devkit.caller import NO_RESPONDERS, TIMEOUT, CallError, Outcome, ask_outcome, connect_client
@@ -15,6 +15,9 @@ from service import names
 from service.protocol import decode_reply
 
 Ask = Callable[[bytes], Awaitable[Outcome]]
+FAILED_CALL = (NatsError, aiohttp.ClientError, OSError, TimeoutError, BenchError)
+"""What an ask raises when the call failed (the connection, the server or the gateway gave up
+or refused); anything else is a fault of the load generator and ends the run."""
 HEADER_PREFIX = "NatsH-"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -20,6 +20,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from devkit.cloud import cdk_nag_rules
+from devkit.cloud.copilot_schema import Template
 from devkit.cloud.service_spec import SERVICE, TABLE_VARIABLE, ServiceSpec, load_service_spec
 from devkit.project import ROOT
 
@@ -163,7 +164,7 @@ def synthesize(
     existing_table: str = "",
     outdir: Path | None = None,
     nag: bool = True,
-) -> dict[str, Any]:
+) -> Template:
     """The CloudFormation template, offline; cdk-nag's AwsSolutions findings fail the synth."""
     app = cdk.App(outdir=str(outdir) if outdir else None)
     stack = BalanceStack(
@@ -179,7 +180,7 @@ def synthesize(
     findings = cdk_nag_rules.errors(artifact.messages)
     if findings:
         raise cdk_nag_rules.NagError("; ".join(findings))
-    template: dict[str, Any] = artifact.template
+    template: Template = artifact.template
     return template
 
 

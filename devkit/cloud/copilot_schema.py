@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -122,11 +122,16 @@ class Workspace(_Strict):
     application: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 
 
+Template: TypeAlias = dict[str, Any]
+"""A CloudFormation template (the CDK app's synth, a Copilot addon) as parsed: JSON, read only
+by the checks that compare the two deployment paths."""
+
+
 class _CloudFormationLoader(yaml.SafeLoader):
     """Reads CloudFormation short forms (`!Ref X`, `!GetAtt A.B`, `!Sub ...`) as their long forms."""
 
 
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, object]:
     value: Any
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
@@ -149,7 +154,7 @@ def load_yaml(path: Path) -> Any:
     return yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
 
 
-def addon_outputs_as_variables(addon: dict[str, Any]) -> set[str]:
+def addon_outputs_as_variables(addon: Template) -> set[str]:
     """Copilot turns each non-policy output into an env var named in upper SNAKE_CASE."""
     variables = set()
     resources = addon.get("Resources", {})
@@ -162,7 +167,7 @@ def addon_outputs_as_variables(addon: dict[str, Any]) -> set[str]:
     return variables
 
 
-def cross_check(manifest: BackendService, addon: dict[str, Any], root: Path) -> list[str]:
+def cross_check(manifest: BackendService, addon: Template, root: Path) -> list[str]:
     """What a schema cannot see; an empty list means the manifest is consistent."""
     problems = []
     provided = set(manifest.variables) | set(manifest.secrets) | addon_outputs_as_variables(addon)

@@ -5,7 +5,10 @@ the settings the service's own bootstrap would create (so the service finds them
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Final
+
+from pydantic import JsonValue
 
 from devkit.auth.permissions import MIB, USERS, jetstream_limits
 from devkit.controlplane.models import (
@@ -26,7 +29,7 @@ from service.jetstream_specs import config_bucket, event_stream
 CLOUD_JETSTREAM_LIMITS: Final = jetstream_limits(disk_bytes=64 * MIB, memory_bytes=16 * MIB)
 """Room for the stream (STREAM_MAX_BYTES) and the bucket, and every stream must set max_bytes."""
 
-_STREAM_DEFAULTS: Final[dict[str, Any]] = {
+_STREAM_DEFAULTS: Final[dict[str, object]] = {
     "max_msgs": -1,
     "max_msgs_per_subject": -1,
     "max_consumers": -1,
@@ -69,12 +72,16 @@ def user_request(user: str, signing_key_group_id: str) -> NatsUserCreateRequest:
     )
 
 
-def permissions_differ(wanted: UserJwtSettings, found: dict[str, Any]) -> bool:
+def _allowed(permission: JsonValue) -> list[str]:
+    allowed = permission.get("allow") if isinstance(permission, dict) else None
+    return sorted(str(subject) for subject in allowed) if isinstance(allowed, list) else []
+
+
+def permissions_differ(wanted: UserJwtSettings, found: Mapping[str, JsonValue]) -> bool:
     """Compares what matters (pub, sub, resp), ignoring order and fields the API adds."""
     for direction in ("pub", "sub"):
-        have = found.get(direction) or {}
         want = getattr(wanted, direction)
-        if sorted(have.get("allow") or []) != sorted((want.allow if want else None) or []):
+        if _allowed(found.get(direction)) != sorted((want.allow if want else None) or []):
             return True
     want_resp = wanted.resp.model_dump() if wanted.resp else None
     return bool((found.get("resp") or None) != want_resp)

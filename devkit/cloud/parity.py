@@ -6,31 +6,30 @@ settings shows up here too. An empty list means both paths deploy the same task.
 
 from __future__ import annotations
 
-from typing import Any
-
 from devkit.cloud import copilot_schema
+from devkit.cloud.copilot_schema import Template
 from devkit.cloud.service_spec import TABLE_VARIABLE, seconds, stop_timeout
 
 
-def resources_of(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+def resources_of(template: Template, kind: str) -> list[Template]:
     return [r for r in template["Resources"].values() if r["Type"] == kind]
 
 
-def _one(template: dict[str, Any], kind: str) -> dict[str, Any]:
+def _one(template: Template, kind: str) -> Template:
     [resource] = resources_of(template, kind)
-    properties: dict[str, Any] = resource["Properties"]
+    properties: Template = resource["Properties"]
     return properties
 
 
 def task_differences(
-    template: dict[str, Any], manifest: copilot_schema.BackendService, environment: str
+    template: Template, manifest: copilot_schema.BackendService, environment: str
 ) -> list[str]:
     task = _one(template, "AWS::ECS::TaskDefinition")
     service = _one(template, "AWS::ECS::Service")
     [container] = task["ContainerDefinitions"]
     overrides = manifest.environments.get(environment)
     check = manifest.image.healthcheck
-    expected: dict[str, Any] = {
+    expected: dict[str, object] = {
         "cpu": str(manifest.cpu),
         "memory": str(manifest.memory),
         "count": overrides.count if overrides and overrides.count is not None else manifest.count,
@@ -49,7 +48,7 @@ def task_differences(
     }
     [log_group] = resources_of(template, "AWS::Logs::LogGroup")
     health = container["HealthCheck"]
-    actual: dict[str, Any] = {
+    actual: dict[str, object] = {
         "cpu": task["Cpu"],
         "memory": task["Memory"],
         "count": service["DesiredCount"],
@@ -76,7 +75,7 @@ def task_differences(
     ]
 
 
-def table_differences(template: dict[str, Any], addon: dict[str, Any]) -> list[str]:
+def table_differences(template: Template, addon: Template) -> list[str]:
     """The table as the Copilot addon declares it: key, billing, PITR, encryption, retention."""
     copilot = addon["Resources"]["BalancesTable"]
     [cdk] = resources_of(template, "AWS::DynamoDB::Table")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from devkit.cloud import copilot_schema
 from devkit.cloud.aws import DeployError
@@ -77,7 +76,7 @@ def stop_timeout(manifest: copilot_schema.BackendService) -> int:
     return 30  # ECS's default
 
 
-def table_spec(addon: dict[str, Any]) -> TableSpec:
+def table_spec(addon: copilot_schema.Template) -> TableSpec:
     table = addon["Resources"]["BalancesTable"]
     properties = table["Properties"]
     [key] = properties["KeySchema"]

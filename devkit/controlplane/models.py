@@ -7,9 +7,9 @@ keep the fields this code does not read (`extra="allow"`), so nothing the API se
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 _Item = TypeVar("_Item")
 
@@ -63,7 +63,7 @@ class System(SystemInfo):
     has_managed_system_account: bool
     limited: bool
     team: TeamInfo
-    updates_available: dict[str, Any]
+    updates_available: dict[str, JsonValue]
 
 
 class AccountInfo(_Response):
@@ -89,16 +89,16 @@ class Account(AccountInfo):
     team: TeamInfo
     workloads: bool
     jwt: str | None = None
-    claims: dict[str, Any] | None = None
-    claims_info: dict[str, Any] | None = None
-    jwt_settings: dict[str, Any] | None = None
+    claims: dict[str, JsonValue] | None = None
+    claims_info: dict[str, JsonValue] | None = None
+    jwt_settings: dict[str, JsonValue] | None = None
 
 
 class AccountJwtSettings(_Request):
     """AccountJWTSettings: `limits` is OperatorLimits (NATS, account and JetStream limits)."""
 
     description: str | None = None
-    limits: dict[str, Any] | None = None
+    limits: dict[str, JsonValue] | None = None
 
 
 class AccountCreateRequest(_Request):
@@ -151,13 +151,13 @@ class NatsUser(_Response):
     """NatsUserViewResponse."""
 
     account: AccountInfo
-    claims: dict[str, Any]
+    claims: dict[str, JsonValue]
     created: str
     id: str
     jwt: str
     jwt_expires_at_max: int
     jwt_expires_in_secs: int
-    jwt_settings: dict[str, Any]
+    jwt_settings: dict[str, JsonValue]
     name: str
     system: SystemInfo
     team: TeamInfo
@@ -243,3 +243,48 @@ class StreamInfo(_Response):
     name: str
     state: StreamState
     ts: str
+
+
+class JetStreamApiStats(_Response):
+    """JetStreamAPIStats."""
+
+    errors: int
+    inflight: int
+    level: int
+    total: int
+
+
+class JetStreamAccountLimits(_Response):
+    """JetStreamAccountLimits."""
+
+    max_ack_pending: int
+    max_consumers: int
+    max_memory: int
+    max_storage: int
+    max_streams: int
+    memory_max_stream_bytes: int
+    storage_max_stream_bytes: int
+    max_bytes_required: bool
+
+
+class JetStreamTier(_Response):
+    """JetStreamTier: an account's usage and its limits, in total or in one tier."""
+
+    consumers: int
+    memory: int
+    reserved_memory: int
+    reserved_storage: int
+    storage: int
+    streams: int
+    limits: JetStreamAccountLimits
+
+
+class JetStreamAccountStats(_Response):
+    """JetStreamAccountStats: the totals under `JetStreamTier`, as the Go struct it mirrors."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    totals: JetStreamTier = Field(alias="JetStreamTier")
+    api: JetStreamApiStats
+    tiers: dict[str, JetStreamTier] | None = None
+    domain: str | None = None

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from devkit.controlplane.client import API_PREFIX
+from devkit.controlplane.models import GatewayToken, Page
 from devkit.controlplane_twin.bodies import (
     AccountCreateRequest,
     KvBucketConfig,
@@ -46,7 +47,21 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
 
 
-def _ok(document: Any, status: int = 200) -> web.Response:
+def _ok(answer: BaseModel, status: int = 200) -> web.Response:
+    """The edge: the twin's typed answer becomes the JSON the published document declares."""
+    document = answer.model_dump(
+        mode="json", by_alias=True, exclude_none=True, serialize_as_any=True
+    )
+    return web.json_response(document, status=status)
+
+
+def _page(items: Sequence[BaseModel]) -> web.Response:
+    """Every list: `{items: [...]}` (the document's `...ListResponse`)."""
+    return _ok(Page[BaseModel](items=list(items)))
+
+
+def _plain(document: Mapping[str, object], status: int = 200) -> web.Response:
+    """The twin's own answers, outside the published API."""
     return web.json_response(document, status=status)
 
 
@@ -100,7 +115,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
     async def teams(_: web.Request) -> web.Response:
-        return _ok({"items": [twin.team()]})
+        return _page([twin.team()])
 
     async def team(request: web.Request) -> web.Response:
         return _ok(twin.team(request.match_info["teamId"]))
@@ -112,10 +127,10 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
         return _ok(await twin.account_stats(request.match_info["accountId"]))
 
     async def systems(request: web.Request) -> web.Response:
-        return _ok({"items": twin.systems(request.match_info["teamId"])})
+        return _page(twin.systems(request.match_info["teamId"]))
 
     async def accounts(request: web.Request) -> web.Response:
-        return _ok({"items": twin.accounts(request.match_info["systemId"])})
+        return _page(twin.accounts(request.match_info["systemId"]))
 
     async def create_account(request: web.Request) -> web.Response:
         body = await _body(request, AccountCreateRequest)
@@ -129,10 +144,10 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
         return web.Response(status=204)
 
     async def sk_groups(request: web.Request) -> web.Response:
-        return _ok({"items": twin.signing_key_groups(request.match_info["accountId"])})
+        return _page(twin.signing_key_groups(request.match_info["accountId"]))
 
     async def users(request: web.Request) -> web.Response:
-        return _ok({"items": twin.users(request.match_info["accountId"])})
+        return _page(twin.users(request.match_info["accountId"]))
 
     async def create_user(request: web.Request) -> web.Response:
         body = await _body(request, NatsUserCreateRequest)
@@ -149,10 +164,10 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
         return web.Response(text=twin.creds(request.match_info["userId"]))
 
     async def gateway_token(request: web.Request) -> web.Response:
-        return _ok({"token": twin.gateway_token(request.match_info["userId"])}, 201)
+        return _ok(GatewayToken(token=twin.gateway_token(request.match_info["userId"])), 201)
 
     async def buckets(request: web.Request) -> web.Response:
-        return _ok({"items": await twin.kv_buckets(request.match_info["accountId"])})
+        return _page(await twin.kv_buckets(request.match_info["accountId"]))
 
     async def create_bucket(request: web.Request) -> web.Response:
         body = await _body(request, KvBucketConfig)
@@ -166,7 +181,7 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
         return web.Response(status=204)
 
     async def streams(request: web.Request) -> web.Response:
-        return _ok({"items": await twin.streams(request.match_info["accountId"])})
+        return _page(await twin.streams(request.match_info["accountId"]))
 
     async def create_stream(request: web.Request) -> web.Response:
         body = await _body(request, StreamConfig)
@@ -214,12 +229,12 @@ async def _add_fault(request: web.Request) -> web.Response:
     except ValidationError as error:
         return _error(400, f"invalid fault rule: {error.errors()[0]['msg']}")
     request.app[FAULTS].add(rule)
-    return _ok({"rules": len(request.app[FAULTS].rules)}, 201)
+    return _plain({"rules": len(request.app[FAULTS].rules)}, 201)
 
 
 async def _faults_fired(request: web.Request) -> web.Response:
     faults = request.app[FAULTS]
-    return _ok({"rules": len(faults.rules), "fired": faults.fired})
+    return _plain({"rules": len(faults.rules), "fired": faults.fired})
 
 
 async def _clear_faults(request: web.Request) -> web.Response:
@@ -228,7 +243,7 @@ async def _clear_faults(request: web.Request) -> web.Response:
 
 
 async def _healthz(_: web.Request) -> web.Response:
-    return _ok({"status": "ok"})
+    return _plain({"status": "ok"})
 
 
 def create_app(twin: ControlPlaneTwin, token: str) -> web.Application:

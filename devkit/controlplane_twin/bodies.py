@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 NAME_PATTERN = r"^[^\s.*>/\\]+$"
 """No whitespace, `.`, `*`, `>` or path separators: a subject token, a JetStream name."""
@@ -93,7 +93,7 @@ class AccountCreateRequest(_Body):
     workloads_log_stream: str | None = None
 
 
-NOT_EMULATED_ACCOUNT_FIELDS: dict[str, Any] = {
+NOT_EMULATED_ACCOUNT_FIELDS: dict[str, object] = {
     "auth_type": "jwt",
     "connectors": False,
     "connectors_log_stream": None,
@@ -158,11 +158,11 @@ class KvBucketConfig(_Body):
     compression: bool | None = None
     metadata: dict[str, str] | None = None
     num_replicas: int | None = Field(default=None, ge=1, le=5)
-    placement: dict[str, Any] | None = None
-    republish: dict[str, Any] | None = None
+    placement: dict[str, JsonValue] | None = None
+    republish: dict[str, JsonValue] | None = None
     limit_marker_ttl: int | None = Field(default=None, ge=0)
-    mirror: dict[str, Any] | None = None
-    sources: list[dict[str, Any]] | None = None
+    mirror: dict[str, JsonValue] | None = None
+    sources: list[dict[str, JsonValue]] | None = None
 
 
 NOT_EMULATED_BUCKET_FIELDS = ("mirror", "sources")

@@ -5,27 +5,27 @@ refusal the twin answers instead."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from devkit.auth.jwt import Claims
 from devkit.auth.permissions import MIB
+from devkit.controlplane_twin.server_side import ServerAnswer
 
 
-def _tiers(limits: dict[str, Any]) -> list[dict[str, Any]]:
+def _tiers(limits: Claims) -> list[Claims]:
     return [limits, *(limits.get("tiered_limits") or {}).values()]
 
 
-def asks_for_jetstream(limits: dict[str, Any]) -> bool:
+def asks_for_jetstream(limits: Claims) -> bool:
     return any(tier.get("disk_storage", 0) or tier.get("mem_storage", 0) for tier in _tiers(limits))
 
 
-def reservation(limits: dict[str, Any]) -> tuple[int, int]:
+def reservation(limits: Claims) -> tuple[int, int]:
     """Disk and memory bytes the account asks for (-1, unlimited, reserves nothing)."""
     tiers = _tiers(limits)
     disk = sum(max(0, tier.get("disk_storage", 0)) for tier in tiers)
     return disk, sum(max(0, tier.get("mem_storage", 0)) for tier in tiers)
 
 
-def no_room(limits: dict[str, Any], others: list[dict[str, Any]], report: dict[str, Any]) -> str:
+def no_room(limits: Claims, others: list[Claims], report: ServerAnswer) -> str:
     """The 400's message: what was asked, the server's totals (its JSZ report, when it gave
     one), and what the twin's other accounts hold."""
     config = report.get("config") or {}

@@ -6,9 +6,9 @@ signed by that key with `issuer_account`, as Synadia Cloud issues them.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from devkit.auth.jwt import UNLIMITED, Identity, encode, identity_from_seed
+from devkit.auth.jwt import UNLIMITED, Claims, Identity, encode, identity_from_seed
 from devkit.auth.permissions import MIB, jetstream_limits
 from devkit.controlplane_twin.bodies import AccountJwtSettings, UserJwtSettings
 from devkit.controlplane_twin.records import AccountRecord
@@ -19,7 +19,7 @@ reserves every account's storage against its own 1 GB of disk and 256 MB of memo
 stack's own account, 28 such accounts fit."""
 
 
-def account_limits(requested: dict[str, Any] | None) -> dict[str, Any]:
+def account_limits(requested: Claims | None) -> Claims:
     return dict(requested) if requested else {"tiered_limits": {"R1": DEFAULT_R1_LIMITS}}
 
 
@@ -32,7 +32,7 @@ USER_CLAIMS = (
 """User JWT settings that go into the claim as they are; subs, data and payload default to -1."""
 
 
-def account_settings(settings: AccountJwtSettings | None) -> dict[str, Any]:
+def account_settings(settings: AccountJwtSettings | None) -> Claims:
     if settings is None:
         return {}
     return settings.model_dump(include=set(ACCOUNT_CLAIMS), exclude_none=True)
@@ -41,7 +41,7 @@ def account_settings(settings: AccountJwtSettings | None) -> dict[str, Any]:
 def account_jwt(record: AccountRecord, operator: Identity) -> str:
     account = identity_from_seed(record.seed)
     signing_key = identity_from_seed(record.signing_key_group.seed)
-    nats: dict[str, Any] = {
+    nats: Claims = {
         "type": "account",
         "version": 2,
         "limits": {**UNLIMITED, **record.limits},
@@ -64,7 +64,7 @@ def user_jwt(
     expires_at: int | None,
 ) -> str:
     """No pub or sub permission means the whole account, as in the cloud."""
-    nats: dict[str, Any] = {
+    nats: Claims = {
         "type": "user",
         "version": 2,
         "subs": -1 if settings.subs is None else settings.subs,
@@ -73,7 +73,7 @@ def user_jwt(
         "issuer_account": identity_from_seed(account.seed).public_key,
     }
     nats.update(settings.model_dump(include=set(USER_CLAIMS), exclude_none=True))
-    claims: dict[str, Any] = {"sub": user.public_key, "name": name, "nats": nats}
+    claims: Claims = {"sub": user.public_key, "name": name, "nats": nats}
     if expires_at is not None:
         claims["exp"] = expires_at
     return encode(claims, identity_from_seed(account.signing_key_group.seed))

@@ -15,6 +15,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from devkit.auth.jwt import identity_from_seed
+from devkit.controlplane.models import JetStreamAccountStats, KvBucket, StreamInfo
 from devkit.controlplane_twin import views
 from devkit.controlplane_twin.bodies import NOT_EMULATED_BUCKET_FIELDS, KvBucketConfig, StreamConfig
 from devkit.controlplane_twin.errors import TwinError
@@ -29,6 +30,7 @@ from devkit.controlplane_twin.records import (
 from devkit.controlplane_twin.server_side import (
     JETSTREAM_NOT_ENABLED,
     JetStreamError,
+    ServerAnswer,
     ServerSide,
     ServerSideError,
 )
@@ -57,14 +59,14 @@ NANOSECONDS_PER_S = 1_000_000_000
 KV_DUPLICATE_WINDOW_NS = 120 * NANOSECONDS_PER_S
 
 
-def bucket_stream(config: KvBucketConfig) -> dict[str, Any]:
+def bucket_stream(config: KvBucketConfig) -> dict[str, object]:
     """The stream a key-value bucket is, by JetStream's conventions (as the NATS clients make
     it), with every setting of the request applied."""
     for field in NOT_EMULATED_BUCKET_FIELDS:
         if getattr(config, field) is not None:
             raise TwinError(400, f"{field}: the twin does not emulate a bucket's {field}")
     max_age = config.max_age or 0
-    stream: dict[str, Any] = {
+    stream: dict[str, object] = {
         "name": KV_PREFIX + config.bucket,
         "subjects": [f"$KV.{config.bucket}.>"],
         "retention": "limits",
@@ -114,7 +116,7 @@ class JetStreamDesk:
         except ServerSideError as error:
             raise TwinError(error.status, error.message) from None
 
-    async def _call(self, account: AccountRecord, subject: str, body: Any = None) -> dict[str, Any]:
+    async def _call(self, account: AccountRecord, subject: str, body: Any = None) -> ServerAnswer:
         try:
             return await self._server.jetstream(await self._connection(account), subject, body)
         except JetStreamError as error:
@@ -135,11 +137,6 @@ class JetStreamDesk:
         self._records.jetstream[record.id] = record
         self._save()
         return record
-
-    def _document(self, record: JetStreamRecord, info: dict[str, Any]) -> dict[str, Any]:
-        if record.kind == "kv-bucket":
-            return views.document(views.kv_bucket(record.id, record.name, info))
-        return views.document(views.stream(record.id, info))
 
     async def _names(self, account: AccountRecord) -> list[str]:
         try:
@@ -170,7 +167,7 @@ class JetStreamDesk:
                 await asyncio.sleep(ENABLED_RECHECK_S)
         return False
 
-    async def stats(self, account: AccountRecord) -> dict[str, Any]:
+    async def stats(self, account: AccountRecord) -> JetStreamAccountStats:
         try:
             info = await self._server.jetstream(await self._connection(account), "INFO")
         except JetStreamError as error:
@@ -181,34 +178,48 @@ class JetStreamDesk:
             raise TwinError(error.status, error.message) from None
         return views.account_stats(info)
 
-    async def list(self, account: AccountRecord, kind: str) -> list[dict[str, Any]]:
+    async def _infos(
+        self, account: AccountRecord, kind: str
+    ) -> list[tuple[JetStreamRecord, ServerAnswer]]:
+        """Each of the account's streams of `kind`, with the server's STREAM.INFO of it."""
         found = []
         for stream_name in sorted(await self._names(account)):
             if kind_of(stream_name) != kind:
                 continue
             name = stream_name.removeprefix(KV_PREFIX) if kind == "kv-bucket" else stream_name
             info = await self._call(account, f"STREAM.INFO.{stream_name}")
-            found.append(self._document(self._record(account, name, kind), info))
+            found.append((self._record(account, name, kind), info))
         return found
+
+    async def buckets(self, account: AccountRecord) -> list[KvBucket]:
+        found = await self._infos(account, "kv-bucket")
+        return [views.kv_bucket(record.id, record.name, info) for record, info in found]
+
+    async def streams(self, account: AccountRecord) -> list[StreamInfo]:
+        return [
+            views.stream(record.id, info) for record, info in await self._infos(account, "stream")
+        ]
 
     async def _refuse_existing(self, account: AccountRecord, name: str, kind: str) -> None:
         """JetStream takes an identical create as a no-op; the API refuses a second one."""
         if stream_name_of(name, kind) in await self._names(account):
             raise TwinError(400, f"a {kind} named {name} already exists in this account")
 
-    async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> dict[str, Any]:
+    async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> KvBucket:
         stream = bucket_stream(config)
-        async with self._locks.of("jetstream", account.id, stream["name"]):
+        stream_name = stream_name_of(config.bucket, "kv-bucket")
+        async with self._locks.of("jetstream", account.id, stream_name):
             await self._refuse_existing(account, config.bucket, "kv-bucket")
-            info = await self._call(account, f"STREAM.CREATE.{stream['name']}", stream)
-            return self._document(self._record(account, config.bucket, "kv-bucket"), info)
+            info = await self._call(account, f"STREAM.CREATE.{stream_name}", stream)
+            record = self._record(account, config.bucket, "kv-bucket")
+            return views.kv_bucket(record.id, record.name, info)
 
-    async def create_stream(self, account: AccountRecord, config: StreamConfig) -> dict[str, Any]:
+    async def create_stream(self, account: AccountRecord, config: StreamConfig) -> StreamInfo:
         async with self._locks.of("jetstream", account.id, config.name):
             await self._refuse_existing(account, config.name, "stream")
             body = config.model_dump(exclude_none=True)
             info = await self._call(account, f"STREAM.CREATE.{config.name}", body)
-            return self._document(self._record(account, config.name, "stream"), info)
+            return views.stream(self._record(account, config.name, "stream").id, info)
 
     def _find(self, item_id: str, kind: str) -> tuple[JetStreamRecord, AccountRecord]:
         record = self._records.jetstream.get(item_id)
@@ -216,10 +227,18 @@ class JetStreamDesk:
             raise TwinError(404, f"no {kind} {item_id}")
         return record, self._records.accounts[record.account_id]
 
-    async def view(self, item_id: str, kind: str) -> dict[str, Any]:
+    async def _info(self, item_id: str, kind: str) -> tuple[JetStreamRecord, ServerAnswer]:
         record, account = self._find(item_id, kind)
         info = await self._call(account, f"STREAM.INFO.{stream_name_of(record.name, kind)}")
-        return self._document(record, info)
+        return record, info
+
+    async def bucket(self, item_id: str) -> KvBucket:
+        record, info = await self._info(item_id, "kv-bucket")
+        return views.kv_bucket(record.id, record.name, info)
+
+    async def stream(self, item_id: str) -> StreamInfo:
+        record, info = await self._info(item_id, "stream")
+        return views.stream(record.id, info)
 
     async def delete(self, item_id: str, kind: str) -> None:
         record, account = self._find(item_id, kind)

@@ -11,8 +11,8 @@ import string
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from devkit.auth.jwt import Claims
 from devkit.auth.private_files import write_private
 from devkit.auth.security import twin_gateway_tokens_path
 
@@ -42,7 +42,7 @@ class AccountRecord:
     name: str
     seed: str
     created: str
-    limits: dict[str, Any]
+    limits: Claims
     description: str
     user_jwt_expires_in_secs: int
     signing_key_group: SigningKeyGroupRecord
@@ -50,7 +50,7 @@ class AccountRecord:
     """The twin's own user in the account, for its JetStream calls; never listed."""
     revocations: dict[str, int] = field(default_factory=dict)
     jwt: str = ""
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Claims = field(default_factory=dict)
     """The rest of the JWT settings asked for (tags, info_url, authorization, mappings)."""
 
 
@@ -62,7 +62,7 @@ class UserRecord:
     seed: str
     created: str
     jwt: str
-    jwt_settings: dict[str, Any]
+    jwt_settings: Claims
     jwt_expires_in_secs: int
 
 

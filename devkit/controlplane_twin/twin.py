@@ -12,16 +12,18 @@ import contextlib
 import json
 import secrets
 import time
-from typing import Any
 
 from devkit.auth.jwt import Identity, format_creds, identity_from_seed, new_identity
 from devkit.auth.private_files import write_private
 from devkit.auth.security import GATEWAY_TOKEN_PREFIX
+from devkit.controlplane import models
 from devkit.controlplane_twin import capacity, claims, views
 from devkit.controlplane_twin.bodies import (
     NOT_EMULATED_ACCOUNT_FIELDS,
     AccountCreateRequest,
+    KvBucketConfig,
     NatsUserCreateRequest,
+    StreamConfig,
     UserJwtSettings,
 )
 from devkit.controlplane_twin.errors import TwinError
@@ -96,34 +98,34 @@ class ControlPlaneTwin:
 
     # Teams, systems, accounts
 
-    def team(self, team_id: str | None = None) -> dict[str, Any]:
+    def team(self, team_id: str | None = None) -> models.Team:
         if team_id is not None and team_id != self.records.team_id:
             raise TwinError(404, f"no team {team_id}")
-        return views.document(views.team(self.records))
+        return views.team(self.records)
 
-    def systems(self, team_id: str) -> list[dict[str, Any]]:
+    def systems(self, team_id: str) -> list[models.System]:
         self.team(team_id)
         return [self.system(self.records.system_id)]
 
-    def system(self, system_id: str) -> dict[str, Any]:
+    def system(self, system_id: str) -> models.System:
         self._system(system_id)
-        return views.document(views.system(self.records, self.nats_url))
+        return views.system(self.records, self.nats_url)
 
-    def accounts(self, system_id: str) -> list[dict[str, Any]]:
+    def accounts(self, system_id: str) -> list[models.Account]:
         self._system(system_id)
         return [self.account(account_id) for account_id in self.records.accounts]
 
-    def account(self, account_id: str) -> dict[str, Any]:
+    def account(self, account_id: str) -> models.Account:
         record = self._account(account_id)
-        return views.document(views.account(self.records, record, self.nats_url))
+        return views.account(self.records, record, self.nats_url)
 
-    async def create_account(self, system_id: str, request: AccountCreateRequest) -> dict[str, Any]:
+    async def create_account(self, system_id: str, request: AccountCreateRequest) -> models.Account:
         self._system(system_id)
         _refuse_not_emulated(request)
         async with self.locks.of("account", system_id, request.name):
             return await self._create_account(request)
 
-    async def _create_account(self, request: AccountCreateRequest) -> dict[str, Any]:
+    async def _create_account(self, request: AccountCreateRequest) -> models.Account:
         name = request.name
         if self.records.account_named(name) is not None:
             raise TwinError(400, f"an account named {name} already exists in this system")
@@ -187,23 +189,23 @@ class ControlPlaneTwin:
         del self.records.accounts[account_id]
         self.save()
 
-    async def account_stats(self, account_id: str) -> dict[str, Any]:
+    async def account_stats(self, account_id: str) -> models.JetStreamAccountStats:
         return await self.jetstream.stats(self._account(account_id))
 
-    def signing_key_groups(self, account_id: str) -> list[dict[str, Any]]:
-        return [views.document(views.signing_key_group(self._account(account_id)))]
+    def signing_key_groups(self, account_id: str) -> list[models.SigningKeyGroup]:
+        return [views.signing_key_group(self._account(account_id))]
 
     # NATS users
 
-    def users(self, account_id: str) -> list[dict[str, Any]]:
+    def users(self, account_id: str) -> list[models.NatsUser]:
         self._account(account_id)
         return [self.user(user.id) for user in self.records.users_of(account_id)]
 
-    def user(self, user_id: str) -> dict[str, Any]:
+    def user(self, user_id: str) -> models.NatsUser:
         record = self._user(user_id)
-        return views.document(views.user(self.records, record, self.nats_url))
+        return views.user(self.records, record, self.nats_url)
 
-    async def create_user(self, account_id: str, request: NatsUserCreateRequest) -> dict[str, Any]:
+    async def create_user(self, account_id: str, request: NatsUserCreateRequest) -> models.NatsUser:
         account = self._account(account_id)
         name = request.name
         if request.sk_group_id != account.signing_key_group.id:
@@ -272,23 +274,23 @@ class ControlPlaneTwin:
 
     # JetStream, through the desk
 
-    async def kv_buckets(self, account_id: str) -> list[dict[str, Any]]:
-        return await self.jetstream.list(self._account(account_id), "kv-bucket")
+    async def kv_buckets(self, account_id: str) -> list[models.KvBucket]:
+        return await self.jetstream.buckets(self._account(account_id))
 
-    async def streams(self, account_id: str) -> list[dict[str, Any]]:
-        return await self.jetstream.list(self._account(account_id), "stream")
+    async def streams(self, account_id: str) -> list[models.StreamInfo]:
+        return await self.jetstream.streams(self._account(account_id))
 
-    async def create_kv_bucket(self, account_id: str, config: Any) -> dict[str, Any]:
+    async def create_kv_bucket(self, account_id: str, config: KvBucketConfig) -> models.KvBucket:
         return await self.jetstream.create_bucket(self._account(account_id), config)
 
-    async def create_stream(self, account_id: str, config: Any) -> dict[str, Any]:
+    async def create_stream(self, account_id: str, config: StreamConfig) -> models.StreamInfo:
         return await self.jetstream.create_stream(self._account(account_id), config)
 
-    async def kv_bucket(self, bucket_id: str) -> dict[str, Any]:
-        return await self.jetstream.view(bucket_id, "kv-bucket")
+    async def kv_bucket(self, bucket_id: str) -> models.KvBucket:
+        return await self.jetstream.bucket(bucket_id)
 
-    async def stream(self, stream_id: str) -> dict[str, Any]:
-        return await self.jetstream.view(stream_id, "stream")
+    async def stream(self, stream_id: str) -> models.StreamInfo:
+        return await self.jetstream.stream(stream_id)
 
     async def delete_jetstream(self, item_id: str, kind: str) -> None:
         await self.jetstream.delete(item_id, kind)

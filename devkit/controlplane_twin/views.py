@@ -7,12 +7,16 @@ cannot read fails here first.
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import JsonValue
 
 from devkit.auth.jwt import decode_claims, identity_from_seed
 from devkit.controlplane.models import (
     Account,
     AccountInfo,
+    JetStreamAccountLimits,
+    JetStreamAccountStats,
+    JetStreamApiStats,
+    JetStreamTier,
     KvBucket,
     KvBucketConfig,
     NatsUser,
@@ -25,16 +29,12 @@ from devkit.controlplane.models import (
 )
 from devkit.controlplane_twin import published
 from devkit.controlplane_twin.records import AccountRecord, Records, UserRecord
+from devkit.controlplane_twin.server_side import ServerAnswer
 
 TEAM_NAME = "local"
 SYSTEM_NAME = "local"
 JETSTREAM_TIERS = ["R1"]
 """One local server: streams and buckets of one replica, the tier cloud-up reads."""
-
-
-def document(model: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
-    return dumped
 
 
 def team_info(records: Records) -> TeamInfo:
@@ -108,7 +108,11 @@ def account(records: Records, record: AccountRecord, nats_url: str) -> Account:
             "description": record.description,
             "limits": record.limits,
             **record.settings,
-            **({"revocations": record.revocations} if record.revocations else {}),
+            **(
+                {"revocations": dict[str, JsonValue](record.revocations)}
+                if record.revocations
+                else {}
+            ),
         },
     )
 
@@ -145,7 +149,7 @@ def user(records: Records, record: UserRecord, nats_url: str) -> NatsUser:
     )
 
 
-def kv_bucket(bucket_id: str, bucket: str, stream: dict[str, Any]) -> KvBucket:
+def kv_bucket(bucket_id: str, bucket: str, stream: ServerAnswer) -> KvBucket:
     """From the server's STREAM.INFO of `KV_<bucket>`: the bucket's settings, in the API's names."""
     config, state = stream["config"], stream["state"]
     return KvBucket(
@@ -168,11 +172,11 @@ def kv_bucket(bucket_id: str, bucket: str, stream: dict[str, Any]) -> KvBucket:
     )
 
 
-def declared(found: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+def declared(found: ServerAnswer, fields: frozenset[str]) -> dict[str, object]:
     return {key: value for key, value in found.items() if key in fields}
 
 
-def stream(stream_id: str, info: dict[str, Any], kind: str = "stream") -> StreamInfo:
+def stream(stream_id: str, info: ServerAnswer, kind: str = "stream") -> StreamInfo:
     """The server's STREAM.INFO answer in the API's JSStreamInfoResponse shape: only what the
     document declares (not the JetStream API's own wrapper, nor settings it does not list)."""
     shown = declared(info, published.STREAM_INFO_FIELDS)
@@ -186,33 +190,33 @@ def stream(stream_id: str, info: dict[str, Any], kind: str = "stream") -> Stream
 
 
 _TIER_FIELDS = ("consumers", "memory", "reserved_memory", "reserved_storage", "storage", "streams")
+_API_FIELDS = ("errors", "inflight", "level", "total")
 _LIMIT_FIELDS = (
     "max_ack_pending", "max_consumers", "max_memory", "max_storage", "max_streams",
     "memory_max_stream_bytes", "storage_max_stream_bytes",
 )  # fmt: skip
 
 
-def _tier(found: dict[str, Any]) -> dict[str, Any]:
+def _tier(found: ServerAnswer) -> JetStreamTier:
     limits = found.get("limits") or {}
-    return {
+    return JetStreamTier(
         **{key: max(0, int(found.get(key) or 0)) for key in _TIER_FIELDS},
-        "limits": {
+        limits=JetStreamAccountLimits(
             **{key: int(limits.get(key) or 0) for key in _LIMIT_FIELDS},
-            "max_bytes_required": bool(limits.get("max_bytes_required")),
-        },
-    }
+            max_bytes_required=bool(limits.get("max_bytes_required")),
+        ),
+    )
 
 
-def account_stats(info: dict[str, Any]) -> dict[str, Any]:
+def account_stats(info: ServerAnswer) -> JetStreamAccountStats:
     """JetStreamAccountStats from the server's `$JS.API.INFO` answer (all zero without
-    JetStream): the account's totals under `JetStreamTier`, as the Go struct it mirrors."""
+    JetStream)."""
     api = info.get("api") or {}
-    stats: dict[str, Any] = {
-        "JetStreamTier": _tier(info),
-        "api": {key: int(api.get(key) or 0) for key in ("errors", "inflight", "level", "total")},
-    }
-    if info.get("tiers"):
-        stats["tiers"] = {name: _tier(tier) for name, tier in info["tiers"].items()}
-    if info.get("domain"):
-        stats["domain"] = info["domain"]
-    return stats
+    return JetStreamAccountStats(
+        JetStreamTier=_tier(info),
+        api=JetStreamApiStats(**{key: int(api.get(key) or 0) for key in _API_FIELDS}),
+        tiers={name: _tier(tier) for name, tier in info["tiers"].items()}
+        if info.get("tiers")
+        else None,
+        domain=info.get("domain") or None,
+    )

@@ -12,12 +12,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Final
 
-from nats.aio.client import Client
+from nats.errors import Error as NatsError
 
 from devkit.gateway.permissions import UserPermissions
 from devkit.gateway.tokens import TokenHolder
 from devkit.gateway.verdicts import Verdicts
-from service.connection import ONE_PASS, flush_in_order, open_connection
+from service.connection import ONE_PASS, LatePongClient, flush_in_order, open_connection
 
 log = logging.getLogger(__name__)
 
@@ -30,38 +30,32 @@ class ConnectionLostError(Exception):
     """The user's connection stopped working during a call; the next call gets a new one."""
 
 
-def is_reading(nc: Client) -> bool:
-    """nats-py's read loop is alive. When it dies (an exception in a callback it runs), the
-    client still says "connected", and its flush returns at once without a PONG: a flush then
-    proves nothing, and no reply or -ERR is ever read again."""
-    reading = nc._reading_task
-    return reading is not None and not reading.done()
-
-
-def state_of(nc: Client) -> str:
+def state_of(nc: LatePongClient) -> str:
     """What a caller would see: `connected` only when calls can be answered."""
     if nc.is_closed:
         return "closed"
     if nc.is_reconnecting or not nc.is_connected:
         return "reconnecting"
-    if not is_reading(nc):
+    if not nc.reading:
         return "read loop stopped"
     return "connected"
 
 
-async def confirmed_flush(nc: Client) -> None:
+async def confirmed_flush(nc: LatePongClient) -> None:
     """The server has read everything sent before, and any -ERR for it has been read: the
-    PONGs came through a live read loop (see is_reading)."""
-    if not is_reading(nc):
+    PONGs came through a live read loop. When the read loop dies (an exception in a callback
+    it runs), the client still says "connected" and its flush returns at once without a PONG:
+    a flush then proves nothing, and no reply or -ERR is ever read again."""
+    if not nc.reading:
         raise ConnectionLostError
     await flush_in_order(nc, seconds=PATIENT_FLUSH_S)
-    if not is_reading(nc):
+    if not nc.reading:
         raise ConnectionLostError
 
 
 @dataclass
 class UserConnection:
-    nc: Client
+    nc: LatePongClient
     verdicts: Verdicts
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when nats-py gives the connection up for good (the server closed it, or refused the
@@ -134,7 +128,7 @@ class UserConnections:
         if not connection.nc.is_closed:
             try:
                 await asyncio.wait_for(connection.nc.close(), 2)
-            except Exception as error:
+            except (NatsError, OSError, TimeoutError) as error:
                 log.warning("gateway.close_failed %s", type(error).__name__)
 
     def states(self) -> dict[str, str]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from devkit.auth.jwt import decode_claims
+from devkit.auth.jwt import Claims, decode_claims
 from service.credentials import private_inbox_prefix
 
 _USER_JWT = re.compile(r"-----BEGIN NATS USER JWT-----\s*(\S+)\s*------END NATS USER JWT------")
@@ -26,7 +25,7 @@ class UserPermissions:
     subscribe_deny: tuple[str, ...] = ()
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> UserPermissions:
+    def from_claims(cls, claims: Claims) -> UserPermissions:
         nats = claims.get("nats") or {}
 
         def listed(kind: str, verdict: str) -> tuple[str, ...]:

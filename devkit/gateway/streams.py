@@ -19,6 +19,7 @@ import orjson
 from aiohttp import web
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 
 from devkit import platform_names
 from devkit.gateway.callers import TOKENS, query_value, token_of
@@ -124,7 +125,7 @@ async def subscribe(request: web.Request, connection: UserConnection) -> web.Str
     except (ConnectionResetError, ConnectionError):
         pass  # the caller went away
     finally:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(NatsError, OSError):  # the connection closed or is draining
             await subscription.unsubscribe()
     return response
 
