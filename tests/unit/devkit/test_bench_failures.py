@@ -41,7 +41,9 @@ async def test_a_gateway_that_answers_500_counts_failed_calls() -> None:
     app = web.Application()
     app.router.add_post("/v1/nats/subjects/{subject}", refuse)
     async with TestServer(app, host="127.0.0.1", port=0) as server:
-        target = ServiceAddress(url=str(server.make_url("")).rstrip("/"), creds=None, http_token="t")
+        target = ServiceAddress(
+            url=str(server.make_url("")).rstrip("/"), creds=None, http_token="t"
+        )
         result = await run(target)
     assert (result.failed, result.ok, result.timeouts) == (4, 0, 0)
 
@@ -54,7 +56,9 @@ async def test_a_gateway_that_never_answers_counts_timeouts() -> None:
     app = web.Application()
     app.router.add_post("/v1/nats/subjects/{subject}", hold)
     async with TestServer(app, host="127.0.0.1", port=0) as server:
-        target = ServiceAddress(url=str(server.make_url("")).rstrip("/"), creds=None, http_token="t")
+        target = ServiceAddress(
+            url=str(server.make_url("")).rstrip("/"), creds=None, http_token="t"
+        )
         held = job(target, requests=2)
         result = await load._load(replace(held, timeout_s=0.01), lambda: None)
     assert (result.timeouts, result.failed) == (2, 0)
