@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from service import names
+from devkit.stack.config import StackConfig
 from tests.support.commands import ROOT, invoke, stack_environment
 
 pytestmark = pytest.mark.integration
@@ -27,11 +27,14 @@ ANY_LINES = "..."
 NUMBERS = {"<pid>": r"\d+", "<n>": r"-?\d+"}
 PLACEHOLDER = re.compile(r"<[A-Za-z][\w .-]*>")
 STACK_PORTS = {
-    "STACK_NATS_PORT": names.NATS_PORT,
-    "STACK_NATS_MONITOR_PORT": names.NATS_MONITOR_PORT,
-    "STACK_DYNAMODB_PORT": names.DYNAMODB_PORT,
-    "STACK_GATEWAY_PORT": names.GATEWAY_PORT,
-    "STACK_CONTROLPLANE_PORT": names.CONTROLPLANE_PORT,
+    f"STACK_{field.upper()}": int(StackConfig.model_fields[field].default)
+    for field in (
+        "nats_port",
+        "nats_monitor_port",
+        "dynamodb_port",
+        "gateway_port",
+        "controlplane_port",
+    )
 }
 """The ports the test's stack uses in place of the defaults the README shows."""
 
