@@ -22,6 +22,14 @@ from tests.support.commands import ROOT, invoke, stack_environment
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(scope="module", autouse=True)
+def once_per_suite(request: pytest.FixtureRequest) -> None:
+    """The README shows the native stack, and its blocks run against one, so the container pass would only repeat it (CI time)."""
+    if request.config.getoption("--stack") == "docker":
+        pytest.skip("the README's blocks run in the native pass")
+
+
 MARKER = "<!-- runnable -->"
 ANY_LINES = "..."
 NUMBERS = {"<pid>": r"\d+", "<n>": r"-?\d+"}
