@@ -1,4 +1,5 @@
-"""The README's runnable blocks, run against a fresh stack: what they show is what the tasks print.
+"""The documents' runnable blocks (the README's, docs/'s), run against a fresh stack: what they
+show is what the tasks print.
 
 A block marked `<!-- runnable -->` is a console block of `$ command` lines, each followed by the
 output it shows. Placeholders stand for what differs from run to run (`<pid>`, `<n>`, any other
@@ -138,7 +139,18 @@ def test_the_readme_has_runnable_blocks() -> None:
     assert all(steps for steps in blocks)
 
 
-def test_the_readme_runnable_blocks_print_what_they_show(tmp_path: Path) -> None:
+RUNNABLE = [
+    str(path.relative_to(ROOT))
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    if MARKER in path.read_text()
+]
+"""The documents with a runnable block, each run against a stack of its own."""
+SHOWN_CLOUD_DIR = "/path/to/clone/.cloud"
+"""Where the documents show `.cloud/` (the test's is a temporary folder)."""
+
+
+@pytest.mark.parametrize("document", RUNNABLE)
+def test_the_runnable_blocks_print_what_they_show(tmp_path: Path, document: str) -> None:
     """As the quick start leaves a reader: `invoke up` has run; then every block, in order."""
     env = {
         **stack_environment(tmp_path / "stack", "native"),
@@ -149,24 +161,23 @@ def test_the_readme_runnable_blocks_print_what_they_show(tmp_path: Path) -> None
     try:
         started = invoke(env, "up")
         assert started.returncode == 0, started.stdout + started.stderr
-        for steps in runnable_blocks((ROOT / "README.md").read_text()):
+        for steps in runnable_blocks((ROOT / document).read_text()):
             for step in steps:
                 ran = subprocess.run(
-                    ["/bin/bash", "-c", f"{step.command} 2>&1"],
+                    ["/bin/bash", "-c", step.command],
                     cwd=ROOT,
                     env=env,
-                    capture_output=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
                     text=True,
                     timeout=180,
                     check=False,
                 )
-                actual = as_shown(ran.stdout, env)
+                printed = ran.stdout.replace(env["CLOUD_DIR"], SHOWN_CLOUD_DIR)
                 shown = "\n".join(step.expected)
-                assert ran.returncode == 0, (
-                    f"$ {step.command} exited {ran.returncode}:\n{ran.stdout}"
-                )
-                assert output_matches(step.expected, actual), (
-                    f"$ {step.command} printed:\n{ran.stdout}\nthe README shows:\n{shown}"
+                assert ran.returncode == 0, f"$ {step.command} exited {ran.returncode}:\n{printed}"
+                assert output_matches(step.expected, as_shown(printed, env)), (
+                    f"$ {step.command} printed:\n{printed}\n{document} shows:\n{shown}"
                 )
     finally:
         invoke(env, "down", "--wipe")
