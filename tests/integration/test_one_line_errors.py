@@ -37,6 +37,10 @@ def bare_interpreter(root: Path) -> Path:
     """This interpreter with the same packages, in a folder of its own: the Go tools the project's
     `.venv/bin` already holds are not beside it, so a task must build them."""
     base = Path(sys.prefix)
+    if not (base / "pyvenv.cfg").exists():
+        pytest.fail(
+            "run the tests from the project's virtual environment (pip install -e '.[dev]')"
+        )
     venv = root / "venv"
     (venv / "bin").mkdir(parents=True)
     shutil.copy(base / "pyvenv.cfg", venv / "pyvenv.cfg")
