@@ -11,7 +11,7 @@ from nats.errors import NoRespondersError, TimeoutError
 from service import names
 from service.connection import ONE_PASS, failure_reason, open_connection
 from service.credentials import inbox_prefix_of
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 from service.protocol import Reply, decode_reply, encode_request, timeout_headers
 
 TIMEOUT = "timeout"

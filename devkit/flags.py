@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 
 class FlagError(OperatorError):

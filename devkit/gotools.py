@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 
 class GoToolError(OperatorError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 COMPOSE_FILE: Final = ROOT / "compose" / "docker-compose.yml"

@@ -9,7 +9,7 @@ from pathlib import Path
 from devkit.auth.natscli import NATS_CLI
 from devkit.chaos.toxiproxy import TOXIPROXY
 from devkit.gotools import ensure_tool
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 PATHS = "service devkit tests tasks.py"
 
@@ -19,11 +19,14 @@ class SuiteError(OperatorError):
 
 
 def check_commands(python: str = sys.executable) -> list[str]:
-    """Lint, format, strict types, and the import contracts (the layering)."""
+    """Lint, format, strict types, the largest modules (a report), the image's dependencies
+    (derived from pyproject), and the import contracts (the layering)."""
     return [
         f"{python} -m ruff check {PATHS}",
         f"{python} -m ruff format --check {PATHS}",
         f"{python} -m mypy",
+        f"{python} -m devkit.module_sizes",
+        f"{python} -m devkit.image_imports",
         str(Path(python).parent / "lint-imports"),
     ]
 

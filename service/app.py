@@ -19,10 +19,11 @@ from service.connection import connect, load_credentials
 from service.credentials import UserCredentials
 from service.discovery import ServiceIdentity, new_service_id
 from service.events import EventRecorder
-from service.faults import OperatorError, ServiceFault, exit_on_operator_error
+from service.faults import ServiceFault
 from service.health import HealthReporter
 from service.logs import configure_logging
 from service.micro import Endpoint, MicroService
+from service.operator_errors import OperatorError, exit_on_operator_error
 from service.seeding import Seeder
 from service.settings import Settings, load_settings
 from service.store import DynamoStore, open_dynamodb

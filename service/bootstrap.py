@@ -20,8 +20,10 @@ from nats.js.kv import KeyValue
 
 from service import names
 from service.connection import connect, load_credentials
-from service.faults import OperatorError, ServiceFault, exit_on_operator_error
+from service.faults import ServiceFault
+from service.jetstream_specs import StreamSpec, config_bucket, event_stream
 from service.logs import configure_logging
+from service.operator_errors import OperatorError, exit_on_operator_error
 from service.settings import Settings, load_settings
 from service.store import DynamoStore, open_dynamodb
 
@@ -32,19 +34,25 @@ class BootstrapError(OperatorError):
     """Bootstrap cannot finish: something we must not change differs, or a dependency fails."""
 
 
-def desired_stream(replicas: int, max_bytes: int = names.STREAM_MAX_BYTES) -> StreamConfig:
+def stream_config(spec: StreamSpec) -> StreamConfig:
+    """The spec as nats-py's (and the server's JSON) stream configuration."""
     return StreamConfig(
-        name=names.STREAM_NAME,
-        description="One event per answered customer.balance request",
-        subjects=list(names.STREAM_SUBJECTS),
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects),
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
-        max_age=names.STREAM_MAX_AGE_S,
-        max_bytes=max_bytes,
-        num_replicas=replicas,
-        duplicate_window=names.STREAM_DUPLICATE_WINDOW_S,
+        max_age=spec.max_age_s,
+        max_bytes=spec.max_bytes,
+        num_replicas=spec.replicas,
+        duplicate_window=spec.duplicate_window_s,
     )
+
+
+def desired_stream(replicas: int, max_bytes: int = names.STREAM_MAX_BYTES) -> StreamConfig:
+    """The event stream the service relies on, as the server describes a stream."""
+    return stream_config(event_stream(replicas, max_bytes))
 
 
 _COMPARED = ("subjects", "retention", "storage", "discard", "max_age", "max_bytes", "num_replicas")
@@ -94,31 +102,20 @@ async def ensure_stream(
     return StreamReport(created=False)
 
 
-def desired_bucket(replicas: int) -> dict[str, Any]:
-    """The `config` bucket in the control-plane API's names (file storage)."""
-    return {
-        "bucket": names.KV_BUCKET,
-        "description": "Service coordination: seed markers",
-        "history": 1,
-        "max_bytes": names.KV_MAX_BYTES,
-        "num_replicas": replicas,
-    }
-
-
 async def ensure_bucket(js: JetStreamContext, replicas: int) -> KeyValue:
     """Open `config`; create it only when missing (nats-py's create differs from the CLI's)."""
     try:
         return await js.key_value(names.KV_BUCKET)
     except BucketNotFoundError:
         pass
-    wanted = desired_bucket(replicas)
+    wanted = config_bucket(replicas)
     await js.create_key_value(
-        bucket=wanted["bucket"],
-        description=wanted["description"],
-        history=wanted["history"],
-        max_bytes=wanted["max_bytes"],
+        bucket=wanted.name,
+        description=wanted.description,
+        history=wanted.history,
+        max_bytes=wanted.max_bytes,
         storage=StorageType.FILE,
-        replicas=wanted["num_replicas"],
+        replicas=wanted.replicas,
     )
     log.info("bootstrap.bucket_created", extra={"bucket": names.KV_BUCKET})
     return await js.key_value(names.KV_BUCKET)

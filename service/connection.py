@@ -16,7 +16,7 @@ from service.credentials import (
     decode_base64_credentials,
     read_credentials_file,
 )
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 _JWT_BLOCK = re.compile(
     r"-----BEGIN NATS USER JWT-----\s*\n\s*(?P<jwt>[^\s]+)\s*\n\s*-*END NATS USER JWT-*"

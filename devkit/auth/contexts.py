@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devkit import platform_names
 from devkit.auth.private_files import write_private
 from devkit.flags import FlagError
 from service import names
 from service.credentials import CredentialsError, inbox_prefix_of, read_credentials_file
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 MARK = "written by `invoke context` (nats-customer-balance)"
 LOCAL_SERVICE = "local-service"
@@ -196,7 +197,7 @@ def cloud_contexts(service_creds: Path | None, client_creds: Path | None) -> lis
         except CredentialsError as error:
             raise ContextError(f"{name}: {error}") from None
         contexts.append(
-            Context(name, names.CLOUD_NATS_URL, creds, f"Synadia Cloud as the {who} user")
+            Context(name, platform_names.CLOUD_NATS_URL, creds, f"Synadia Cloud as the {who} user")
         )
     return contexts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from devkit import platform_names
 from devkit.auth.jwt import Permissions
 from service import names
 
@@ -29,12 +30,12 @@ SERVICE_PERMISSIONS: Final = Permissions(
         f"{_JS}.STREAM.MSG.GET.{_KV_STREAM}",
         f"{_JS}.DIRECT.GET.{_KV_STREAM}.>",
         f"$KV.{names.KV_BUCKET}.{names.SEED_KEY_PREFIX}>",
-        _inbox(names.SERVICE_USER),
+        _inbox(platform_names.SERVICE_USER),
     ),
     subscribe=(
         f"{names.REQUEST_SUBJECT} {names.QUEUE_GROUP}",
         "$SRV.>",
-        _inbox(names.SERVICE_USER),
+        _inbox(platform_names.SERVICE_USER),
     ),
     allow_responses=True,
 )
@@ -45,7 +46,7 @@ subject, once); the service itself refuses reply subjects that are not inboxes
 
 CLIENT_PERMISSIONS: Final = Permissions(
     publish=(names.REQUEST_SUBJECT, "$SRV.>"),
-    subscribe=(_inbox(names.CLIENT_USER),),
+    subscribe=(_inbox(platform_names.CLIENT_USER),),
 )
 """Ask for balances and discover the service, with replies in its own inbox; nothing else (no
 impersonation, no KV, no streams, nobody else's replies)."""
@@ -65,22 +66,22 @@ READER_PERMISSIONS: Final = Permissions(
         f"{_JS}.CONSUMER.NAMES.{_EVENTS}",
         f"$JS.ACK.{_EVENTS}.>",
     ),
-    subscribe=(_inbox(names.READER_USER),),
+    subscribe=(_inbox(platform_names.READER_USER),),
 )
 """The data platform's seat: its own pull consumers on the event stream, and acks; nothing else
 (no service subjects, no KV, no changes to the stream, no direct reads of stored messages)."""
 
 USERS: Final = {
-    names.SERVICE_USER: SERVICE_PERMISSIONS,
-    names.CLIENT_USER: CLIENT_PERMISSIONS,
-    names.READER_USER: READER_PERMISSIONS,
+    platform_names.SERVICE_USER: SERVICE_PERMISSIONS,
+    platform_names.CLIENT_USER: CLIENT_PERMISSIONS,
+    platform_names.READER_USER: READER_PERMISSIONS,
 }
 """The users of the application account, locally and in the cloud, by name."""
 
 ADMIN_PERMISSIONS: Final = Permissions(publish=(">",), subscribe=(">",), allow_responses=True)
 """Everything in the local account: inspect and fix streams and buckets with the NATS CLI."""
 
-LOCAL_ONLY_USERS: Final = {names.ADMIN_USER: ADMIN_PERMISSIONS}
+LOCAL_ONLY_USERS: Final = {platform_names.ADMIN_USER: ADMIN_PERMISSIONS}
 """Users of the local stack only, never created in the cloud."""
 
 

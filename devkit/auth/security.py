@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from devkit import platform_names
 from devkit.auth.jwt import (
     Identity,
     account_claims,
@@ -23,7 +24,6 @@ from devkit.auth.jwt import (
 )
 from devkit.auth.permissions import JETSTREAM_R1_LIMITS, LOCAL_ONLY_USERS, USERS
 from devkit.auth.private_files import write_private
-from service import names
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class SecurityMaterial:
 
     @property
     def service_creds(self) -> Path:
-        return self.creds[names.SERVICE_USER]
+        return self.creds[platform_names.SERVICE_USER]
 
     @property
     def client_creds(self) -> Path:
-        return self.creds[names.CLIENT_USER]
+        return self.creds[platform_names.CLIENT_USER]
 
     def server_config(self, resolver_dir: PurePath | str) -> str:
         """The nats-server configuration block for operator mode.
@@ -132,7 +132,9 @@ def creds_path(root: Path, user: str) -> Path:
     return root / "creds" / f"{user}.creds"
 
 
-def ensure_security(root: Path, *, account: str = names.APP_ACCOUNT_NAME) -> SecurityMaterial:
+def ensure_security(
+    root: Path, *, account: str = platform_names.APP_ACCOUNT_NAME
+) -> SecurityMaterial:
     """Load the material under `root`, or generate it on first use."""
     keys_path = root / "security" / "keys.json"
     if keys_path.exists():
@@ -162,9 +164,11 @@ _ROLES = {
 
 def _issue(root: Path, ids: dict[str, Identity], account: str) -> SecurityMaterial:
     operator, system, application = ids["operator"], ids["system"], ids["application"]
-    operator_jwt = encode(operator_claims(operator, names.OPERATOR_NAME, system), operator)
+    operator_jwt = encode(operator_claims(operator, platform_names.OPERATOR_NAME, system), operator)
     account_jwts = {
-        system.public_key: encode(account_claims(system, names.SYSTEM_ACCOUNT_NAME), operator),
+        system.public_key: encode(
+            account_claims(system, platform_names.SYSTEM_ACCOUNT_NAME), operator
+        ),
         application.public_key: encode(
             account_claims(application, account, jetstream_r1=JETSTREAM_R1_LIMITS), operator
         ),

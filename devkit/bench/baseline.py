@@ -12,7 +12,7 @@ from nats.aio.msg import Msg
 from nats.nuid import NUID
 
 from devkit.bench.load import connect
-from devkit.bench.plan import Target
+from devkit.bench.plan import ServiceAddress
 from devkit.bench.report import BaselineFigures
 from service import names
 from service.connection import flush_in_order
@@ -91,7 +91,7 @@ async def batchgetitem_items_per_s(
         return await _rate(concurrency, duration_s, call)
 
 
-async def nats_echo_rps(target: Target, concurrency: int, duration_s: float) -> float:
+async def nats_echo_rps(target: ServiceAddress, concurrency: int, duration_s: float) -> float:
     """Round trips through the same server, with a responder that only says "ok".
 
     Uses a subject in the user's own inbox, which it may publish and subscribe to.
@@ -119,7 +119,11 @@ async def nats_echo_rps(target: Target, concurrency: int, duration_s: float) -> 
 
 
 async def measure(
-    settings: Settings, target: Target, ids: Sequence[str], concurrency: int, duration_s: float
+    settings: Settings,
+    target: ServiceAddress,
+    ids: Sequence[str],
+    concurrency: int,
+    duration_s: float,
 ) -> BaselineFigures:
     # Capacity, not the service's latency budget: let slow calls finish.
     settings = settings.model_copy(update={"ddb_call_timeout_s": 30.0})

@@ -17,7 +17,7 @@ from hdrh.histogram import HdrHistogram
 from nats.aio.client import Client
 from pydantic import BaseModel
 
-from devkit.bench.plan import BenchError, LoadPlan, Target, split
+from devkit.bench.plan import BenchError, LoadPlan, ServiceAddress, split
 from devkit.bench.transports import asking
 from devkit.caller import NO_RESPONDERS, TIMEOUT, CallError, connect_client
 from service.protocol import Reply, encode_request
@@ -40,7 +40,7 @@ class WorkerResult:
 
 @dataclass(frozen=True)
 class WorkerJob:
-    target: Target
+    target: ServiceAddress
     ids: tuple[str, ...]
     offset: int
     requests: int
@@ -56,7 +56,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def connect(target: Target, name: str) -> Client:
+async def connect(target: ServiceAddress, name: str) -> Client:
     try:
         return await connect_client(target.url, name=name, creds=target.creds, connect_timeout_s=5)
     except CallError as error:
@@ -198,7 +198,10 @@ class LoadResult:
 
 
 def run_load(
-    target: Target, plan: LoadPlan, *, on_progress: Callable[[int, float], None] | None = None
+    target: ServiceAddress,
+    plan: LoadPlan,
+    *,
+    on_progress: Callable[[int, float], None] | None = None,
 ) -> LoadResult:
     """Run the plan in `plan.clients` processes; `on_progress(done, elapsed_s)` while it runs."""
     if plan.requests < 1 or plan.concurrency < 1 or plan.clients < 1:

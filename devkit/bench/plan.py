@@ -1,4 +1,5 @@
-"""What a benchmark run is asked to do: the target and the load plan, validated before any I/O."""
+"""What a benchmark run is asked to do: the service's address and the load plan, validated
+before any I/O."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devkit.flags import FlagError
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 
 class BenchError(OperatorError):
@@ -14,7 +15,10 @@ class BenchError(OperatorError):
 
 
 @dataclass(frozen=True)
-class Target:
+class ServiceAddress:
+    """Where, and as whom, the benchmark reaches the service: a NATS URL and creds, or the HTTP
+    gateway and a token."""
+
     url: str
     creds: Path | None
     http_token: str | None = None

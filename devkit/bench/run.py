@@ -15,7 +15,7 @@ from devkit.auth.contexts import config_dir, read_context
 from devkit.bench.baseline import measure
 from devkit.bench.load import run_load
 from devkit.bench.options import BenchOptions
-from devkit.bench.plan import LoadPlan, Target
+from devkit.bench.plan import LoadPlan, ServiceAddress
 from devkit.bench.report import (
     BaselineFigures,
     BenchResult,
@@ -41,19 +41,19 @@ from devkit.stack.config import StackConfig, StackError
 from devkit.stack.lifecycle import up
 from devkit.stack.running import gateway_token
 from devkit.stack.state import StackState
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 from service.settings import Settings
 
 
 @dataclass(frozen=True)
 class BenchRequest:
-    target: Target
+    target: ServiceAddress
     plan: LoadPlan
     baseline_settings: Settings | None = None
     """Settings of the local stack's DynamoDB (for --baseline); None elsewhere."""
-    baseline_target: Target | None = None
+    baseline_target: ServiceAddress | None = None
     """Who may publish into its own inbox for the echo baseline (the local service user)."""
-    stats_target: Target | None = None
+    stats_target: ServiceAddress | None = None
     """Where `$SRV.STATS` is asked over NATS, when the load goes elsewhere (HTTP)."""
     local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)
     """Where each local component's CPU seconds are read from (processes or containers)."""
@@ -109,21 +109,23 @@ class BenchFailed(OperatorError):
     """More requests failed than --max-failures allows (the report was printed first)."""
 
 
-def choose_target(config: StackConfig, options: BenchOptions, environ: Mapping[str, str]) -> Target:
+def choose_target(
+    config: StackConfig, options: BenchOptions, environ: Mapping[str, str]
+) -> ServiceAddress:
     """A NATS CLI context, a URL with creds, or (by default) the local stack as the client user."""
     if options.context:
         found = read_context(config_dir(environ), options.context)
-        return Target(found.url, found.creds)
+        return ServiceAddress(found.url, found.creds)
     if options.server:
-        return Target(options.server, options.creds)
+        return ServiceAddress(options.server, options.creds)
     if not StackState.load(config.state_path).active:
         raise StackError(
             "the local stack is not running: start it with `invoke up` (or aim elsewhere with"
             " --context or --server)"
         )
     if options.http:
-        return Target(config.gateway_url, None, http_token=gateway_token(config, "client"))
-    return Target(config.nats_url, config.client_creds)
+        return ServiceAddress(config.gateway_url, None, http_token=gateway_token(config, "client"))
+    return ServiceAddress(config.nats_url, config.client_creds)
 
 
 def local_cpu(config: StackConfig) -> dict[str, CpuProbe]:
@@ -199,10 +201,12 @@ def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[s
                 target=target,
                 plan=options.plan,
                 baseline_settings=config.service_settings() if options.baseline else None,
-                baseline_target=Target(config.nats_url, config.service_creds)
+                baseline_target=ServiceAddress(config.nats_url, config.service_creds)
                 if options.baseline
                 else None,
-                stats_target=Target(config.nats_url, config.client_creds) if options.http else None,
+                stats_target=ServiceAddress(config.nats_url, config.client_creds)
+                if options.http
+                else None,
                 local_cpu=local_cpu(config) if options.local else {},
                 json_path=options.json_path if len(counts) == 1 else None,
                 context=run_context(config, local=options.local, options_http=options.http),

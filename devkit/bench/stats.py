@@ -12,7 +12,7 @@ from nats.aio.msg import Msg
 from pydantic import BaseModel, ValidationError
 
 from devkit.bench.load import connect
-from devkit.bench.plan import Target
+from devkit.bench.plan import ServiceAddress
 from service import names
 from service.discovery import EndpointStats, StatsResponse
 
@@ -31,7 +31,7 @@ class StatsDelta(BaseModel):
 
 
 async def service_stats(
-    target: Target, *, expect: int = 0, window_s: float = 0.5, patience_s: float = 10.0
+    target: ServiceAddress, *, expect: int = 0, window_s: float = 0.5, patience_s: float = 10.0
 ) -> dict[str, EndpointStats]:
     """Every instance's `$SRV.STATS` endpoint figures, by instance id.
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 from nats.errors import TimeoutError
 
-from devkit.bench.plan import BenchError, Target
+from devkit.bench.plan import BenchError, ServiceAddress
 from devkit.caller import NO_RESPONDERS, TIMEOUT, CallError, Outcome, ask_outcome, connect_client
 from service import names
 from service.protocol import decode_reply
@@ -19,7 +19,9 @@ HEADER_PREFIX = "NatsH-"
 
 
 @asynccontextmanager
-async def asking(target: Target, *, concurrency: int, timeout_s: float) -> AsyncIterator[Ask]:
+async def asking(
+    target: ServiceAddress, *, concurrency: int, timeout_s: float
+) -> AsyncIterator[Ask]:
     if target.http_token is not None:
         async with _over_http(target, concurrency=concurrency, timeout_s=timeout_s) as over_http:
             yield over_http
@@ -41,7 +43,9 @@ async def asking(target: Target, *, concurrency: int, timeout_s: float) -> Async
 
 
 @asynccontextmanager
-async def _over_http(target: Target, *, concurrency: int, timeout_s: float) -> AsyncIterator[Ask]:
+async def _over_http(
+    target: ServiceAddress, *, concurrency: int, timeout_s: float
+) -> AsyncIterator[Ask]:
     url = f"{target.url}/v1/nats/subjects/{names.REQUEST_SUBJECT}?timeout={int(timeout_s * 1000)}"
     headers = {"Authorization": target.http_token or "", "Accept": "text/plain"}
     connector = aiohttp.TCPConnector(limit=concurrency)

@@ -10,9 +10,9 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from devkit import flags
+from devkit import flags, platform_names
 from devkit.auth import contexts
-from devkit.cli import FriendlyTask
+from devkit.cli.friendly_task import FriendlyTask
 from devkit.cloud import accounts
 from devkit.cloud.ledger import CloudFiles, cloud_dir
 from devkit.cloud.provision import CloudUp
@@ -20,7 +20,6 @@ from devkit.cloud.session import api_url_for, choose_system, open_control_plane
 from devkit.cloud.teardown import cloud_down as cloud_down_run
 from devkit.controlplane.client import DEFAULT_API_URL, ControlPlane
 from devkit.stack.running import current_config
-from service import names
 
 API_HELP = {
     "api_url": f"the control-plane API (default {DEFAULT_API_URL}; `local` for the local twin)",
@@ -77,7 +76,7 @@ def cp_delete(
 
 
 UP_HELP = {
-    "account": f"the account to make or complete (default {names.APP_ACCOUNT_NAME})",
+    "account": f"the account to make or complete (default {platform_names.APP_ACCOUNT_NAME})",
     "dry_run": "print the plan from reads only; change nothing",
     **API_HELP,
 }
@@ -86,7 +85,7 @@ UP_HELP = {
 @task(klass=FriendlyTask, name="cloud-up", help=UP_HELP)
 def cloud_up(
     c: Context,
-    account: str = names.APP_ACCOUNT_NAME,
+    account: str = platform_names.APP_ACCOUNT_NAME,
     dry_run: bool = False,
     api_url: str = DEFAULT_API_URL,
     token_file: str = "",
@@ -116,14 +115,14 @@ def cloud_up(
     klass=FriendlyTask,
     name="cloud-down",
     help={
-        "account": f"the account cloud-up made or completed (default {names.APP_ACCOUNT_NAME})",
+        "account": f"the account cloud-up made or completed (default {platform_names.APP_ACCOUNT_NAME})",
         "dry_run": "print what would be removed",
         **API_HELP,
     },
 )
 def cloud_down(
     c: Context,
-    account: str = names.APP_ACCOUNT_NAME,
+    account: str = platform_names.APP_ACCOUNT_NAME,
     dry_run: bool = False,
     api_url: str = DEFAULT_API_URL,
     token_file: str = "",

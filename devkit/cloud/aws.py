@@ -18,7 +18,7 @@ from botocore.exceptions import (
 )
 
 from devkit.cloud import copilot_schema
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 if TYPE_CHECKING:  # stubs are a development dependency
     from types_boto3_ssm import SSMClient

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service import names
+from devkit import platform_names
 from service.settings import Settings
 
 PLATFORMS = ("linux/x86_64", "linux/amd64", "linux/arm64", "linux/arm")
@@ -181,6 +181,6 @@ def cross_check(manifest: BackendService, addon: dict[str, Any], root: Path) -> 
             problems.append(f"the health-check module {command[3]} does not exist")
     if not valid_fargate_size(manifest.cpu, manifest.memory):
         problems.append(f"cpu {manifest.cpu} with memory {manifest.memory} is not a Fargate size")
-    if manifest.variables.get("NATS_URL") != names.CLOUD_NATS_URL:
-        problems.append(f"NATS_URL must be {names.CLOUD_NATS_URL}")
+    if manifest.variables.get("NATS_URL") != platform_names.CLOUD_NATS_URL:
+        problems.append(f"NATS_URL must be {platform_names.CLOUD_NATS_URL}")
     return problems

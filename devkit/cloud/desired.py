@@ -20,7 +20,8 @@ from devkit.controlplane.models import (
     UserJwtSettings,
 )
 from service import names
-from service.bootstrap import desired_bucket, desired_stream
+from service.bootstrap import stream_config as nats_stream_config
+from service.jetstream_specs import config_bucket, event_stream
 
 CLOUD_JETSTREAM_LIMITS: Final = jetstream_limits(disk_bytes=64 * MIB, memory_bytes=16 * MIB)
 """Room for the stream (STREAM_MAX_BYTES) and the bucket, and every stream must set max_bytes."""
@@ -80,10 +81,19 @@ def permissions_differ(wanted: UserJwtSettings, found: dict[str, Any]) -> bool:
 
 
 def bucket_config(replicas: int) -> KvBucketConfig:
-    return KvBucketConfig(**desired_bucket(replicas), storage="file")
+    """The service's `config` bucket in the API's names."""
+    bucket = config_bucket(replicas)
+    return KvBucketConfig(
+        bucket=bucket.name,
+        description=bucket.description,
+        history=bucket.history,
+        max_bytes=bucket.max_bytes,
+        num_replicas=bucket.replicas,
+        storage="file",
+    )
 
 
 def stream_config(replicas: int) -> StreamConfig:
     """The service's own stream definition in the API's (the server's JSON) field names."""
-    as_server_json = desired_stream(replicas).as_dict()
+    as_server_json = nats_stream_config(event_stream(replicas)).as_dict()
     return StreamConfig.model_validate({**_STREAM_DEFAULTS, **as_server_json})

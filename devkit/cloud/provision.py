@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nats.js.api import StreamConfig as NatsStreamConfig
 
+from devkit import platform_names
 from devkit.auth import contexts
 from devkit.auth.permissions import USERS
 from devkit.auth.private_files import write_private
@@ -29,11 +30,11 @@ from service.credentials import CredentialsError, read_credentials_file
 
 Emit = Callable[[str], None]
 CONTEXT_FOR = {
-    names.SERVICE_USER: contexts.CLOUD_SERVICE,
-    names.CLIENT_USER: contexts.CLOUD_CLIENT,
-    names.READER_USER: contexts.CLOUD_READER,
+    platform_names.SERVICE_USER: contexts.CLOUD_SERVICE,
+    platform_names.CLIENT_USER: contexts.CLOUD_CLIENT,
+    platform_names.READER_USER: contexts.CLOUD_READER,
 }
-GATEWAY_USER = names.CLIENT_USER
+GATEWAY_USER = platform_names.CLIENT_USER
 
 
 class CloudUp:
@@ -196,7 +197,7 @@ class CloudUp:
 
     def _contexts(self, creds: dict[str, Path], server_urls: str | None) -> None:
         """At the URLs the account's system answer gives (a system's own answer has none)."""
-        url = server_urls or names.CLOUD_NATS_URL
+        url = server_urls or platform_names.CLOUD_NATS_URL
         for user, path in creds.items():
             context = contexts.Context(
                 CONTEXT_FOR[user], url, path, f"{self.ledger.account} as the {user} user"

@@ -35,7 +35,7 @@ from devkit.controlplane.models import (
     System,
     Team,
 )
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 API_PREFIX: Final = "/api/core/beta"
 DEFAULT_API_URL: Final = "https://cloud.synadia.com"

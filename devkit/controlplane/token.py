@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 TOKEN_VARIABLE: Final = "SYNADIA_TOKEN"  # noqa: S105 - a variable's name
 CREATE_TOKEN_AT: Final = "https://cloud.synadia.com/profile/personal-access-tokens"  # noqa: S105

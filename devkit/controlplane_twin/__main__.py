@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devkit import platform_names
 from devkit.auth.jwt import identity_from_seed
 from devkit.auth.security import controlplane_token_path
 from devkit.controlplane_twin.app import create_app
@@ -23,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devkit.controlplane_twin", description=__doc__)
     parser.add_argument("--stack-dir", type=Path, required=True, help="the stack's directory")
     parser.add_argument("--nats-url", required=True)
-    parser.add_argument("--port", type=int, default=names.CONTROLPLANE_PORT)
+    parser.add_argument("--port", type=int, default=platform_names.CONTROLPLANE_PORT)
     arguments = parser.parse_args()
     # LOG_FILE (the native stack) bounds the log and is 0600; every line is redacted.
     logging.basicConfig(

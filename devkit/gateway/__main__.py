@@ -7,6 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from devkit import platform_names
 from devkit.gateway.app import create_app
 from devkit.gateway.connections import UserConnections
 from devkit.gateway.logs import configure_logging
@@ -19,7 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devkit.gateway", description=__doc__)
     parser.add_argument("--stack-dir", type=Path, required=True, help="the stack's directory")
     parser.add_argument("--nats-url", required=True)
-    parser.add_argument("--port", type=int, default=names.GATEWAY_PORT)
+    parser.add_argument("--port", type=int, default=platform_names.GATEWAY_PORT)
     arguments = parser.parse_args()
     configure_logging()
     try:

@@ -10,12 +10,12 @@ from aiohttp import web
 from nats.aio.msg import Msg
 from nats.errors import MaxPayloadError, NoRespondersError, TimeoutError
 
+from devkit import platform_names
 from devkit.gateway.callers import query_value
 from devkit.gateway.connections import UserConnection, confirmed_flush
 from devkit.gateway.errors import GatewayError
 from devkit.gateway.payloads import HEADER_PREFIX, nats_headers, read_fitting, with_deadline
 from devkit.gateway.subjects import check_subject, whole
-from service import names
 from service.protocol import timeout_headers
 
 DEFAULT_TIMEOUT_MS = 2000
@@ -89,6 +89,6 @@ async def publish(request: web.Request, connection: UserConnection) -> web.Strea
         publish_and_flush(),
         kind="publish",
         subject=subject,
-        deadline_s=names.GATEWAY_CONFIRM_TIMEOUT_S,
+        deadline_s=platform_names.GATEWAY_CONFIRM_TIMEOUT_S,
     )
     return web.Response(status=200)

@@ -20,11 +20,11 @@ from aiohttp import web
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from devkit import platform_names
 from devkit.gateway.callers import TOKENS, query_value, token_of
 from devkit.gateway.connections import UserConnection, confirmed_flush
 from devkit.gateway.messaging import message_document
 from devkit.gateway.subjects import check_name, check_subject, whole
-from service import names
 
 MAX_SSE_MESSAGES = 1000
 REVOCATION_CHECK_S = 1.0
@@ -38,8 +38,8 @@ drops the connection (and what it holds for it)."""
 class Backlog:
     """Messages arrived and not yet written, bounded by count and bytes."""
 
-    max_messages: int = names.GATEWAY_SSE_MAX_PENDING_MESSAGES
-    max_bytes: int = names.GATEWAY_SSE_MAX_PENDING_BYTES
+    max_messages: int = platform_names.GATEWAY_SSE_MAX_PENDING_MESSAGES
+    max_bytes: int = platform_names.GATEWAY_SSE_MAX_PENDING_BYTES
     messages: deque[Msg] = field(default_factory=deque)
     size: int = 0
     overflowed: bool = False
@@ -95,7 +95,7 @@ async def subscribe(request: web.Request, connection: UserConnection) -> web.Str
         subscribe_and_flush(),
         kind="subscription",
         subject=subject,
-        deadline_s=names.GATEWAY_CONFIRM_TIMEOUT_S,
+        deadline_s=platform_names.GATEWAY_CONFIRM_TIMEOUT_S,
         undo=Subscription.unsubscribe,
     )
     response = web.StreamResponse(

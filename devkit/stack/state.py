@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from devkit import platform_names
 from devkit.stack.processes import http_ok, process_alive, process_matches
 from service import names
 from service.health import check_heartbeat
@@ -89,8 +90,8 @@ class Recorded(BaseModel):
     nats_port: int
     nats_monitor_port: int
     dynamodb_port: int
-    gateway_port: int = names.GATEWAY_PORT
-    controlplane_port: int = names.CONTROLPLANE_PORT
+    gateway_port: int = platform_names.GATEWAY_PORT
+    controlplane_port: int = platform_names.CONTROLPLANE_PORT
     table: str
     account: str
     project: str

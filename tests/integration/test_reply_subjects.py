@@ -10,6 +10,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from devkit import platform_names
 from service import names, protocol
 from service.connection import open_connection, own_inboxes
 from service.discovery import StatsResponse
@@ -34,7 +35,9 @@ async def test_a_reply_subject_outside_an_inbox_writes_nothing(
 ) -> None:
     """The seed marker, the stream and the balances are as before; each attempt is an error in
     `$SRV.STATS`; nothing is published to the subject named."""
-    admin = await connect_user(secure_nats.url, secure_nats.material.creds[names.ADMIN_USER])
+    admin = await connect_user(
+        secure_nats.url, secure_nats.material.creds[platform_names.ADMIN_USER]
+    )
     client = await connect_user(secure_nats.url, secure_nats.material.client_creds)
     try:
         kv = await admin.jetstream().key_value(names.KV_BUCKET)
@@ -43,7 +46,7 @@ async def test_a_reply_subject_outside_an_inbox_writes_nothing(
         events_before = (await js.stream_info(names.STREAM_NAME)).state.messages
         balances_before = _balances(dynamo, table, ["678", "999"])
         errors_before, _ = await errors_counted(admin)
-        service_inbox = f"{names.private_inbox_prefix(names.SERVICE_USER)}.x.y"
+        service_inbox = f"{names.private_inbox_prefix(platform_names.SERVICE_USER)}.x.y"
         hostile = [
             f"$KV.{names.KV_BUCKET}.{names.seed_key(table)}",  # the seed marker
             f"{names.EVENT_SUBJECT_PREFIX}.999",  # a false event for another customer
@@ -84,7 +87,9 @@ async def test_discovery_never_answers_outside_an_inbox(
     secure_nats: SecureNats, secure_service: ServiceProcess, table: str
 ) -> None:
     """`$SRV.PING` with the seed marker as its reply would write a PING document over it."""
-    admin = await connect_user(secure_nats.url, secure_nats.material.creds[names.ADMIN_USER])
+    admin = await connect_user(
+        secure_nats.url, secure_nats.material.creds[platform_names.ADMIN_USER]
+    )
     client = await connect_user(secure_nats.url, secure_nats.material.client_creds)
     try:
         kv = await admin.jetstream().key_value(names.KV_BUCKET)
@@ -103,7 +108,9 @@ async def test_discovery_never_answers_outside_an_inbox(
         await admin.close()
 
 
-@pytest.mark.parametrize("user", [names.CLIENT_USER, names.READER_USER, names.SERVICE_USER])
+@pytest.mark.parametrize(
+    "user", [platform_names.CLIENT_USER, platform_names.READER_USER, platform_names.SERVICE_USER]
+)
 async def test_no_user_may_read_the_shared_or_anothers_inbox(
     secure_nats: SecureNats, user: str
 ) -> None:
@@ -115,7 +122,13 @@ async def test_no_user_may_read_the_shared_or_anothers_inbox(
     nc = await connect_user(secure_nats.url, secure_nats.material.creds[user], error_cb=remember)
     try:
         others = [
-            u for u in (names.CLIENT_USER, names.READER_USER, names.SERVICE_USER) if u != user
+            u
+            for u in (
+                platform_names.CLIENT_USER,
+                platform_names.READER_USER,
+                platform_names.SERVICE_USER,
+            )
+            if u != user
         ]
         refused = ["_INBOX.>", ">", *(f"{names.private_inbox_prefix(u)}.>" for u in others)]
         for subject in refused:

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
+from devkit import platform_names
 from devkit.auth.security import SecurityMaterial
 from devkit.stack.compose import CONTAINER_DATA_DIR
 from devkit.stack.images import nats_server_version
@@ -115,7 +116,7 @@ class DockerProvider:
 
     def start_dynamodb(self, workdir: Path) -> DynamoEndpoint:
         container = loopback(
-            DockerContainer(names.DYNAMODB_LOCAL_IMAGE).with_command(
+            DockerContainer(platform_names.DYNAMODB_LOCAL_IMAGE).with_command(
                 "-jar DynamoDBLocal.jar -sharedDb -inMemory -disableTelemetry"
             ),
             8000,

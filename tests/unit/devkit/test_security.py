@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from devkit import platform_names
 from devkit.auth.jwt import decode_claims
 from devkit.auth.natscli import NatsCliError, ensure_nats_cli
 from devkit.auth.permissions import CLIENT_PERMISSIONS, SERVICE_PERMISSIONS, USERS
 from devkit.auth.security import ensure_security
-from service import names
 
 
 def mode(path: Path) -> int:
@@ -32,7 +32,7 @@ def test_the_application_account_requires_max_bytes(tmp_path: Path) -> None:
     accounts = [decode_claims(token) for token in material.account_jwts.values()]
     [app] = [a for a in accounts if a["name"] == "TEAM"]
     assert app["nats"]["limits"]["tiered_limits"]["R1"]["max_bytes_required"] is True
-    [system] = [a for a in accounts if a["name"] == names.SYSTEM_ACCOUNT_NAME]
+    [system] = [a for a in accounts if a["name"] == platform_names.SYSTEM_ACCOUNT_NAME]
     assert "tiered_limits" not in system["nats"]["limits"]
 
 
@@ -63,7 +63,7 @@ def test_an_admin_user_joins_a_stack_made_before_it_without_new_keys(tmp_path: P
     keys_path.write_text(json.dumps(seeds))
     again = ensure_security(tmp_path)
     assert again.account_jwts.keys() == first.account_jwts.keys()  # same accounts: no restart
-    admin = decode_claims(again.creds[names.ADMIN_USER].read_text().split("\n")[1])
+    admin = decode_claims(again.creds[platform_names.ADMIN_USER].read_text().split("\n")[1])
     assert admin["nats"]["pub"]["allow"] == [">"]
-    assert mode(again.creds[names.ADMIN_USER]) == 0o600
-    assert names.ADMIN_USER not in USERS  # never created in the cloud
+    assert mode(again.creds[platform_names.ADMIN_USER]) == 0o600
+    assert platform_names.ADMIN_USER not in USERS  # never created in the cloud

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit import platform_names
 from devkit.cloud.aws import DeployError
 from devkit.cloud.service_spec import SERVICE, load_service_spec, seconds
 from service import names
@@ -33,7 +34,7 @@ def test_an_environment_gets_its_overrides_and_its_own_secret() -> None:
     assert dev.secret_parameter == "/copilot/customer-balance/dev/secrets/nats_credentials"
     assert staging.stack_name == "customer-balance-staging-balance-cdk"
     assert dev.table.key_attribute == names.DDB_KEY_ATTRIBUTE
-    assert dev.variables["NATS_URL"] == names.CLOUD_NATS_URL
+    assert dev.variables["NATS_URL"] == platform_names.CLOUD_NATS_URL
 
 
 def test_a_count_range_is_refused_for_the_cdk_path(tmp_path: Path) -> None:

@@ -37,3 +37,9 @@ def test_in_ci_a_missing_engine_fails_the_run() -> None:
 
 def test_the_checks_include_the_import_contracts() -> None:
     assert check_commands("/venv/bin/python")[-1] == "/venv/bin/lint-imports"
+
+
+def test_the_checks_report_sizes_and_check_the_image_dependencies() -> None:
+    commands = check_commands("/venv/bin/python")
+    assert "/venv/bin/python -m devkit.module_sizes" in commands
+    assert "/venv/bin/python -m devkit.image_imports" in commands
