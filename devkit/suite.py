@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devkit.auth.natscli import NATS_CLI
 from devkit.chaos.toxiproxy import TOXIPROXY
-from devkit.gotools import GoToolError, ensure_tool
+from devkit.gotools import ensure_tool
 from service.operator_errors import OperatorError
 
 PATHS = "service devkit tests tasks.py"
@@ -60,12 +60,7 @@ def suite_commands(
 
 
 def tool_notes() -> list[str]:
-    """Build the pinned tools the tests drive (the NATS CLI, Toxiproxy); without Go, say so
-    (the tests that need them then fail, naming the tool)."""
-    notes = []
-    for tool in (NATS_CLI, TOXIPROXY):
-        try:
-            notes.append(f"{tool.name} {tool.version}: {ensure_tool(tool)}")
-        except GoToolError as error:
-            notes.append(f"warning: {error}")
-    return notes
+    """Build the pinned tools the tests drive (the NATS CLI, Toxiproxy). One that cannot be built
+    (no Go, no Go module proxy) stops the run before any test: a GoToolError, one line, exit 2,
+    instead of minutes of tests that then fail for want of it."""
+    return [f"{tool.name} {tool.version}: {ensure_tool(tool)}" for tool in (NATS_CLI, TOXIPROXY)]

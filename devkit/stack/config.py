@@ -163,7 +163,7 @@ class StackConfig(BaseSettings):
         try:
             return Settings.model_validate({**environment, "nats_creds_file": self.service_creds})
         except ValidationError as error:
-            raise StackError(
+            raise ConfigurationError(  # a STACK_SERVICE_* variable: a usage error
                 f"invalid service settings for the stack: {describe_validation_error(error)}"
             ) from None
 
