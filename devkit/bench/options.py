@@ -138,6 +138,10 @@ def failure_limit(text: str, requests: int) -> int:
     """`--max-failures 10` or `--max-failures 0.5%` (of the requests), as a count."""
     if text.strip().endswith("%"):
         share = flags.positive_number("--max-failures", text.strip()[:-1] or "x", unit="percent")
+        if share > 100:
+            raise flags.FlagError(
+                f"--max-failures takes a percentage up to 100%, not {text.strip()}"
+            )
         return int(requests * share / 100)
     try:
         return flags.whole_number("--max-failures", text, minimum=0)

@@ -16,7 +16,7 @@ from devkit.cli.friendly_task import FriendlyTask
 from devkit.cloud import accounts
 from devkit.cloud.ledger import CloudFiles, cloud_dir
 from devkit.cloud.provision import CloudUp
-from devkit.cloud.session import api_url_for, choose_system, open_control_plane
+from devkit.cloud.session import account_name, api_url_for, choose_system, open_control_plane
 from devkit.cloud.teardown import cloud_down as cloud_down_run
 from devkit.controlplane.client import DEFAULT_API_URL, ControlPlane
 from devkit.stack.running import current_config
@@ -54,6 +54,7 @@ def cp_create(
     """Create an account; refused, before any write, when one of that name exists."""
     if not name.strip():
         raise flags.FlagError("cp-create needs the account's name: invoke cp-create --name NAME")
+    account_name("--name", name)
     with _control_plane(api_url, token_file) as control_plane:
         created = accounts.create_account(control_plane, choose_system(control_plane, system), name)
         print(f"Created account {created.name} ({created.id})")
@@ -92,6 +93,7 @@ def cloud_up(
     system: str = "",
 ) -> None:
     """Make the whole cloud side: account, users, creds, bucket, stream, gateway token, contexts."""
+    account_name("--account", account)
     with _control_plane(api_url, token_file) as control_plane:
         chosen = choose_system(control_plane, system)
         files = CloudFiles(control_plane.api_url, account, cloud_dir(os.environ))
@@ -129,6 +131,7 @@ def cloud_down(
     system: str = "",
 ) -> None:
     """Remove what cloud-up made (and only that), newest first."""
+    account_name("--account", account)
     with _control_plane(api_url, token_file) as control_plane:
         files = CloudFiles(control_plane.api_url, account, cloud_dir(os.environ))
         ledger = files.load(control_plane.api_url, account)

@@ -7,20 +7,41 @@ the cloud's, and a cloud token is a secret the twin has no business seeing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from devkit.auth.security import controlplane_token_path
 from devkit.controlplane.client import ControlPlane, ControlPlaneError
-from devkit.controlplane.models import System
+from devkit.controlplane.models import ACCOUNT_NAME_LIMIT, ACCOUNT_NAME_PATTERN, System
 from devkit.controlplane.token import read_token
+from devkit.flags import FlagError
 from devkit.stack.config import StackConfig
 
 LOCAL = "local"
 
 
 def api_url_for(option: str, stack: StackConfig) -> str:
-    return stack.controlplane_url if option == LOCAL else option.rstrip("/")
+    """The API's base URL; anything but `local` or an http(s) URL with a host is a usage error."""
+    if option == LOCAL:
+        return stack.controlplane_url
+    parts = urlsplit(option)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FlagError(f"--api-url takes an http(s) URL or `local`, not {option!r}")
+    return option.rstrip("/")
+
+
+def account_name(flag: str, value: str) -> str:
+    """An account name the API can take, checked before anything is sent."""
+    if not value.strip():
+        raise FlagError(f"{flag} needs an account name, not an empty one")
+    if len(value) > ACCOUNT_NAME_LIMIT or not re.match(ACCOUNT_NAME_PATTERN, value):
+        raise FlagError(
+            f"{flag} {value!r} cannot name an account: at most {ACCOUNT_NAME_LIMIT} characters,"
+            " without spaces, '.', '*', '>' or path separators"
+        )
+    return value
 
 
 def open_control_plane(

@@ -11,6 +11,10 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+ACCOUNT_NAME_PATTERN = r"^[^\s.*>/\\]+$"
+"""No whitespace, `.`, `*`, `>` or path separators: a subject token, a JetStream name."""
+ACCOUNT_NAME_LIMIT = 100
+
 _Item = TypeVar("_Item")
 
 JwtSyncStatus = Literal["InProgress", "Complete", "Failed"]

@@ -13,13 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-NAME_PATTERN = r"^[^\s.*>/\\]+$"
-"""No whitespace, `.`, `*`, `>` or path separators: a subject token, a JetStream name."""
+from devkit.controlplane.models import ACCOUNT_NAME_LIMIT as NAME_LIMIT
+from devkit.controlplane.models import ACCOUNT_NAME_PATTERN as NAME_PATTERN
+
 USER_NAME_PATTERN = r"^\S+$"
 """A user's name is only a label in its JWT: anything but whitespace."""
 BUCKET_PATTERN = r"^[A-Za-z0-9_-]+$"
 """JetStream's own rule for a key-value bucket's name."""
-NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 4096
 """Far below the server's 1 MiB max payload, which the JWT carrying it must fit in."""
 INT64_MAX = 2**63 - 1
