@@ -46,9 +46,12 @@ def test_a_second_holder_refuses_after_the_bounded_wait(
 ) -> None:
     monkeypatch.setattr(lock, "WAIT_S", 0.3)
     said: list[str] = []
-    with stack_lock(tmp_path, "up"), pytest.raises(StackBusy) as refused:
-        with stack_lock(tmp_path, "seed", say=said.append):
-            pytest.fail("took a lock another holds")
+    with (
+        stack_lock(tmp_path, "up"),
+        pytest.raises(StackBusy) as refused,
+        stack_lock(tmp_path, "seed", say=said.append),
+    ):
+        pytest.fail("took a lock another holds")
     assert "`invoke up`" in str(refused.value)
     assert "`invoke seed` again" in str(refused.value)
     assert len(said) == 1
