@@ -147,3 +147,28 @@ def test_another_port_than_the_running_stack_is_reported(native_env: dict[str, s
     assert f"STACK_NATS_PORT={moved['STACK_NATS_PORT']}" in refused.stderr
     assert f"the running stack has {native_env['STACK_NATS_PORT']}" in refused.stderr
     assert "nothing changed" in invoke(native_env, "up").stdout
+
+
+def test_a_process_of_the_stack_the_state_missed_is_reported_and_stopped(
+    native_env: dict[str, str],
+) -> None:
+    root = Path(native_env["STACK_DIR"])
+    root.mkdir(parents=True)
+    stray = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        env={**native_env, "STACK_OWNER": str(root.resolve())},
+        start_new_session=True,
+    )
+    try:
+        status = invoke(native_env, "status")
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert f"{stray.pid}" in status.stdout
+        assert "invoke down" in status.stdout
+        stopped = invoke(native_env, "down")
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"pid {stray.pid} (not in the state)" in stopped.stdout
+        assert stray.wait(timeout=10) is not None
+        assert invoke(native_env, "status").returncode == 3
+    finally:
+        stray.kill()
+        stray.wait()
