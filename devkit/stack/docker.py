@@ -8,13 +8,13 @@ from pathlib import Path
 from devkit.auth.security import ensure_security
 from devkit.stack import compose
 from devkit.stack.backend import Change, Stopped
-from devkit.stack.hosted import stop_components
+from devkit.stack.hosted import start_all, stop_components
 from devkit.stack.processes import ensure_free
 from devkit.stack.readiness import wait_until_answering
 from devkit.stack.report import ComponentStatus, JobStatus
-from devkit.stack.stack import Stack, Wanted, record
+from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import DOCKER, HOST_TWINS, StackState
-from devkit.stack.twins import start_twins
+from devkit.stack.twins import planned_twins
 
 
 class DockerBackend:
@@ -40,14 +40,13 @@ class DockerBackend:
             mode=DOCKER,
             compose_env=str(env_file),
             compose_project=project.name,
-            recorded=record(config),
             replica_count=state.replica_count,
             components={k: v for k, v in state.components.items() if k in HOST_TWINS},
         )
         stack.save()
         project.run("up", "--detach", "--build", "--wait")
         change.started.append(f"docker compose ({wanted.replicas} replicas)")
-        start_twins(stack, change)
+        start_all(stack, planned_twins(stack), change)
         if wait:
             stack.run(wait_until_answering(config, stack.state))
 

@@ -4,15 +4,24 @@ together within each one's drain budget."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from devkit.stack.backend import Change
 from devkit.stack.processes import observing_launches, stop_processes
 from devkit.stack.stack import Stack
 from devkit.stack.state import Component
 
+Planned = tuple[Component, Callable[[], object]]
+"""A component to start: its record (no pid yet), and what starts it."""
+
 STOP_GRACE_S = 5.0
 """A server (nats, moto, a twin) that has not exited this long after SIGTERM is killed."""
+
+
+def start_all(stack: Stack, planned: Sequence[Planned], change: Change) -> None:
+    """Start each in order, recorded before it starts."""
+    for intent, start in planned:
+        start_recorded(stack, intent, start, change)
 
 
 def start_recorded(

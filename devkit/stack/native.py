@@ -15,15 +15,15 @@ from pathlib import Path
 from devkit.auth.security import ensure_security
 from devkit.stack.backend import Change, Stopped
 from devkit.stack.config import StackConfig, service_default
-from devkit.stack.hosted import start_recorded, stop_components, undo
+from devkit.stack.hosted import Planned, start_all, stop_components, undo
 from devkit.stack.logfiles import show_files
 from devkit.stack.processes import launch
 from devkit.stack.readiness import wait_until_answering, wait_until_healthy
 from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import MOTO_MODULE, start_moto, start_nats
-from devkit.stack.stack import Stack, Wanted, record
+from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import HOST_TWINS, Component
-from devkit.stack.twins import start_twins
+from devkit.stack.twins import planned_twins
 from service import names
 from service.bootstrap import bootstrap
 
@@ -38,30 +38,27 @@ class NativeBackend:
         surplus = {c.name for c in state.replicas()} - wanted.names
         if wanted.names <= running and not surplus:
             return
-        state.recorded = record(config)
+        servers: list[Planned] = []
+        if "nats" not in running:
+            servers.append((_nats(config), partial(_start_nats, config)))
+        if "dynamodb" not in running:
+            servers.append((_dynamodb(config), partial(_start_dynamodb, config)))
         try:
-            fresh_servers = False
-            if "nats" not in running:
-                start_recorded(stack, _nats(config), partial(_start_nats, config), change)
-                fresh_servers = True
-            if "dynamodb" not in running:
-                start_recorded(stack, _dynamodb(config), partial(_start_dynamodb, config), change)
-                fresh_servers = True
-            start_twins(stack, change)
+            start_all(stack, [*servers, *planned_twins(stack)], change)
             stack.run(bootstrap(config.service_settings()))
             # Replicas of a restarted nats or moto hold dead connections: start them afresh.
-            leaving = [r for r in state.replicas() if fresh_servers or r.name in surplus]
+            leaving = [r for r in state.replicas() if servers or r.name in surplus]
             stop_components(leaving, grace_s=drain_budget(config))
             for replica in leaving:
                 del state.components[replica.name]
             change.stopped += sorted(surplus & {r.name for r in leaving}, key=_number)
             stack.save()
-            for name in wanted.replica_names:
-                present = state.components.get(name)
-                if present is None or not present.running():
-                    start_recorded(
-                        stack, _replica(config, name), partial(_start_replica, config, name), change
-                    )
+            replicas = [
+                (_replica(config, name), partial(_start_replica, config, name))
+                for name in wanted.replica_names
+                if name not in state.components or not state.components[name].running()
+            ]
+            start_all(stack, replicas, change)
             if wait and change.started:
                 stack.run(wait_until_answering(config, state))
                 wait_until_healthy(state)

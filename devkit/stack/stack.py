@@ -82,6 +82,9 @@ class Stack:
         return self.state.active
 
     def save(self) -> None:
+        """The one place the state is written; it records the configuration the stack runs
+        with, which every later task then uses."""
+        self.state.recorded = record(self.config)
         self.state.save(self.config.state_path)
 
     def forget(self) -> None:

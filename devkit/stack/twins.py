@@ -9,9 +9,8 @@ from functools import partial
 from pathlib import Path
 
 from devkit.auth.security import ensure_controlplane_token, ensure_gateway_tokens
-from devkit.stack.backend import Change
 from devkit.stack.config import StackConfig
-from devkit.stack.hosted import start_recorded
+from devkit.stack.hosted import Planned
 from devkit.stack.processes import ensure_free, launch, wait_http
 from devkit.stack.stack import Stack
 from devkit.stack.state import CONTROLPLANE, GATEWAY, HOST_TWINS, Component
@@ -38,8 +37,9 @@ def spec(config: StackConfig, name: str) -> TwinSpec:
     raise ValueError(f"no twin named {name}")
 
 
-def start_twins(stack: Stack, change: Change) -> None:
-    """Start each twin that does not run, in order."""
+def planned_twins(stack: Stack) -> list[Planned]:
+    """The twins that do not run, in the order they start."""
+    planned: list[Planned] = []
     for name in HOST_TWINS:
         running = stack.state.components.get(name)
         if running is None or not running.running():
@@ -50,8 +50,8 @@ def start_twins(stack: Stack, change: Change) -> None:
                 log=str(stack.config.logs_dir / f"{name}.log"),
                 address=twin.url,
             )
-            start = partial(_start_twin, stack.config, twin, Path(intent.log))
-            start_recorded(stack, intent, start, change)
+            planned.append((intent, partial(_start_twin, stack.config, twin, Path(intent.log))))
+    return planned
 
 
 def _start_twin(config: StackConfig, twin: TwinSpec, log_path: Path) -> None:
