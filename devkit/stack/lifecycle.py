@@ -111,7 +111,12 @@ def up(
     if replicas is not None and replicas < 1:
         raise StackError("--replicas must be at least 1")
     with lifecycle_command(config, "up") as stack:
-        stack.refuse_other_configuration(config)
+        if stack.other_configuration:
+            raise StackError(
+                f"the stack in {config.root} runs with another configuration than the"
+                f" environment asks: {'; '.join(stack.other_configuration)}; stop it first"
+                " (`invoke down`), or unset the variable to use the running stack"
+            )
         found = stack.state.replica_count
         count = replicas or (found or 1 if stack.active else 1)
         check_replicas(count, machine_bound(running_replicas=len(stack.state.replicas())))

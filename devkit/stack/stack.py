@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from devkit.stack.config import StackConfig, StackError
+from devkit.stack.config import StackConfig
 from devkit.stack.state import HOST_TWINS, Recorded, StackState, replica_name
 
 T = TypeVar("T")
@@ -67,13 +67,15 @@ class Stack:
     config: StackConfig
     """The configuration the stack runs with: the recorded one while it runs."""
     state: StackState
+    other_configuration: list[str] = field(default_factory=list)
+    """What the environment asks that differs from the running stack (`up` refuses it)."""
     runner: asyncio.Runner = field(default_factory=asyncio.Runner)
 
     @classmethod
     @contextmanager
     def opened(cls, config: StackConfig) -> Iterator[Stack]:
         state = StackState.load(config.state_path)
-        stack = cls(recorded_config(config, state), state)
+        stack = cls(recorded_config(config, state), state, differences(config, state))
         with stack.runner:
             yield stack
 
@@ -94,12 +96,3 @@ class Stack:
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """The command's one event loop (a readiness poll does not start one per try)."""
         return self.runner.run(coroutine)
-
-    def refuse_other_configuration(self, asked: StackConfig) -> None:
-        found = differences(asked, self.state)
-        if found:
-            raise StackError(
-                f"the stack in {self.config.root} runs with another configuration than the"
-                f" environment asks: {'; '.join(found)}; stop it first (`invoke down`), or"
-                " unset the variable to use the running stack"
-            )
