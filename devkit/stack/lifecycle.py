@@ -110,28 +110,39 @@ def up(
     """Converge on what is asked; `replicas` None keeps the running count (1 for a new stack)."""
     if replicas is not None and replicas < 1:
         raise StackError("--replicas must be at least 1")
-    with lifecycle_command(config, "up") as stack:
-        if stack.other_configuration:
-            raise StackError(
-                f"the stack in {config.root} runs with another configuration than the"
-                f" environment asks: {'; '.join(stack.other_configuration)}; stop it first"
-                " (`invoke down`), or unset the variable to use the running stack"
-            )
-        found = stack.state.replica_count
-        count = replicas or (found or 1 if stack.active else 1)
-        check_replicas(count, machine_bound(running_replicas=len(stack.state.replicas())))
-        chosen, reason = resolve_mode(mode or config.mode, stack.state, compose.docker_problem)
-        backend = backends[chosen]
-        change = Change()
-        try:
-            backend.start(stack, Wanted(count), change, wait=wait)
-        except KeyboardInterrupt:
-            stack.state.replica_count = found
-            stack.save()
-            raise Interrupted(_interrupted(change)) from None
-        stack.state.replica_count = count
-        stack.save()
-        return UpResult(change.started, change.stopped, count, _status(stack, backend), reason)
+    change = Change()
+    try:
+        with lifecycle_command(config, "up") as stack:
+            return _up(stack, config, change, replicas, mode, wait, backends)
+    except KeyboardInterrupt:
+        # The state already holds every process started, and the replica count found.
+        raise Interrupted(_interrupted(change)) from None
+
+
+def _up(
+    stack: Stack,
+    asked: StackConfig,
+    change: Change,
+    replicas: int | None,
+    mode: str | None,
+    wait: bool,
+    backends: Mapping[Mode, Backend],
+) -> UpResult:
+    if stack.other_configuration:
+        raise StackError(
+            f"the stack in {asked.root} runs with another configuration than the"
+            f" environment asks: {'; '.join(stack.other_configuration)}; stop it first"
+            " (`invoke down`), or unset the variable to use the running stack"
+        )
+    found = stack.state.replica_count
+    count = replicas or (found or 1 if stack.active else 1)
+    check_replicas(count, machine_bound(running_replicas=len(stack.state.replicas())))
+    chosen, reason = resolve_mode(mode or asked.mode, stack.state, compose.docker_problem)
+    backend = backends[chosen]
+    backend.start(stack, Wanted(count), change, wait=wait)
+    stack.state.replica_count = count
+    stack.save()
+    return UpResult(change.started, change.stopped, count, _status(stack, backend), reason)
 
 
 def _interrupted(change: Change) -> str:
