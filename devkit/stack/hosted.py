@@ -51,7 +51,7 @@ def start_recorded(
 
 def stop_components(components: Iterable[Component], *, grace_s: float = STOP_GRACE_S) -> list[str]:
     """Stop those still running, all at once; their names."""
-    running = [c for c in components if c.running() and c.pid is not None]
+    running = [c for c in components if c.running()]
     stop_processes((c.pid for c in running if c.pid is not None), grace_s=grace_s)
     return [c.name for c in running]
 
