@@ -38,7 +38,8 @@ from devkit.progress import ProgressDisplay
 from devkit.project import ROOT
 from devkit.stack import compose
 from devkit.stack.config import StackConfig, StackError
-from devkit.stack.lifecycle import up
+from devkit.stack.lifecycle import Interrupted, up
+from devkit.stack.processes import terminate_as_interrupt
 from devkit.stack.running import gateway_token
 from devkit.stack.state import StackState
 from service.operator_errors import OperatorError
@@ -134,7 +135,7 @@ def local_cpu(config: StackConfig) -> dict[str, CpuProbe]:
     probes = {
         name: CpuProbe(component.pid, process_cpu_seconds)
         for name, component in state.components.items()  # native; the gateway in both modes
-        if component.running()
+        if component.pid is not None and component.running()
     }
     project = compose.project_of(state)
     if project is not None:
@@ -191,7 +192,45 @@ def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[s
     if options.baseline and not config.service_creds.exists():
         raise StackError("--baseline measures the local stack's DynamoDB and NATS: invoke up")
     counts: list[int | None] = list(options.replica_counts) or [None]
-    rows = []
+    rows: list[tuple[int, BenchResult]] = []
+    state = StackState.load(config.state_path)
+    found = state.replica_count if state.active else None
+    try:
+        with terminate_as_interrupt():
+            _run_counts(config, options, target, counts, rows)
+    except (KeyboardInterrupt, Interrupted):
+        done = ", ".join(f"{n} replica(s)" for n, _ in rows) or "no run"
+        raise Interrupted(
+            f"interrupted: finished {done}" + _restored(config, options, found)
+        ) from None
+    _restored(config, options, found)
+    if len(counts) > 1:
+        print("\n".join(replica_table(rows)))
+        if options.json_path:
+            write_json(options.json_path, {"by_replicas": {str(n): d.document() for n, d in rows}})
+    failures = sum(failed_requests(document) for _, document in rows)
+    if failures > options.max_failures:
+        raise BenchFailed(
+            f"{failures} requests failed (errors, timeouts, no responders), more than"
+            f" --max-failures {options.max_failures}"
+        )
+
+
+def _restored(config: StackConfig, options: BenchOptions, found: int | None) -> str:
+    """`--replicas 1,2` leaves the count it found; what it did, for an interrupted run."""
+    if not options.replica_counts or found is None:
+        return ""
+    up(config, replicas=found)
+    return f"; the stack runs {found} replica(s) again, as before"
+
+
+def _run_counts(
+    config: StackConfig,
+    options: BenchOptions,
+    target: ServiceAddress,
+    counts: list[int | None],
+    rows: list[tuple[int, BenchResult]],
+) -> None:
     for count in counts:
         if count is not None:
             up(config, replicas=count)
@@ -213,16 +252,6 @@ def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[s
             )
         )
         rows.append((count or 0, document))
-    if len(counts) > 1:
-        print("\n".join(replica_table(rows)))
-        if options.json_path:
-            write_json(options.json_path, {"by_replicas": {str(n): d.document() for n, d in rows}})
-    failures = sum(failed_requests(document) for _, document in rows)
-    if failures > options.max_failures:
-        raise BenchFailed(
-            f"{failures} requests failed (errors, timeouts, no responders), more than"
-            f" --max-failures {options.max_failures}"
-        )
 
 
 def failed_requests(document: BenchResult) -> int:

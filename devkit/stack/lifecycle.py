@@ -1,37 +1,41 @@
-"""`invoke up`, `down` and `status`, read top-down like a request: configuration, mode, security
-material, the chosen backend (native processes or Compose), readiness, report."""
+"""`invoke up`, `down` and `status`, read top-down like a request: the lock, the stack handle
+(configuration and state), the mode and its backend, the backend's start, the report.
+
+Nothing here knows how a backend runs the stack; `backends.BACKENDS` maps each mode to one.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
-from devkit.auth.security import ensure_security
 from devkit.flags import FlagError
-from devkit.stack import compose, native
+from devkit.stack import compose
+from devkit.stack.backend import Backend, Change
+from devkit.stack.backends import BACKENDS
+from devkit.stack.capacity import check_replicas, machine_bound
 from devkit.stack.config import StackConfig, StackError
-from devkit.stack.processes import ensure_free
-from devkit.stack.readiness import wait_until_answering
-from devkit.stack.report import ComponentStatus, JobStatus, StackStatus
-from devkit.stack.running import current_config, record
-from devkit.stack.state import (
-    DOCKER,
-    HOST_TWINS,
-    NATIVE,
-    Mode,
-    StackState,
-    component_order,
-    replica_name,
-)
+from devkit.stack.lock import stack_lock
+from devkit.stack.ownership import marking_children, owned_processes
+from devkit.stack.processes import stop_processes, terminate_as_interrupt
+from devkit.stack.report import ComponentStatus, JobStatus, OrphanStatus, StackStatus
+from devkit.stack.stack import Stack, Wanted
+from devkit.stack.state import DOCKER, NATIVE, Mode, StackState, component_order
 from devkit.stack.stream import stream_usage
-from devkit.stack.twins import start_host_twin
 
 AUTO: Final = "auto"
 MODES: Final = (AUTO, NATIVE, DOCKER)
+INTERRUPTED_EXIT: Final = 130
+"""As a shell reports a command ended by Ctrl-C (128 + SIGINT)."""
+
+
+class Interrupted(StackError):
+    """Ctrl-C or SIGTERM during `up` (or `bench`): the message says what runs now."""
+
+    exit_code = INTERRUPTED_EXIT
 
 
 @dataclass(frozen=True)
@@ -82,103 +86,107 @@ def resolve_mode(
     return DOCKER, "--mode docker"
 
 
+@contextmanager
+def lifecycle_command(config: StackConfig, command: str) -> Iterator[Stack]:
+    """One command at a time per stack directory, SIGTERM ending it as Ctrl-C does, and
+    every process it launches marked as this directory's."""
+    with (
+        stack_lock(config.root, command),
+        terminate_as_interrupt(),
+        marking_children(config.root),
+        Stack.opened(config) as stack,
+    ):
+        yield stack
+
+
 def up(
     config: StackConfig,
     *,
     replicas: int | None = None,
     mode: str | None = None,
     wait: bool = True,
+    backends: Mapping[Mode, Backend] = BACKENDS,
 ) -> UpResult:
     """Converge on what is asked; `replicas` None keeps the running count (1 for a new stack)."""
-    state = StackState.load(config.state_path)
-    if state.active:
-        config = current_config(config)  # a running stack keeps its ports
-    count = replicas if replicas is not None else (state.replica_count or 1) if state.active else 1
-    if count < 1:
+    if replicas is not None and replicas < 1:
         raise StackError("--replicas must be at least 1")
-    chosen, reason = resolve_mode(mode or config.mode, state, compose.docker_problem)
-    if chosen == NATIVE:
-        change = native.start(config, state, replicas=count, wait=wait)
-        return UpResult(change.started, change.stopped, count, status(config), reason)
+    change = Change()
+    try:
+        with lifecycle_command(config, "up") as stack:
+            return _up(stack, config, change, replicas, mode, wait, backends)
+    except KeyboardInterrupt:
+        # The state already holds every process started, and the replica count found.
+        raise Interrupted(_interrupted(change)) from None
 
-    if not state.active:  # a running Compose stack holds these ports itself
-        ensure_free(config.nats_port, "nats")
-        ensure_free(config.dynamodb_port, "DynamoDB")
-        ensure_free(config.gateway_port, "HTTP gateway")
-        ensure_free(config.controlplane_port, "control-plane twin")
-    material = ensure_security(config.root, account=config.account)
-    environment = compose.compose_environment(config, replicas=count)
-    if state.compose_env is not None and compose.same_inputs(Path(state.compose_env), environment):
-        current = status(config)
-        wanted = {"nats", "dynamodb", *HOST_TWINS, *(replica_name(i) for i in range(1, count + 1))}
-        if {c.name for c in current.components if c.healthy} == wanted:
-            return UpResult([], [], count, current, reason)
-    env_file = compose.write_inputs(config.root, material, environment)
-    project = compose.ComposeProject(state.compose_project or config.project, env_file)
-    # Saved before Compose runs: a run that fails half-way leaves a stack `down` can remove.
-    docker_state = StackState(
-        mode=DOCKER,
-        compose_env=str(env_file),
-        compose_project=project.name,
-        recorded=record(config),
-        replica_count=count,
-        components={k: v for k, v in state.components.items() if k in HOST_TWINS},
+
+def _up(
+    stack: Stack,
+    asked: StackConfig,
+    change: Change,
+    replicas: int | None,
+    mode: str | None,
+    wait: bool,
+    backends: Mapping[Mode, Backend],
+) -> UpResult:
+    if stack.other_configuration:
+        raise StackError(
+            f"the stack in {asked.root} runs with another configuration than the"
+            f" environment asks: {'; '.join(stack.other_configuration)}; stop it first"
+            " (`invoke down`), or unset the variable to use the running stack"
+        )
+    found = stack.state.replica_count
+    count = replicas or (found or 1 if stack.active else 1)
+    check_replicas(count, machine_bound(running_replicas=len(stack.state.replicas())))
+    chosen, reason = resolve_mode(mode or asked.mode, stack.state, compose.docker_problem)
+    backend = backends[chosen]
+    backend.start(stack, Wanted(count), change, wait=wait)
+    stack.state.replica_count = count
+    stack.save()
+    return UpResult(change.started, change.stopped, count, _status(stack, backend), reason)
+
+
+def _interrupted(change: Change) -> str:
+    if not change.started:
+        return "interrupted before anything started; the stack is as it was"
+    return (
+        f"interrupted: started {', '.join(change.started)}"
+        + (f", stopped {', '.join(change.stopped)}" if change.stopped else "")
+        + "; `invoke down` stops the stack, `invoke up` finishes starting it"
     )
-    docker_state.save(config.state_path)
-    project.run("up", "--detach", "--build", "--wait")
-    started = [f"docker compose ({count} replicas)"]
-    for twin in HOST_TWINS:
-        running = docker_state.components.get(twin)
-        if running is None or not running.running():
-            docker_state.components[twin] = start_host_twin(config, twin)
-            docker_state.save(config.state_path)
-            started.append(twin)
-    if wait:
-        wait_until_answering(config, docker_state)
-    return UpResult(started, [], count, status(config), reason)
 
 
-def down(config: StackConfig, *, wipe: bool = False) -> DownResult:
-    """Stop what `up` started (replicas first); keep data unless `wipe`.
-
-    Always leaves the stack stopped as far as this machine can tell: when Docker cannot run
-    `compose down`, no container of ours can be running either, and the state is forgotten;
-    `wipe` removes the local data whatever Docker says.
-    """
-    state = StackState.load(config.state_path)
-    stopped: list[str] = []
-    warnings: list[str] = []
-    project = compose.project_of(state)
-    if project is not None:
-        problem = compose.docker_problem()
-        if problem is not None:
-            warnings.append(f"{problem}: no container of the stack can be running; forgot it")
-        else:
-            try:
-                project.run("down", *(["--volumes"] if wipe else []))
-                stopped.append("docker compose stack")
-            except compose.ComposeError as error:
-                if not wipe:
-                    raise
-                warnings.append(f"{error}; deleting the local state anyway (--wipe)")
-    stopped += native.stop(state)
-    config.state_path.unlink(missing_ok=True)
-    if wipe and config.root.exists():
-        shutil.rmtree(config.root)
-    return DownResult(stopped, warnings)
+def down(
+    config: StackConfig, *, wipe: bool = False, backends: Mapping[Mode, Backend] = BACKENDS
+) -> DownResult:
+    """Stop what `up` started, and any process of this directory the state missed; keep
+    data unless `wipe`."""
+    with lifecycle_command(config, "down") as stack:
+        result = backends[stack.state.mode].stop(stack, wipe=wipe)
+        orphans = owned_processes(config.root)
+        stop_processes(o.pid for o in orphans)
+        result.stopped += [f"pid {o.pid} (not in the state)" for o in orphans]
+        stack.forget()
+        if wipe and config.root.exists():
+            shutil.rmtree(config.root)
+        return DownResult(result.stopped, result.warnings)
 
 
-def status(config: StackConfig) -> StackStatus:
-    state = StackState.load(config.state_path)
+def status(config: StackConfig, backends: Mapping[Mode, Backend] = BACKENDS) -> StackStatus:
+    with Stack.opened(config) as stack:
+        return _status(stack, backends[stack.state.mode])
+
+
+def _status(stack: Stack, backend: Backend) -> StackStatus:
+    config, state = stack.config, stack.state
     components: list[ComponentStatus] = []
     jobs: list[JobStatus] = []
-    project = compose.project_of(state)
-    if project is not None:
-        components, jobs = project.components(config)
-    components += [ComponentStatus.of(c) for c in state.components.values()]
+    if state.active:
+        components, jobs = backend.components(stack)
     components.sort(key=lambda c: component_order(c.name))
     stream = None
     if state.active and config.service_creds.exists():
-        stream = asyncio.run(stream_usage(config.nats_url, config.service_creds))
+        stream = stack.run(stream_usage(config.nats_url, config.service_creds))
+    tracked = {c.pid for c in state.components.values()}
+    orphans = [OrphanStatus.of(p) for p in owned_processes(config.root) if p.pid not in tracked]
     mode = state.mode if state.active else None
-    return StackStatus.of(config, mode, components, jobs, stream)
+    return StackStatus.of(config, mode, components, jobs, stream, orphans)

@@ -1,140 +1,151 @@
-"""The native mode of the local stack: nats-server, moto and the replicas as plain processes.
+"""The native backend: nats-server, moto, the twins and the replicas as plain processes.
 
-Starts only what does not run; on any failure it stops what it started, so a failed `up`
-leaves nothing behind.
+Starts only what does not run, each recorded before it starts; on a failure it stops what it
+started, so a failed `up` leaves nothing behind (an interrupted one leaves what it says).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import sys
-from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 from devkit.auth.security import ensure_security
-from devkit.stack.config import StackConfig
-from devkit.stack.processes import launch, stop_process
+from devkit.stack.backend import Change, Stopped
+from devkit.stack.config import StackConfig, service_default
+from devkit.stack.hosted import Planned, start_all, stop_components, undo
+from devkit.stack.logfiles import show_files
+from devkit.stack.processes import launch
 from devkit.stack.readiness import wait_until_answering, wait_until_healthy
-from devkit.stack.running import record
+from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import MOTO_MODULE, start_moto, start_nats
-from devkit.stack.state import HOST_TWINS, Component, StackState, replica_name
-from devkit.stack.twins import start_host_twin
+from devkit.stack.stack import Stack, Wanted
+from devkit.stack.state import HOST_TWINS, Component
+from devkit.stack.twins import planned_twins
 from service import names
 from service.bootstrap import bootstrap
 
-
-@dataclass(frozen=True)
-class Change:
-    started: list[str] = field(default_factory=list)
-    stopped: list[str] = field(default_factory=list)
-    """Replicas stopped for good (a smaller count), not the ones restarted."""
+DRAIN_MARGIN_S = 2.0
+"""A replica past its drain budget by this much is killed."""
 
 
-def start(config: StackConfig, state: StackState, *, replicas: int, wait: bool) -> Change:
-    """Converge on `replicas` replicas; an empty Change when everything asked for runs."""
-    running = {name for name, c in state.components.items() if c.running()}
-    wanted = {"nats", "dynamodb", *HOST_TWINS, *(replica_name(i) for i in range(1, replicas + 1))}
-    surplus = {c.name for c in state.replicas()} - wanted
-    if wanted <= running and not surplus:
-        return Change()
-
-    started: list[str] = []
-    stopped: list[str] = []
-    state.recorded, state.replica_count = record(config), replicas
-    try:
-        restart_replicas = False
+class NativeBackend:
+    def start(self, stack: Stack, wanted: Wanted, change: Change, *, wait: bool) -> None:
+        state, config = stack.state, stack.config
+        running = {name for name, c in state.components.items() if c.running()}
+        surplus = {c.name for c in state.replicas()} - wanted.names
+        if wanted.names <= running and not surplus:
+            return
+        servers: list[Planned] = []
         if "nats" not in running:
-            state.components["nats"] = _start_nats(config)
-            started.append("nats")
-            restart_replicas = True
+            servers.append((_nats(config), partial(_start_nats, config)))
         if "dynamodb" not in running:
-            state.components["dynamodb"] = _start_dynamodb(config)
-            started.append("dynamodb")
-            restart_replicas = True
-        for twin in HOST_TWINS:
-            if twin not in running:
-                state.components[twin] = start_host_twin(config, twin)
-                started.append(twin)
-        state.save(config.state_path)
-        asyncio.run(bootstrap(config.service_settings()))
-        for replica in state.replicas():
-            if restart_replicas or replica.name in surplus:
-                stop_process(replica.pid)
+            servers.append((_dynamodb(config), partial(_start_dynamodb, config)))
+        try:
+            start_all(stack, [*servers, *planned_twins(stack)], change)
+            stack.run(bootstrap(config.service_settings()))
+            # Replicas of a restarted nats or moto hold dead connections: start them afresh.
+            leaving = [r for r in state.replicas() if servers or r.name in surplus]
+            stop_components(leaving, grace_s=drain_budget(config))
+            for replica in leaving:
                 del state.components[replica.name]
-                if replica.name in surplus:
-                    stopped.append(replica.name)
-        state.save(config.state_path)
-        for index in range(1, replicas + 1):
-            name = replica_name(index)
-            if name not in state.components or not state.components[name].running():
-                state.components[name] = _start_replica(config, name)
-                started.append(name)
-                state.save(config.state_path)
-        if wait and started:
-            wait_until_answering(config, state)
-            wait_until_healthy(state)
-    except BaseException:
-        for name in reversed(started):
-            component = state.components.pop(name, None)
-            if component is not None:
-                stop_process(component.pid)
-        state.save(config.state_path)
-        raise
-    return Change(started, stopped)
+            change.stopped += sorted(surplus & {r.name for r in leaving}, key=_number)
+            stack.save()
+            replicas = [
+                (_replica(config, name), partial(_start_replica, config, name))
+                for name in wanted.replica_names
+                if name not in state.components or not state.components[name].running()
+            ]
+            start_all(stack, replicas, change)
+            if wait and change.started:
+                stack.run(wait_until_answering(config, state))
+                wait_until_healthy(state)
+        except Exception:
+            undo(stack, change)
+            raise
+
+    def stop(self, stack: Stack, *, wipe: bool) -> Stopped:
+        """Replicas first (all draining at once), then the twins and moto, then nats-server."""
+        state = stack.state
+        stopped = stop_components(state.replicas(), grace_s=drain_budget(stack.config))
+        others = (*HOST_TWINS, "dynamodb")
+        stopped += stop_components(state.components[n] for n in others if n in state.components)
+        if "nats" in state.components:
+            stopped += stop_components([state.components["nats"]])
+        return Stopped(stopped)
+
+    def components(self, stack: Stack) -> tuple[list[ComponentStatus], list[JobStatus]]:
+        return [ComponentStatus.of(c) for c in stack.state.components.values()], []
+
+    def show_logs(self, stack: Stack, component: str | None, lines: int, *, follow: bool) -> None:
+        show_files(stack.state, component, lines, follow=follow)
 
 
-def stop(state: StackState) -> list[str]:
-    """Replicas first, then the emulator, then nats-server; only processes still ours."""
-    order = [
-        *state.replicas(),
-        *(
-            state.components[n]
-            for n in (*reversed(HOST_TWINS), "dynamodb", "nats")
-            if n in state.components
-        ),
-    ]
-    stopped = []
-    for component in order:
-        if component.running():
-            stop_process(component.pid)
-            stopped.append(component.name)
-    return stopped
+def drain_budget(config: StackConfig) -> float:
+    """How long a replica may take to stop: its DRAIN_TIMEOUT_S, and a margin."""
+    given = dict(config.service_overrides).get("DRAIN_TIMEOUT_S")
+    try:
+        budget = float(given or service_default("DRAIN_TIMEOUT_S"))
+    except ValueError:
+        budget = float(service_default("DRAIN_TIMEOUT_S"))
+    return budget + DRAIN_MARGIN_S
 
 
-def _start_nats(config: StackConfig) -> Component:
-    material = ensure_security(config.root, account=config.account)
-    workdir = config.root / "nats"
-    launched = start_nats(
-        workdir=workdir,
-        port=config.nats_port,
-        monitor_port=config.nats_monitor_port,
-        security=material,
-    )
+def _number(name: str) -> int:
+    return int(name.rsplit("-", 1)[1])
+
+
+def _nats(config: StackConfig) -> Component:
     return Component(
         name="nats",
-        pid=launched.pid,
         marker="nats-server",
-        log=str(workdir / "nats.log"),
+        log=str(config.root / "nats" / "nats.log"),
         address=config.nats_url,
         address_monitor=config.nats_monitor_url,
     )
 
 
-def _start_dynamodb(config: StackConfig) -> Component:
-    workdir = config.root / "dynamodb"
-    launched = start_moto(workdir=workdir, port=config.dynamodb_port)
+def _start_nats(config: StackConfig) -> None:
+    material = ensure_security(config.root, account=config.account)
+    start_nats(
+        workdir=config.root / "nats",
+        port=config.nats_port,
+        monitor_port=config.nats_monitor_port,
+        security=material,
+    )
+
+
+def _dynamodb(config: StackConfig) -> Component:
     return Component(
         name="dynamodb",
-        pid=launched.pid,
         marker=MOTO_MODULE,
-        log=str(workdir / "dynamodb.log"),
+        log=str(config.root / "dynamodb" / "dynamodb.log"),
         address=config.dynamodb_endpoint,
     )
 
 
-def _start_replica(config: StackConfig, name: str) -> Component:
-    health_file = (config.root / "run" / f"{name}.health").resolve()
+def _start_dynamodb(config: StackConfig) -> None:
+    start_moto(workdir=config.root / "dynamodb", port=config.dynamodb_port)
+
+
+def _replica(config: StackConfig, name: str) -> Component:
+    return Component(
+        name=name,
+        marker="-m service",
+        log=str(config.logs_dir / f"{name}.log"),
+        address=f"{names.REQUEST_SUBJECT} (queue {names.QUEUE_GROUP})",
+        health_file=str(_health_file(config, name)),
+    )
+
+
+def _health_file(config: StackConfig, name: str) -> Path:
+    return (config.root / "run" / f"{name}.health").resolve()
+
+
+def _start_replica(config: StackConfig, name: str) -> None:
+    health_file = _health_file(config, name)
     health_file.parent.mkdir(parents=True, exist_ok=True)
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AWS_", "DDB_"))},
@@ -143,15 +154,9 @@ def _start_replica(config: StackConfig, name: str) -> Component:
         "NATS_CREDENTIALS": base64.b64encode(config.service_creds.read_bytes()).decode(),
         "HEALTH_FILE": str(health_file),
     }
-    log_path = config.logs_dir / f"{name}.log"
-    launched = launch(
-        [sys.executable, "-m", "service"], log_path=log_path, env=environment, own_log=True
-    )
-    return Component(
-        name=name,
-        pid=launched.pid,
-        marker="-m service",
-        log=str(log_path),
-        address=f"{names.REQUEST_SUBJECT} (queue {names.QUEUE_GROUP})",
-        health_file=str(health_file),
+    launch(
+        [sys.executable, "-m", "service"],
+        log_path=config.logs_dir / f"{name}.log",
+        env=environment,
+        own_log=True,
     )

@@ -12,9 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +71,66 @@ class Launched:
     process: subprocess.Popen[bytes]
 
 
+_observers: list[Callable[[int], None]] = []
+"""Told each pid the moment it exists (see `observing_launches`)."""
+INTERRUPTS: frozenset[signal.Signals] = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM received inside take effect when it ends, as they would have.
+
+    (Blocking the signals instead would leave them blocked in the launched children.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {number: signal.getsignal(number) for number in INTERRUPTS}
+    for number in INTERRUPTS:
+        signal.signal(number, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:
+                signal.signal(number, handler)
+        for signum in received[:1]:
+            signal.raise_signal(signum)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (what `timeout` and CI runners send) ends a command the way Ctrl-C does, so
+    the same cleanup and the same message follow."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def observing_launches(observer: Callable[[int], None]) -> Iterator[None]:
+    """Call `observer(pid)` for every process launched inside, before an interrupt can land.
+
+    Launches made by code that returns only after a server answers (`start_nats`) still
+    reach the state this way: the pid is recorded as soon as the process exists.
+    """
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
+
+
 def launch(
     argv: list[str],
     *,
@@ -87,16 +149,21 @@ def launch(
         env = {**(os.environ if env is None else env), LOG_FILE_VARIABLE: str(log_path)}
     descriptor = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.fchmod(descriptor, 0o600)  # a log left by an older version may be wider
-    with open(descriptor, "ab") as log_file:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            umask=0o077,
-        )
+    # Ctrl-C (or SIGTERM) waits until the pid is told to the observers: never a process
+    # started and recorded nowhere.
+    with interrupts_deferred():
+        with open(descriptor, "ab") as log_file:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                umask=0o077,
+            )
+        for observer in _observers:
+            observer(process.pid)
     return Launched(process.pid, process)
 
 
@@ -124,6 +191,12 @@ def _last_lines(log_path: Path | None, lines: int = 15) -> str:
     if log_path is None or not log_path.exists():
         return ""
     return f"; last lines of {log_path}:\n{tail(log_path, lines)}"
+
+
+def http_answer_s(url: str, timeout_s: float) -> float | None:
+    """How long `url` took to answer with a 2xx, or None when it did not within `timeout_s`."""
+    started = time.monotonic()
+    return time.monotonic() - started if http_ok(url, timeout_s) else None
 
 
 def http_ok(url: str, timeout_s: float = 1.0) -> bool:
@@ -154,7 +227,17 @@ def process_alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    # So does anyone else's: a process whose `up` has exited waits for init to reap it,
+    # which here took up to 2 s per process and made every stop last that long.
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].startswith("Z")
 
 
 def process_matches(pid: int, marker: str) -> bool:
@@ -180,15 +263,23 @@ def process_matches(pid: int, marker: str) -> bool:
 
 def stop_process(pid: int, *, grace_s: float = 15.0) -> bool:
     """SIGTERM, wait, then SIGKILL; True if it stopped within the grace period."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
+    return pid not in stop_processes([pid], grace_s=grace_s)
+
+
+def stop_processes(pids: Iterable[int], *, grace_s: float = 15.0) -> set[int]:
+    """SIGTERM to all at once, wait for all (each drains in parallel), then SIGKILL the rest;
+    the pids that needed the SIGKILL."""
+    waiting = set()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            waiting.add(pid)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not process_alive(pid):
-            return True
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    return False
+    while waiting and time.monotonic() < deadline:
+        waiting = {pid for pid in waiting if process_alive(pid)}
+        if waiting:
+            time.sleep(0.02)
+    for pid in waiting:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return waiting

@@ -16,7 +16,7 @@ READY_TIMEOUT_S = 90.0
 HEALTHY_TIMEOUT_S = 30.0
 
 
-def wait_until_answering(config: StackConfig, state: StackState) -> Reply:
+async def wait_until_answering(config: StackConfig, state: StackState) -> Reply:
     """Ready means a real balance request was answered, not merely that processes exist."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     last_problem = "no reply yet"
@@ -28,16 +28,14 @@ def wait_until_answering(config: StackConfig, state: StackState) -> Reply:
                     + tail(Path(replica.log), 15)
                 )
         try:
-            reply = asyncio.run(
-                call_once(config.nats_url, "1", creds=config.client_creds, timeout_s=2.0)
-            )
+            reply = await call_once(config.nats_url, "1", creds=config.client_creds, timeout_s=2.0)
         except (CallError, OSError, TimeoutError) as error:
             last_problem = str(error)
         else:
             if reply.ok:
                 return reply
             last_problem = reply.describe()
-        time.sleep(0.25)
+        await asyncio.sleep(0.25)
     raise StackError(f"the service did not answer within {READY_TIMEOUT_S:g} s: {last_problem}")
 
 

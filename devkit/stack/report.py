@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from devkit.stack.config import StackConfig
-from devkit.stack.state import REPLICA_PREFIX, Component, Mode
+from devkit.stack.ownership import OwnedProcess
+from devkit.stack.state import REPLICA_PREFIX, SLOW, Component, Mode
 from devkit.stack.stream import StreamUsage
 from service import names
 
@@ -49,6 +50,17 @@ class JobStatus(BaseModel):
     """The job's last log line, when it failed."""
 
 
+class OrphanStatus(BaseModel):
+    """A process of this stack's directory that its state does not name (`down` stops it)."""
+
+    pid: int
+    command: str
+
+    @classmethod
+    def of(cls, process: OwnedProcess) -> OrphanStatus:
+        return cls(pid=process.pid, command=process.command)
+
+
 class StackStatus(BaseModel):
     mode: Mode | None
     nats_url: str
@@ -60,6 +72,7 @@ class StackStatus(BaseModel):
     jobs: list[JobStatus] = []
     stream: StreamUsage | None = None
     """The event stream's fill, when it could be read."""
+    orphans: list[OrphanStatus] = []
 
     @classmethod
     def of(
@@ -69,6 +82,7 @@ class StackStatus(BaseModel):
         components: list[ComponentStatus],
         jobs: list[JobStatus] | None = None,
         stream: StreamUsage | None = None,
+        orphans: list[OrphanStatus] | None = None,
     ) -> StackStatus:
         return cls(
             mode=mode,
@@ -80,27 +94,27 @@ class StackStatus(BaseModel):
             components=components,
             jobs=jobs or [],
             stream=stream,
+            orphans=orphans or [],
         )
 
     @property
     def running(self) -> bool:
-        return bool(self.components)
+        return bool(self.components) or bool(self.orphans)
 
     def problems(self) -> list[str]:
         """What makes the stack degraded: a component not healthy, a one-shot job that failed."""
-        found = [
-            f"{c.name} running but not serving" + (f" ({c.problem})" if c.problem else "")
-            if c.running
-            else f"{c.name} stopped"
-            for c in self.components
-            if not c.healthy
-        ]
+        found = [_problem(c) for c in self.components if not c.healthy]
+        if self.orphans:
+            found.append(f"{_orphans(self.orphans)} the state does not name (`invoke down` stops)")
         found += [f"job {j.name} failed" for j in self.jobs if j.state == "failed"]
         return found
 
     def document(self) -> dict[str, Any]:
-        """`invoke status --json`: a component carries `error` only when there is one."""
-        document = self.model_dump(mode="json", exclude={"components"})
+        """`invoke status --json`: a component carries `error` only when there is one; the
+        document carries `orphans` only when there are some."""
+        document = self.model_dump(
+            mode="json", exclude={"components", *(() if self.orphans else ("orphans",))}
+        )
         document["components"] = [
             c.model_dump(
                 mode="json",
@@ -111,8 +125,30 @@ class StackStatus(BaseModel):
         return document
 
 
+def _problem(component: ComponentStatus) -> str:
+    if not component.running:
+        return f"{component.name} stopped"
+    if component.problem and component.problem.startswith(SLOW):
+        return f"{component.name} {component.problem}"
+    return f"{component.name} running but not serving" + (
+        f" ({component.problem})" if component.problem else ""
+    )
+
+
+def _orphans(orphans: list[OrphanStatus]) -> str:
+    return f"{len(orphans)} process{'es' if len(orphans) > 1 else ''} of the stack" + (
+        f" (pid {', '.join(str(o.pid) for o in orphans)})"
+    )
+
+
 def render_status(status: StackStatus) -> str:
     if not status.components:
+        if status.orphans:
+            return (
+                f"The local stack is not running, but {_orphans(status.orphans)} still"
+                " run, named by no state: stop them with: invoke down\n"
+                + "\n".join(f"  {o.pid}  {o.command}" for o in status.orphans)
+            )
         return "The local stack is not running. Start it with: invoke up"
     rows = [("component", "pid", "health", "address")]
     for c in status.components:
@@ -125,6 +161,7 @@ def render_status(status: StackStatus) -> str:
         for name, pid, health, address in rows
     ]
     lines += [f"{c.name}: {c.problem}" for c in status.components if c.problem]
+    lines += [f"orphan {o.pid}: {o.command} (`invoke down` stops it)" for o in status.orphans]
     if status.stream is not None:
         lines.append(status.stream.describe())
     for job in status.jobs:

@@ -5,29 +5,14 @@ from __future__ import annotations
 
 from devkit.auth.security import ensure_gateway_tokens, gateway_tokens_path
 from devkit.stack.config import StackConfig, StackError, load_stack_config
-from devkit.stack.state import Recorded, StackState
-
-
-def record(config: StackConfig) -> Recorded:
-    return Recorded(
-        nats_port=config.nats_port,
-        nats_monitor_port=config.nats_monitor_port,
-        dynamodb_port=config.dynamodb_port,
-        gateway_port=config.gateway_port,
-        controlplane_port=config.controlplane_port,
-        table=config.table,
-        account=config.account,
-        project=config.project,
-    )
+from devkit.stack.stack import recorded_config
+from devkit.stack.state import StackState
 
 
 def current_config(config: StackConfig | None = None) -> StackConfig:
     """The running stack's configuration; the environment's when none runs."""
     config = config or load_stack_config()
-    state = StackState.load(config.state_path)
-    if state.active and state.recorded is not None:
-        return config.model_copy(update=state.recorded.model_dump())
-    return config
+    return recorded_config(config, StackState.load(config.state_path))
 
 
 def running_config() -> StackConfig:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from devkit import platform_names
+from devkit.auth.security import creds_path
 from devkit.progress import ProgressDisplay
+from devkit.stack.lock import stack_lock
 from service.bootstrap import ensure_bucket
 from service.connection import connect, load_credentials
 from service.discovery import new_service_id
@@ -58,7 +63,25 @@ def describe_outcome(outcome: SeedOutcome, asked: int) -> str:
 def seed_with_progress(
     settings: Settings, *, rows: int, force: bool, interactive: bool
 ) -> SeedOutcome:
-    """`invoke seed`: the protocol, with progress for the person waiting (or the CI log)."""
+    """`invoke seed`: the protocol, with progress for the person waiting (or the CI log), one
+    at a time with `up` and `down` of the same stack."""
+    root = stack_root(settings)
+    with stack_lock(root, "seed") if root is not None else contextlib.nullcontext():
+        return _seed_with_progress(settings, rows=rows, force=force, interactive=interactive)
+
+
+def stack_root(settings: Settings) -> Path | None:
+    """The stack directory whose service user's creds the settings use (`<dir>/creds/...`)."""
+    creds = settings.nats_creds_file
+    if creds is None:
+        return None
+    root = Path(creds).parent.parent
+    return root if creds_path(root, platform_names.SERVICE_USER) == Path(creds) else None
+
+
+def _seed_with_progress(
+    settings: Settings, *, rows: int, force: bool, interactive: bool
+) -> SeedOutcome:
     with ProgressDisplay(rows, interactive=interactive, unit="rows", rate_unit="rows/s") as shown:
         started = time.monotonic()
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel
 
 from devkit import platform_names
-from devkit.stack.processes import http_ok, process_alive, process_matches
+from devkit.stack.processes import http_answer_s, http_ok, process_alive, process_matches
 from service import names
 from service.health import check_heartbeat
 
@@ -42,10 +42,11 @@ def component_order(name: str) -> tuple[int, int]:
 
 
 class Component(BaseModel):
-    """One process of the native stack."""
+    """One process of the stack on this machine (every one in native mode, the twins in docker
+    mode). Recorded before it is started (pid None: intent), its pid the moment it exists."""
 
     name: str
-    pid: int
+    pid: int | None = None
     marker: str
     """A string the process's command line contains, to guard against recycled PIDs."""
     log: str
@@ -54,6 +55,8 @@ class Component(BaseModel):
     health_file: str | None = None
 
     def running(self) -> bool:
+        if self.pid is None:
+            return False
         return process_alive(self.pid) and process_matches(self.pid, self.marker)
 
     def healthy(self) -> bool:
@@ -64,7 +67,7 @@ class Component(BaseModel):
         if not self.running():
             return "stopped"
         if self.name == "nats":
-            return _answers(f"{self.address_monitor}/healthz")
+            return _nats_health(f"{self.address_monitor}/healthz")
         if self.name == "dynamodb":
             return _answers(f"{self.address}/moto-api/")
         if self.name in HOST_TWINS:
@@ -81,6 +84,22 @@ class Component(BaseModel):
 
 def _answers(url: str) -> str | None:
     return None if http_ok(url) else f"{url} does not answer OK"
+
+
+SLOW: Final = "slow to answer its health endpoint"
+HEALTH_LIMIT_S: Final = 1.0
+"""A health endpoint slower than this is reported as slow (nats still retrying an account's
+JWT after the account was deleted answers in ~1.9 s), not as not serving."""
+SLOW_LIMIT_S: Final = 5.0
+
+
+def _nats_health(url: str) -> str | None:
+    seconds = http_answer_s(url, SLOW_LIMIT_S)
+    if seconds is None:
+        return f"{url} does not answer OK"
+    if seconds > HEALTH_LIMIT_S:
+        return f"{SLOW}: {url} took {seconds:.2f} s (over {HEALTH_LIMIT_S:g} s)"
+    return None
 
 
 class Recorded(BaseModel):

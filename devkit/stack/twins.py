@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 from devkit.auth.security import ensure_controlplane_token, ensure_gateway_tokens
 from devkit.stack.config import StackConfig
+from devkit.stack.hosted import Planned
 from devkit.stack.processes import ensure_free, launch, wait_http
-from devkit.stack.state import CONTROLPLANE, GATEWAY, Component
+from devkit.stack.stack import Stack
+from devkit.stack.state import CONTROLPLANE, GATEWAY, HOST_TWINS, Component
 
 
 @dataclass(frozen=True)
@@ -33,12 +37,27 @@ def spec(config: StackConfig, name: str) -> TwinSpec:
     raise ValueError(f"no twin named {name}")
 
 
-def start_host_twin(config: StackConfig, name: str) -> Component:
-    twin = spec(config, name)
+def planned_twins(stack: Stack) -> list[Planned]:
+    """The twins that do not run, in the order they start."""
+    planned: list[Planned] = []
+    for name in HOST_TWINS:
+        running = stack.state.components.get(name)
+        if running is None or not running.running():
+            twin = spec(stack.config, name)
+            intent = Component(
+                name=name,
+                marker=f"-m {twin.module}",
+                log=str(stack.config.logs_dir / f"{name}.log"),
+                address=twin.url,
+            )
+            planned.append((intent, partial(_start_twin, stack.config, twin, Path(intent.log))))
+    return planned
+
+
+def _start_twin(config: StackConfig, twin: TwinSpec, log_path: Path) -> None:
     ensure_free(twin.port, twin.title)
     ensure_gateway_tokens(config.root)  # a stack started before the twins existed has none
     ensure_controlplane_token(config.root)
-    log_path = config.logs_dir / f"{name}.log"
     launched = launch(
         [
             sys.executable,
@@ -55,6 +74,3 @@ def start_host_twin(config: StackConfig, name: str) -> Component:
         own_log=True,
     )
     wait_http(f"{twin.url}/healthz", name=twin.title, process=launched.process, log_path=log_path)
-    return Component(
-        name=name, pid=launched.pid, marker=f"-m {twin.module}", log=str(log_path), address=twin.url
-    )

@@ -190,3 +190,15 @@ def test_a_benchmark_of_a_stack_that_cannot_answer_fails(stack_env: dict[str, st
     assert result.returncode == 1
     assert "20 requests failed" in result.stderr
     assert "p50 n/a" in result.stdout
+
+
+def test_a_benchmark_over_replica_counts_leaves_the_count_it_found(
+    stack_env: dict[str, str],
+) -> None:
+    assert invoke(stack_env, "up").returncode == 0
+    benched = invoke(stack_env, "bench", "-n", "20", "-c", "5", "--replicas", "1,2")
+    assert benched.returncode == 0, benched.stdout + benched.stderr
+    assert "== 2 replica(s) ==" in benched.stdout
+    replicas = [name for name in components(stack_env) if name.startswith("balance-")]
+    assert replicas == ["balance-1"]
+    assert "nothing changed" in invoke(stack_env, "up").stdout

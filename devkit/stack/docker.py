@@ -1,0 +1,85 @@
+"""The docker backend: nats, moto and the replicas as Compose services (`compose.py`), the
+twins as processes on this machine as in native mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devkit.auth.security import ensure_security
+from devkit.stack import compose
+from devkit.stack.backend import Change, Stopped
+from devkit.stack.hosted import start_all, stop_components
+from devkit.stack.processes import ensure_free
+from devkit.stack.readiness import wait_until_answering
+from devkit.stack.report import ComponentStatus, JobStatus
+from devkit.stack.stack import Stack, Wanted
+from devkit.stack.state import DOCKER, HOST_TWINS, StackState
+from devkit.stack.twins import planned_twins
+
+
+class DockerBackend:
+    def start(self, stack: Stack, wanted: Wanted, change: Change, *, wait: bool) -> None:
+        config, state = stack.config, stack.state
+        if not state.active:  # a running Compose stack holds these ports itself
+            ensure_free(config.nats_port, "nats")
+            ensure_free(config.dynamodb_port, "DynamoDB")
+            ensure_free(config.gateway_port, "HTTP gateway")
+            ensure_free(config.controlplane_port, "control-plane twin")
+        material = ensure_security(config.root, account=config.account)
+        environment = compose.compose_environment(config, replicas=wanted.replicas)
+        if state.compose_env is not None and compose.same_inputs(
+            Path(state.compose_env), environment
+        ):
+            healthy = {c.name for c in self.components(stack)[0] if c.healthy}
+            if healthy == wanted.names:
+                return
+        env_file = compose.write_inputs(config.root, material, environment)
+        project = compose.ComposeProject(state.compose_project or config.project, env_file)
+        # Saved before Compose runs: a run that fails half-way leaves a stack `down` can remove.
+        stack.state = StackState(
+            mode=DOCKER,
+            compose_env=str(env_file),
+            compose_project=project.name,
+            replica_count=state.replica_count,
+            components={k: v for k, v in state.components.items() if k in HOST_TWINS},
+        )
+        stack.save()
+        project.run("up", "--detach", "--build", "--wait")
+        change.started.append(f"docker compose ({wanted.replicas} replicas)")
+        start_all(stack, planned_twins(stack), change)
+        if wait:
+            stack.run(wait_until_answering(config, stack.state))
+
+    def stop(self, stack: Stack, *, wipe: bool) -> Stopped:
+        """`compose down`; when Docker cannot run it, no container of ours can be running
+        either (the state is forgotten); `wipe` goes on whatever Docker says."""
+        result = Stopped()
+        project = compose.project_of(stack.state)
+        if project is not None:
+            problem = compose.docker_problem()
+            if problem is not None:
+                result.warnings.append(
+                    f"{problem}: no container of the stack can be running; forgot it"
+                )
+            else:
+                try:
+                    project.run("down", *(["--volumes"] if wipe else []))
+                    result.stopped.append("docker compose stack")
+                except compose.ComposeError as error:
+                    if not wipe:
+                        raise
+                    result.warnings.append(f"{error}; deleting the local state anyway (--wipe)")
+        twins = stack.state.components
+        result.stopped += stop_components(twins[n] for n in reversed(HOST_TWINS) if n in twins)
+        return result
+
+    def components(self, stack: Stack) -> tuple[list[ComponentStatus], list[JobStatus]]:
+        project = compose.project_of(stack.state)
+        components, jobs = project.components(stack.config) if project else ([], [])
+        twins = [ComponentStatus.of(c) for c in stack.state.components.values()]
+        return components + twins, jobs
+
+    def show_logs(self, stack: Stack, component: str | None, lines: int, *, follow: bool) -> None:
+        project = compose.project_of(stack.state)
+        if project is not None:
+            project.show_logs(component, lines, follow=follow)
