@@ -1,4 +1,8 @@
-"""The read coalescer's decisions, with a store double that records its calls."""
+"""The read coalescer's decisions, with a store double that records its calls.
+
+A test decides when a BatchGetItem is in flight: the double holds calls at a gate the test
+opens, and tells when a call has reached it. No test guesses with a timer.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,29 @@ def item(client_id: str, balance: str) -> dict[str, Any]:
 
 
 class Store:
-    def __init__(self, balances: Mapping[str, str], *, delay_s: float = 0.0) -> None:
+    def __init__(self, balances: Mapping[str, str]) -> None:
         self.balances = dict(balances)
-        self.delay_s = delay_s
         self.batches: list[list[str]] = []
         self.single: list[str] = []
         self.unprocessed_once: set[str] = set()
         self.fail_when: str | None = None
+        self.gate: asyncio.Event | None = None
+        self.arrived = asyncio.Event()
+
+    def hold(self) -> asyncio.Event:
+        """Calls that arrive from now on stay in flight until the returned gate is set."""
+        self.gate = asyncio.Event()
+        return self.gate
+
+    def pass_new_calls(self) -> None:
+        """Calls that arrive from now on answer at once; held ones stay held."""
+        self.gate = None
+
+    async def reached(self, calls: int) -> None:
+        """Until `calls` BatchGetItem calls have reached the store (in flight, if held)."""
+        while len(self.batches) < calls:
+            self.arrived.clear()
+            await self.arrived.wait()
 
     async def get_balance(self, client_id: str) -> int | None:
         self.single.append(client_id)
@@ -34,7 +54,9 @@ class Store:
         self, client_ids: list[str]
     ) -> tuple[dict[str, dict[str, Any]], list[str]]:
         self.batches.append(list(client_ids))
-        await asyncio.sleep(self.delay_s)
+        self.arrived.set()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail_when in client_ids:
             raise UnavailableError("DynamoDB is throttling or failing; try again")
         held = [k for k in client_ids if k in self.unprocessed_once]
@@ -46,6 +68,22 @@ class Store:
 
 
 BALANCES = {str(i): str(100 + i) for i in range(1, 1001)}
+
+
+STRANDED_S = 10.0
+"""A deadline, not a measure: a lookup the coalescer strands fails the test instead of hanging it."""
+
+
+async def answered(*lookups: asyncio.Task[int | None]) -> list[int | None]:
+    return await asyncio.wait_for(asyncio.gather(*lookups), STRANDED_S)
+
+
+async def loop_turns(turns: int = 5) -> None:
+    """Let the loop run what is ready, `turns` times over (no clock involved): lookups just made
+    join their batch, the coalescer's dispatch (a call_soon) decides, and a batch it sent
+    reaches the store. What has not happened then is not about to."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
 
 
 async def test_concurrent_lookups_share_one_batch() -> None:
@@ -80,55 +118,81 @@ async def test_full_batches_leave_without_waiting_for_the_rest() -> None:
 
 
 async def test_while_every_slot_is_busy_the_next_batch_keeps_filling() -> None:
-    store = Store(BALANCES, delay_s=0.05)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=1)
+    gate = store.hold()
     first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)  # batch ["1"] is in flight now
-    later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 42)]
-    await asyncio.gather(first, *later)
+    await store.reached(1)  # batch ["1"] is in flight now, in the only slot
+    later = []
+    for i in range(2, 42):  # one at a time, each with the loop's full turn to send it
+        later.append(asyncio.create_task(coalescer.get_balance(str(i))))
+        await loop_turns()
+    assert store.batches == [["1"]]
+    gate.set()
+    await answered(first, *later)
     assert [len(b) for b in store.batches] == [1, 40]
 
 
-async def test_a_partial_batch_waits_for_the_partial_batch_in_flight() -> None:
-    store = Store(BALANCES, delay_s=0.05)
-    coalescer = BalanceCoalescer(store, batches_in_flight=8)
+async def test_a_full_batch_waits_for_a_free_slot_too() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store, batches_in_flight=1, batch_max=10)
+    gate = store.hold()
     first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)  # batch ["1"] is in flight, seven slots are free
+    await store.reached(1)  # batch ["1"] is in flight, in the only slot
+    full = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 12)]
+    await loop_turns()
+    assert store.batches == [["1"]]
+    gate.set()
+    await answered(first, *full)
+    assert [len(b) for b in store.batches] == [1, 10]
+
+
+async def test_a_partial_batch_waits_for_the_partial_batch_in_flight() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store, batches_in_flight=8)
+    gate = store.hold()
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await store.reached(1)  # batch ["1"] is in flight, seven slots are free
     later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 42)]
-    await asyncio.sleep(0.01)
+    await loop_turns()
     assert [len(b) for b in store.batches] == [1]
-    await asyncio.gather(first, *later)
+    gate.set()
+    await answered(first, *later)
     assert [len(b) for b in store.batches] == [1, 40]
 
 
 async def test_a_partial_batch_waits_for_a_stuck_one_only_so_long() -> None:
     """DynamoDB was unreachable and a partial batch still waits for its read timeout: a lookup
     made after DynamoDB is back leaves after PARTIAL_PATIENCE_S, not when that call gives up."""
-    store = Store(BALANCES, delay_s=10.0)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=8)
+    store.hold()  # never opened: this call would wait for good
     stuck = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)
-    store.delay_s = 0.0  # DynamoDB is back
+    await store.reached(1)
+    store.pass_new_calls()  # DynamoDB is back
     loop = asyncio.get_running_loop()
     began = loop.time()
-    assert await asyncio.wait_for(coalescer.get_balance("2"), 2) == 102
-    assert PARTIAL_PATIENCE_S - 0.02 <= loop.time() - began < PARTIAL_PATIENCE_S + 0.2
+    assert await asyncio.wait_for(coalescer.get_balance("2"), 10) == 102
+    assert loop.time() - began >= PARTIAL_PATIENCE_S - 0.02  # it waited, as long as patience
     assert [len(b) for b in store.batches] == [1, 1]
     assert not stuck.done()
-    await coalescer.close()
+    await asyncio.wait_for(coalescer.close(), STRANDED_S)
     with pytest.raises(UnavailableError):
         await stuck
 
 
 async def test_full_batches_do_not_wait_for_a_partial_one() -> None:
-    store = Store(BALANCES, delay_s=0.05)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=8, batch_max=100)
+    gate = store.hold()
     first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)
+    await store.reached(1)
     later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 152)]
-    await asyncio.sleep(0.01)  # the partial batch ["1"] is still in flight
+    await store.reached(2)  # the full batch left while the partial batch ["1"] is in flight
+    await loop_turns()
     assert [len(b) for b in store.batches] == [1, 100]
-    results = await asyncio.gather(first, *later)
+    gate.set()
+    results = await answered(first, *later)
     assert results == [100 + i for i in range(1, 152)]
     assert [len(b) for b in store.batches] == [1, 100, 50]
 
@@ -183,13 +247,16 @@ async def test_a_corrupt_item_fails_only_its_own_request() -> None:
 
 
 async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
-    store = Store(BALANCES, delay_s=0.05)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store)
+    gate = store.hold()
     impatient = asyncio.create_task(coalescer.get_balance("4"))
     patient = asyncio.create_task(coalescer.get_balance("4"))
-    await asyncio.sleep(0.01)
+    await store.reached(1)  # both wait for the batch in flight
     impatient.cancel()
+    gate.set()
     assert await patient == 104
+    assert impatient.cancelled()
 
 
 async def test_batch_max_1_turns_coalescing_off() -> None:
@@ -215,7 +282,6 @@ class Throttled(Store):
         self, client_ids: list[str]
     ) -> tuple[dict[str, dict[str, Any]], list[str]]:
         self.batches.append(list(client_ids))
-        await asyncio.sleep(self.delay_s)
         found = {k: item(k, self.balances[k]) for k in client_ids if k not in self.held}
         return found, [k for k in client_ids if k in self.held]
 
@@ -223,9 +289,10 @@ class Throttled(Store):
 async def test_one_unprocessed_key_fails_only_its_own_lookup_and_the_rest_answer_at_once() -> None:
     coalescer = BalanceCoalescer(Throttled(BALANCES), unprocessed_budget_s=2.0)
     lookups = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(1, 101)]
-    done, _ = await asyncio.wait(lookups, timeout=0.5)  # the budget is 2 s
-    assert len(done) == 99
-    assert [t.result() for t in lookups if t in done] == [100 + i for i in range(1, 101) if i != 7]
+    others = [lookup for i, lookup in enumerate(lookups, start=1) if i != 7]
+    answered = await asyncio.gather(*others)
+    assert not lookups[6].done()  # still inside its 2 s budget while the rest have answered
+    assert answered == [100 + i for i in range(1, 101) if i != 7]
     with pytest.raises(UnavailableError, match="unprocessed"):
         await lookups[6]
     assert coalescer.metrics.unprocessed_failed == 1
@@ -233,15 +300,19 @@ async def test_one_unprocessed_key_fails_only_its_own_lookup_and_the_rest_answer
 
 
 async def test_lookups_that_gave_up_are_not_fetched() -> None:
-    store = Store(BALANCES, delay_s=1.0)  # longer than the 50 lookups below wait in all
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=1)
+    gate = store.hold()
     first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)  # "1" is in flight and holds the only slot
-    for i in range(2, 52):
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(coalescer.get_balance(str(i)), 0.01)
+    await store.reached(1)  # "1" is in flight and holds the only slot
+    gave_up = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 52)]
+    await loop_turns()  # each has joined the next batch
+    for lookup in gave_up:
+        lookup.cancel()
+    await asyncio.gather(*gave_up, return_exceptions=True)
+    gate.set()
     assert await first == 101
-    await asyncio.sleep(0.05)
+    await loop_turns()  # the slot is free: a batch of what is left would reach the store now
     assert store.batches == [["1"]]
 
 
@@ -270,13 +341,14 @@ async def test_a_key_given_up_during_a_retry_is_not_sent_again() -> None:
 
 
 async def test_close_fails_every_waiting_lookup_and_sends_nothing_new() -> None:
-    store = Store(BALANCES, delay_s=1.0)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=1)
+    store.hold()  # never opened: close must not wait for the call in flight
     in_flight = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)
+    await store.reached(1)
     queued = asyncio.create_task(coalescer.get_balance("2"))
-    await asyncio.sleep(0.01)
-    await asyncio.wait_for(coalescer.close(), 0.5)
+    await loop_turns()  # "2" waits for the only slot
+    await asyncio.wait_for(coalescer.close(), STRANDED_S)
     for lookup in (in_flight, queued):
         with pytest.raises(UnavailableError, match="stopping"):
             await lookup
