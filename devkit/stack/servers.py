@@ -170,6 +170,7 @@ def start_nats(
     monitor_port: int = CHOSEN_BY_SERVER,
     security: SecurityMaterial | None = None,
 ) -> LaunchedNats:
+    """Serving and healthy; with port 0 (the default) for either, on one it chose, read back."""
     for used in (port, monitor_port):
         if used != CHOSEN_BY_SERVER:
             ensure_free(used, "nats-server")
@@ -214,6 +215,7 @@ MOTO_MODULE = "devkit.stack.moto_emulator"
 
 
 def start_moto(*, workdir: Path, port: int = CHOSEN_BY_SERVER) -> LaunchedMoto:
+    """Answering; with port 0 (the default) on a port it chose, read back."""
     if port != CHOSEN_BY_SERVER:
         ensure_free(port, "DynamoDB emulator")
     log_path = workdir / "dynamodb.log"
