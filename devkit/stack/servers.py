@@ -11,7 +11,8 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TypeVar
@@ -155,6 +156,17 @@ def wait_for_ports(
     raise ServerError(f"{name} did not report its ports within {timeout_s:g} s; see {log_path}")
 
 
+@contextmanager
+def stopped_on_failure(launched: Launched) -> Iterator[None]:
+    """A server that fails to come up (or whose start is interrupted) is not left running."""
+    try:
+        yield
+    except BaseException:
+        launched.process.kill()
+        launched.process.wait(timeout=10)
+        raise
+
+
 def read_text(path: Path) -> str:
     """A file's text, or "" while it does not exist yet."""
     try:
@@ -197,16 +209,17 @@ def start_nats(
         written = next(ports_dir.glob(f"*_{launched.pid}.ports"), None)  # <executable>_<pid>
         return None if written is None else nats_ports(read_text(written))
 
-    client, monitor = wait_for_ports(
-        read, name="nats-server", process=launched.process, log_path=log_path
-    )
-    nats = LaunchedNats(launched.pid, launched.process, port=client, monitor_port=monitor)
-    wait_http(
-        f"{nats.monitor_url}/healthz?js-enabled-only=true",
-        name="nats-server",
-        process=launched.process,
-        log_path=log_path,
-    )
+    with stopped_on_failure(launched):
+        client, monitor = wait_for_ports(
+            read, name="nats-server", process=launched.process, log_path=log_path
+        )
+        nats = LaunchedNats(launched.pid, launched.process, port=client, monitor_port=monitor)
+        wait_http(
+            f"{nats.monitor_url}/healthz?js-enabled-only=true",
+            name="nats-server",
+            process=launched.process,
+            log_path=log_path,
+        )
     return nats
 
 
@@ -236,17 +249,18 @@ def start_moto(*, workdir: Path, port: int = CHOSEN_BY_SERVER) -> LaunchedMoto:
         log_path=log_path,
         own_log=True,
     )
-    taken = wait_for_ports(
-        lambda: moto_port(read_text(port_file)),
-        name="DynamoDB emulator (moto)",
-        process=launched.process,
-        log_path=log_path,
-    )
-    moto = LaunchedMoto(launched.pid, launched.process, port=taken)
-    wait_http(
-        f"{moto.endpoint}/moto-api/",
-        name="DynamoDB emulator (moto)",
-        process=launched.process,
-        log_path=log_path,
-    )
+    with stopped_on_failure(launched):
+        taken = wait_for_ports(
+            lambda: moto_port(read_text(port_file)),
+            name="DynamoDB emulator (moto)",
+            process=launched.process,
+            log_path=log_path,
+        )
+        moto = LaunchedMoto(launched.pid, launched.process, port=taken)
+        wait_http(
+            f"{moto.endpoint}/moto-api/",
+            name="DynamoDB emulator (moto)",
+            process=launched.process,
+            log_path=log_path,
+        )
     return moto

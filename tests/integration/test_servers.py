@@ -1,8 +1,11 @@
 """The servers the tests and the native stack launch take ports they choose, read back: two at
-once never collide, and each answers on the port its launch reports."""
+once never collide, and each answers on the port its launch reports; one that never becomes
+ready is stopped, not left running."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -10,7 +13,8 @@ import httpx
 import nats
 import pytest
 
-from devkit.stack.processes import stop_process
+from devkit.stack import servers
+from devkit.stack.processes import Launched, ServerError, stop_process
 from devkit.stack.servers import start_moto, start_nats
 from service import names
 
@@ -62,3 +66,20 @@ def test_two_emulators_on_port_0_each_answer_on_the_port_they_report(tmp_path: P
             stop_process(second.pid)
     finally:
         stop_process(first.pid)
+
+
+@pytest.mark.parametrize("start", [start_nats, start_moto])
+def test_a_server_that_never_becomes_ready_is_not_left_running(
+    start: Callable[..., Launched], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def never_ready(url: str, *, process: subprocess.Popen[bytes], **_: object) -> None:
+        started.append(process)
+        raise ServerError(f"did not answer {url}")
+
+    monkeypatch.setattr(servers, "wait_http", never_ready)
+    with pytest.raises(ServerError):
+        start(workdir=tmp_path)
+    [process] = started
+    assert process.poll() is not None
