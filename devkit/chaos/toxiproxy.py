@@ -1,8 +1,14 @@
 """Toxiproxy (Shopify's fault-injection proxy): the pinned server, started on 127.0.0.1, and the
-few calls of its HTTP API the chaos tests use."""
+few calls of its HTTP API the chaos tests use.
+
+The server and its proxies listen on ports the system chooses (port 0), read back: a proxy's from
+the API's answer, the server's from /proc (it logs the 0 it was given, not the port it took).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -51,10 +57,15 @@ class Toxiproxy:
             )
         return answer.json() if answer.content else None
 
-    def proxy(self, name: str, listen_port: int, upstream: str) -> Proxy:
+    def proxy(self, name: str, upstream: str, listen_port: int = 0) -> Proxy:
+        """A proxy to `upstream`; on port 0 it takes one the system chooses, and keeps it when
+        turned off and on again."""
         listen = f"{names.LOCAL_HOST}:{listen_port}"
-        self._call("POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream})
-        return Proxy(name, listen_port, upstream)
+        made = self._call(
+            "POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream}
+        )
+        _, _, taken = str(made["listen"]).rpartition(":")
+        return Proxy(name, int(taken), upstream)
 
     def enabled(self, proxy: Proxy, on: bool) -> None:
         """Off: its listener closes and every open connection through it is cut."""
@@ -85,29 +96,73 @@ class Toxiproxy:
         self._call("DELETE", f"/proxies/{proxy.name}/toxics/{name}")
 
 
+def listening_in(table: str, sockets: set[str]) -> set[int]:
+    """The ports of a /proc/net/tcp table's LISTEN rows (state 0A) whose inode is in `sockets`."""
+    ports = set()
+    for row in table.splitlines()[1:]:
+        fields = row.split()
+        if len(fields) > 9 and fields[3] == "0A" and fields[9] in sockets:
+            ports.add(int(fields[1].rpartition(":")[2], 16))
+    return ports
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports `pid` listens on (Linux); empty until it has started listening."""
+    sockets = set()
+    with contextlib.suppress(FileNotFoundError):
+        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):  # closed while we looked
+                target = os.readlink(descriptor)
+                if target.startswith("socket:["):
+                    sockets.add(target.removeprefix("socket:[").removesuffix("]"))
+    ports: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            ports |= listening_in(Path(f"/proc/{pid}/net/{table}").read_text(), sockets)
+    return ports
+
+
+def started(process: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
+    """Raise when the server has exited or the start-up deadline has passed."""
+    if process.poll() is not None or time.monotonic() > deadline:
+        raise RuntimeError(f"toxiproxy did not start; see {log}")
+
+
+def taken_port(process: subprocess.Popen[bytes], log: Path, deadline: float) -> int:
+    """The port a server started on port 0 took: its API's, its only listener until a proxy
+    is made."""
+    while True:
+        started(process, log, deadline)
+        listening = listening_ports(process.pid)
+        if listening:
+            return min(listening)
+        time.sleep(0.05)
+
+
 @contextmanager
-def toxiproxy_server(binary: Path, port: int, log: Path) -> Iterator[Toxiproxy]:
-    """The server on 127.0.0.1:`port`, stopped on exit."""
+def toxiproxy_server(binary: Path, log: Path, port: int = 0) -> Iterator[Toxiproxy]:
+    """The server on 127.0.0.1 (`port`, or one the system chooses), stopped on exit."""
     with log.open("ab") as sink:
         process = subprocess.Popen(
             [str(binary), "-host", names.LOCAL_HOST, "-port", str(port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    api = Toxiproxy(f"http://{names.LOCAL_HOST}:{port}")
+    api: Toxiproxy | None = None
     try:
-        deadline = time.monotonic() + 15
-        while True:  # bounded: up within moments
+        deadline = time.monotonic() + 15  # bounded: up within moments
+        api = Toxiproxy(f"http://{names.LOCAL_HOST}:{port or taken_port(process, log, deadline)}")
+        while True:
             try:
                 api._call("GET", "/proxies")
                 break
             except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"toxiproxy did not start; see {log}") from None
+                started(process, log, deadline)
                 time.sleep(0.1)
         yield api
     finally:
-        api.close()
+        if api is not None:
+            api.close()
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -58,13 +58,6 @@ def ensure_free(port: int, user: str) -> None:
         raise ServerError(f"port {port} ({user}) is already in use by another program")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((names.LOCAL_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class Launched:
     pid: int

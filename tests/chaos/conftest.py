@@ -13,8 +13,8 @@ import pytest
 
 from devkit.auth.security import SecurityMaterial, creds_path, ensure_security
 from devkit.chaos.toxiproxy import TOXIPROXY, Proxy, Toxiproxy, toxiproxy_server
-from devkit.stack.processes import Launched, free_port
-from devkit.stack.servers import start_moto, start_nats
+from devkit.stack.processes import Launched
+from devkit.stack.servers import LaunchedNats, start_moto, start_nats
 from service import names
 from tests.support.commands import invoke, required_tool, stack_environment
 from tests.support.replicas import ServiceProcess, kill_all, launch_service
@@ -27,9 +27,7 @@ pytestmark = pytest.mark.chaos
 class Rig:
     workdir: Path
     security: SecurityMaterial
-    nats_port: int
-    monitor_port: int
-    nats: Launched
+    nats: LaunchedNats
     dynamo: Dynamo
     dynamo_process: Launched
     table: str
@@ -40,17 +38,17 @@ class Rig:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://{names.LOCAL_HOST}:{self.nats_port}"
+        return self.nats.url
 
     def creds(self, user: str) -> Path:
         return creds_path(self.workdir / "security", user)
 
     def restart_nats(self) -> None:
-        """On the same port and store, as a crashed server comes back."""
+        """On the same ports and store, as a crashed server comes back."""
         self.nats = start_nats(
             workdir=self.workdir / "nats",
-            port=self.nats_port,
-            monitor_port=self.monitor_port,
+            port=self.nats.port,
+            monitor_port=self.nats.monitor_port,
             security=self.security,
         )
 
@@ -59,23 +57,17 @@ class Rig:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     binary = Path(required_tool(TOXIPROXY.name))
     security = ensure_security(tmp_path / "security")
-    nats_port, monitor_port = free_port(), free_port()
-    nats = start_nats(
-        workdir=tmp_path / "nats", port=nats_port, monitor_port=monitor_port, security=security
-    )
-    dynamo_port = free_port()
-    dynamo_process = start_moto(workdir=tmp_path, port=dynamo_port)
-    dynamo = Dynamo(endpoint=f"http://{names.LOCAL_HOST}:{dynamo_port}")
+    nats = start_nats(workdir=tmp_path / "nats", security=security)  # on ports they choose
+    dynamo_process = start_moto(workdir=tmp_path)
+    dynamo = Dynamo(endpoint=dynamo_process.endpoint)
     table = f"balances-{uuid.uuid4().hex[:8]}"
     dynamo.create_table(table)
     launched: list[Launched] = [nats, dynamo_process]
     replica: ServiceProcess | None = None
     try:
-        with toxiproxy_server(binary, free_port(), tmp_path / "toxiproxy.log") as toxiproxy:
-            to_dynamodb = toxiproxy.proxy(
-                "dynamodb", free_port(), f"{names.LOCAL_HOST}:{dynamo_port}"
-            )
-            to_nats = toxiproxy.proxy("nats", free_port(), f"{names.LOCAL_HOST}:{nats_port}")
+        with toxiproxy_server(binary, tmp_path / "toxiproxy.log") as toxiproxy:
+            to_dynamodb = toxiproxy.proxy("dynamodb", f"{names.LOCAL_HOST}:{dynamo_process.port}")
+            to_nats = toxiproxy.proxy("nats", f"{names.LOCAL_HOST}:{nats.port}")
             replica = launch_service(
                 tmp_path,
                 "replica",
@@ -91,8 +83,6 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
             rig = Rig(
                 tmp_path,
                 security,
-                nats_port,
-                monitor_port,
                 nats,
                 dynamo,
                 dynamo_process,

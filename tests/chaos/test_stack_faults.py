@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from devkit import platform_names
-from devkit.stack.processes import free_port
+from devkit.stack.processes import port_in_use
 from devkit.stack.servers import start_moto, start_nats
 from service import names
 from tests.chaos.conftest import report
@@ -36,8 +36,8 @@ def test_dynamodb_restarted_empty(stack_env: dict[str, str], tmp_path: Path) -> 
     and `invoke up` brings the stack back, reseeded, with no manual step."""
     assert invoke(stack_env, "up").returncode == 0
     os.kill(pid_of(stack_env, "dynamodb"), signal.SIGKILL)
-    time.sleep(0.5)
     port = int(stack_env["STACK_DYNAMODB_PORT"])
+    _wait_for(lambda: not port_in_use(port), "the killed emulator's port to close")
     empty = start_moto(workdir=tmp_path / "empty", port=port)  # back, with nothing in it
     try:
         missing = invoke(stack_env, "req", "678")
@@ -64,14 +64,13 @@ def test_the_seeder_killed_mid_seed(tmp_path: Path) -> None:
     mid-seed; another takes over once the claim is stale, and the table ends with exactly
     the rows asked for."""
     rows, stale_s = 30_000, 3
-    nats_port, monitor_port, dynamo_port = free_port(), free_port(), free_port()
-    nats = start_nats(workdir=tmp_path / "nats", port=nats_port, monitor_port=monitor_port)
-    moto = start_moto(workdir=tmp_path, port=dynamo_port)
-    dynamo = Dynamo(endpoint=f"http://{names.LOCAL_HOST}:{dynamo_port}")
+    nats = start_nats(workdir=tmp_path / "nats")  # on ports they choose
+    moto = start_moto(workdir=tmp_path)
+    dynamo = Dynamo(endpoint=moto.endpoint)
     table = f"balances-{uuid.uuid4().hex[:8]}"
     dynamo.create_table(table)
     env = {
-        "NATS_URL": f"nats://{names.LOCAL_HOST}:{nats_port}",
+        "NATS_URL": nats.url,
         "DDB_TABLE": table,
         "AWS_ENDPOINT_URL": dynamo.endpoint,
         "AWS_REGION": names.DEFAULT_REGION,

@@ -27,9 +27,8 @@ from devkit.cloud.cdk_cli import (
 )
 from devkit.cloud.cdk_deploy import BOOTSTRAP_PARAMETER
 from devkit.cloud.service_spec import load_service_spec
-from devkit.stack.processes import free_port, stop_process
+from devkit.stack.processes import stop_process
 from devkit.stack.servers import start_moto
-from service import names
 from tests.support.commands import ROOT, clean_environment, invoke
 
 pytestmark = pytest.mark.integration
@@ -177,9 +176,8 @@ exit 0
 
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    launched = start_moto(workdir=tmp_path_factory.mktemp("moto-cdk"), port=port)
-    yield f"http://{names.LOCAL_HOST}:{port}"
+    launched = start_moto(workdir=tmp_path_factory.mktemp("moto-cdk"))
+    yield launched.endpoint
     stop_process(launched.pid)
 
 

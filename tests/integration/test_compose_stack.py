@@ -17,10 +17,9 @@ import pytest
 
 from devkit.caller import connect_client
 from devkit.stack.images import service_image
-from devkit.stack.processes import free_port
 from service import names
 from service.protocol import decode_reply, encode_request
-from tests.support.commands import clean_environment, invoke
+from tests.support.commands import clean_environment, invoke, stack_ports
 from tests.support.servers import Provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -46,10 +45,7 @@ def compose_env(
         "STACK_MODE": "docker",
         "STACK_PROJECT": f"balance-test-{uuid.uuid4().hex[:8]}",
         "STACK_DIR": str(tmp_path_factory.mktemp("compose") / "stack"),
-        "STACK_NATS_PORT": str(free_port()),
-        "STACK_DYNAMODB_PORT": str(free_port()),
-        "STACK_GATEWAY_PORT": str(free_port()),
-        "STACK_CONTROLPLANE_PORT": str(free_port()),
+        **stack_ports(),
     }
     yield env
     invoke(env, "down", "--wipe")

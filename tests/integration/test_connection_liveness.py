@@ -8,7 +8,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import nats
@@ -16,30 +15,17 @@ import pytest
 from nats.aio.msg import Msg
 from nats.errors import FlushTimeoutError
 
-from devkit.stack.processes import Launched, free_port
-from devkit.stack.servers import start_nats
-from service import names
+from devkit.stack.servers import LaunchedNats, start_nats
 from service.connection import LatePongClient, open_connection
 from service.liveness import ConnectionWatch
 
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Server:
-    launched: Launched
-    url: str
-
-    @property
-    def pid(self) -> int:
-        return self.launched.pid
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    launched = start_nats(workdir=tmp_path / "nats", port=port, monitor_port=free_port())
-    yield Server(launched, f"nats://{names.LOCAL_HOST}:{port}")
+def server(tmp_path: Path) -> Iterator[LaunchedNats]:
+    launched = start_nats(workdir=tmp_path / "nats")
+    yield launched
     os.kill(launched.pid, signal.SIGCONT)
     launched.process.kill()
     launched.process.wait(timeout=10)
@@ -72,7 +58,7 @@ async def answered_within(url: str, seconds: float) -> float:
     raise AssertionError(f"no answer within {seconds} s of the pause ending")
 
 
-async def test_a_late_pong_leaves_the_connection_reading(server: Server) -> None:
+async def test_a_late_pong_leaves_the_connection_reading(server: LaunchedNats) -> None:
     """nats-py 2.16 alone: the PONG of a flush that timed out during the pause arrives after
     it, kills the read loop, and the connection answers nothing for minutes while it says
     connected. Here the same sequence costs nothing."""
@@ -89,7 +75,7 @@ async def test_a_late_pong_leaves_the_connection_reading(server: Server) -> None
         await responder.close()
 
 
-async def test_the_watch_tells_and_repairs_a_long_pause(server: Server) -> None:
+async def test_the_watch_tells_and_repairs_a_long_pause(server: LaunchedNats) -> None:
     """While the server is stopped the watch says why the connection cannot receive; once the
     silence outlasts its bound it reconnects, and once the server is back the connection
     answers within seconds, with no restart of anything."""
@@ -118,7 +104,7 @@ async def test_the_watch_tells_and_repairs_a_long_pause(server: Server) -> None:
         await responder.close()
 
 
-async def test_a_pause_shorter_than_the_bound_keeps_the_connection(server: Server) -> None:
+async def test_a_pause_shorter_than_the_bound_keeps_the_connection(server: LaunchedNats) -> None:
     """Nothing in flight is lost to a reconnect the pause did not need."""
     responder = await echo_responder(server.url)
     watch = ConnectionWatch(responder, interval_s=1, reconnect_after_s=8)
@@ -134,7 +120,7 @@ async def test_a_pause_shorter_than_the_bound_keeps_the_connection(server: Serve
         await responder.close()
 
 
-async def test_a_dead_read_loop_is_noticed_and_replaced(server: Server) -> None:
+async def test_a_dead_read_loop_is_noticed_and_replaced(server: LaunchedNats) -> None:
     """Whatever kills the read loop next (another nats-py defect), the watch does not trust
     `is_connected`: it sees the loop gone and reconnects."""
     responder = await echo_responder(server.url)

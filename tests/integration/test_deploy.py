@@ -15,9 +15,8 @@ import boto3
 import pytest
 
 from devkit.auth.security import ensure_security
-from devkit.stack.processes import free_port, stop_process
+from devkit.stack.processes import stop_process
 from devkit.stack.servers import start_moto
-from service import names
 from tests.support.commands import clean_environment, invoke, stand_in_path
 
 pytestmark = pytest.mark.integration
@@ -35,9 +34,8 @@ exit 0
 
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    launched = start_moto(workdir=tmp_path_factory.mktemp("moto-aws"), port=port)
-    yield f"http://{names.LOCAL_HOST}:{port}"
+    launched = start_moto(workdir=tmp_path_factory.mktemp("moto-aws"))
+    yield launched.endpoint
     stop_process(launched.pid)
 
 

@@ -22,8 +22,8 @@ from devkit.stack.compose import compose_environment, container_nats_config, doc
 from devkit.stack.config import StackConfig
 from devkit.stack.containers import JOBS
 from devkit.stack.images import service_image
-from devkit.stack.processes import free_port
 from service.settings import Settings
+from tests.support import commands
 from tests.support.commands import ROOT, clean_environment, invoke, required_tool, stand_in_path
 
 pytestmark = pytest.mark.integration
@@ -191,10 +191,7 @@ def stand_in_docker(tmp_path: Path) -> Iterator[dict[str, str]]:
         "PATH": stand_in_path(tmp_path / "bin", "docker", STAND_IN),
         "DOCKER_RECORD": str(tmp_path / "docker-calls.txt"),
         "STACK_DIR": str(tmp_path / "stack"),
-        "STACK_NATS_PORT": str(free_port()),
-        "STACK_DYNAMODB_PORT": str(free_port()),
-        "STACK_GATEWAY_PORT": str(free_port()),
-        "STACK_CONTROLPLANE_PORT": str(free_port()),
+        **commands.stack_ports(),
     }
     yield env
     invoke(env, "down", "--wipe")  # the gateway is a real process even with a stand-in docker

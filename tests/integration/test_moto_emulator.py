@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devkit.stack.processes import free_port, stop_process
+from devkit.stack.processes import stop_process
 from devkit.stack.servers import start_moto
 from service import names
 
@@ -27,10 +27,9 @@ def resident_kb(pid: int) -> int:
 
 @pytest.fixture
 def moto(tmp_path: Path) -> Iterator[tuple[int, str]]:
-    port = free_port()
-    launched = start_moto(workdir=tmp_path, port=port)
+    launched = start_moto(workdir=tmp_path)
     try:
-        yield launched.pid, f"http://{names.LOCAL_HOST}:{port}"
+        yield launched.pid, launched.endpoint
     finally:
         stop_process(launched.pid)
 

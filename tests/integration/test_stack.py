@@ -128,10 +128,11 @@ def test_a_stack_whose_nats_died_fails_at_once_with_the_real_cause(
 
 
 def test_a_busy_port_is_a_clear_error_and_starts_nothing(stack_env: dict[str, str]) -> None:
-    busy = int(stack_env["STACK_DYNAMODB_PORT"])
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", busy))
+        holder.bind(("127.0.0.1", 0))  # held throughout: nobody else can take it
         holder.listen()
+        busy = holder.getsockname()[1]
+        stack_env["STACK_DYNAMODB_PORT"] = str(busy)
         result = invoke(stack_env, "up")
     assert result.returncode == 1
     assert f"port {busy}" in result.stderr

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from devkit.stack.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN_VARIABLES = ("NATS_", "AWS_", "DDB_", "STACK_", "CLOUD_", "SYNADIA_")
@@ -52,15 +51,35 @@ def required_tool(name: str) -> str:
     return found
 
 
+STACK_PORTS = (
+    "STACK_NATS_PORT",
+    "STACK_DYNAMODB_PORT",
+    "STACK_GATEWAY_PORT",
+    "STACK_CONTROLPLANE_PORT",
+)
+
+
+def free_port() -> int:
+    """A port free a moment ago: bound, then let go for a stack to take, which races with any
+    other program wanting one. Only for `invoke up`, which cannot take port 0 yet; a server
+    a test starts itself takes port 0 and its launch reads the port back
+    (devkit.stack.servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def stack_ports(variables: tuple[str, ...] = STACK_PORTS) -> dict[str, str]:
+    """A stack's ports of its own (the one place a test still picks ports for `invoke up`)."""
+    return {variable: str(free_port()) for variable in variables}
+
+
 def stack_environment(root: Path, mode: str) -> dict[str, str]:
     """A stack of its own: its directory and free ports, in `mode`."""
     return {
         **clean_environment(),
         "STACK_MODE": mode,
         "STACK_DIR": str(root),
-        "STACK_NATS_PORT": str(free_port()),
-        "STACK_NATS_MONITOR_PORT": str(free_port()),
-        "STACK_DYNAMODB_PORT": str(free_port()),
-        "STACK_GATEWAY_PORT": str(free_port()),
-        "STACK_CONTROLPLANE_PORT": str(free_port()),
+        **stack_ports((*STACK_PORTS, "STACK_NATS_MONITOR_PORT")),
     }

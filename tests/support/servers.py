@@ -21,7 +21,7 @@ from devkit import platform_names
 from devkit.auth.security import SecurityMaterial
 from devkit.stack.compose import CONTAINER_DATA_DIR
 from devkit.stack.images import nats_server_version
-from devkit.stack.processes import free_port, stop_process
+from devkit.stack.processes import stop_process
 from devkit.stack.servers import nats_config, start_moto, start_nats
 from service import names
 
@@ -53,21 +53,14 @@ class NativeProvider:
     name = "native"
 
     def start_nats(self, workdir: Path, security: SecurityMaterial | None = None) -> NatsServer:
-        port, monitor = free_port(), free_port()
-        launched = start_nats(workdir=workdir, port=port, monitor_port=monitor, security=security)
+        launched = start_nats(workdir=workdir, security=security)  # on ports it chooses
         return NatsServer(
-            url=f"nats://{names.LOCAL_HOST}:{port}",
-            monitor_url=f"http://{names.LOCAL_HOST}:{monitor}",
-            stop=lambda: _stop(launched.pid),
+            url=launched.url, monitor_url=launched.monitor_url, stop=lambda: _stop(launched.pid)
         )
 
     def start_dynamodb(self, workdir: Path) -> DynamoEndpoint:
-        port = free_port()
-        launched = start_moto(workdir=workdir, port=port)
-        return DynamoEndpoint(
-            endpoint=f"http://{names.LOCAL_HOST}:{port}",
-            stop=lambda: _stop(launched.pid),
-        )
+        launched = start_moto(workdir=workdir)  # on a port it chooses
+        return DynamoEndpoint(endpoint=launched.endpoint, stop=lambda: _stop(launched.pid))
 
 
 def _stop(pid: int) -> None:

@@ -1,51 +1,15 @@
-"""The read coalescer's decisions, with a store double that records its calls."""
+"""When the read coalescer sends a batch: lookups that share one, full and partial batches,
+batch slots, and the patience a partial batch has for the one in flight."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
 
 import pytest
 
 from service.coalescer import PARTIAL_PATIENCE_S, BalanceCoalescer
-from service.faults import InternalError, UnavailableError
-
-
-def item(client_id: str, balance: str) -> dict[str, Any]:
-    return {"id": {"S": client_id}, "client_balance": {"N": balance}}
-
-
-class Store:
-    def __init__(self, balances: Mapping[str, str], *, delay_s: float = 0.0) -> None:
-        self.balances = dict(balances)
-        self.delay_s = delay_s
-        self.batches: list[list[str]] = []
-        self.single: list[str] = []
-        self.unprocessed_once: set[str] = set()
-        self.fail_when: str | None = None
-
-    async def get_balance(self, client_id: str) -> int | None:
-        self.single.append(client_id)
-        value = self.balances.get(client_id)
-        return None if value is None else int(value)
-
-    async def batch_get_items(
-        self, client_ids: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        self.batches.append(list(client_ids))
-        await asyncio.sleep(self.delay_s)
-        if self.fail_when in client_ids:
-            raise UnavailableError("DynamoDB is throttling or failing; try again")
-        held = [k for k in client_ids if k in self.unprocessed_once]
-        self.unprocessed_once -= set(held)
-        found = {
-            k: item(k, self.balances[k]) for k in client_ids if k in self.balances and k not in held
-        }
-        return found, held
-
-
-BALANCES = {str(i): str(100 + i) for i in range(1, 1001)}
+from service.faults import UnavailableError
+from tests.support.batch_store import BALANCES, STRANDED_S, Store, answered, loop_turns
 
 
 async def test_concurrent_lookups_share_one_batch() -> None:
@@ -80,55 +44,81 @@ async def test_full_batches_leave_without_waiting_for_the_rest() -> None:
 
 
 async def test_while_every_slot_is_busy_the_next_batch_keeps_filling() -> None:
-    store = Store(BALANCES, delay_s=0.05)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=1)
+    gate = store.hold()
     first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)  # batch ["1"] is in flight now
-    later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 42)]
-    await asyncio.gather(first, *later)
+    await store.reached(1)  # batch ["1"] is in flight now, in the only slot
+    later = []
+    for i in range(2, 42):  # one at a time, each with the loop's full turn to send it
+        later.append(asyncio.create_task(coalescer.get_balance(str(i))))
+        await loop_turns()
+    assert store.batches == [["1"]]
+    gate.set()
+    await answered(first, *later)
     assert [len(b) for b in store.batches] == [1, 40]
 
 
-async def test_a_partial_batch_waits_for_the_partial_batch_in_flight() -> None:
-    store = Store(BALANCES, delay_s=0.05)
-    coalescer = BalanceCoalescer(store, batches_in_flight=8)
+async def test_a_full_batch_waits_for_a_free_slot_too() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store, batches_in_flight=1, batch_max=10)
+    gate = store.hold()
     first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)  # batch ["1"] is in flight, seven slots are free
+    await store.reached(1)  # batch ["1"] is in flight, in the only slot
+    full = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 12)]
+    await loop_turns()
+    assert store.batches == [["1"]]
+    gate.set()
+    await answered(first, *full)
+    assert [len(b) for b in store.batches] == [1, 10]
+
+
+async def test_a_partial_batch_waits_for_the_partial_batch_in_flight() -> None:
+    store = Store(BALANCES)
+    coalescer = BalanceCoalescer(store, batches_in_flight=8)
+    gate = store.hold()
+    first = asyncio.create_task(coalescer.get_balance("1"))
+    await store.reached(1)  # batch ["1"] is in flight, seven slots are free
     later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 42)]
-    await asyncio.sleep(0.01)
+    await loop_turns()
     assert [len(b) for b in store.batches] == [1]
-    await asyncio.gather(first, *later)
+    gate.set()
+    await answered(first, *later)
     assert [len(b) for b in store.batches] == [1, 40]
 
 
 async def test_a_partial_batch_waits_for_a_stuck_one_only_so_long() -> None:
     """DynamoDB was unreachable and a partial batch still waits for its read timeout: a lookup
     made after DynamoDB is back leaves after PARTIAL_PATIENCE_S, not when that call gives up."""
-    store = Store(BALANCES, delay_s=10.0)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=8)
+    store.hold()  # never opened: this call would wait for good
     stuck = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)
-    store.delay_s = 0.0  # DynamoDB is back
+    await store.reached(1)
+    store.pass_new_calls()  # DynamoDB is back
     loop = asyncio.get_running_loop()
     began = loop.time()
-    assert await asyncio.wait_for(coalescer.get_balance("2"), 2) == 102
-    assert PARTIAL_PATIENCE_S - 0.02 <= loop.time() - began < PARTIAL_PATIENCE_S + 0.2
+    assert await asyncio.wait_for(coalescer.get_balance("2"), 10) == 102
+    assert loop.time() - began >= PARTIAL_PATIENCE_S - 0.02  # it waited, as long as patience
     assert [len(b) for b in store.batches] == [1, 1]
     assert not stuck.done()
-    await coalescer.close()
+    await asyncio.wait_for(coalescer.close(), STRANDED_S)
     with pytest.raises(UnavailableError):
         await stuck
 
 
 async def test_full_batches_do_not_wait_for_a_partial_one() -> None:
-    store = Store(BALANCES, delay_s=0.05)
+    store = Store(BALANCES)
     coalescer = BalanceCoalescer(store, batches_in_flight=8, batch_max=100)
+    gate = store.hold()
     first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)
+    await store.reached(1)
     later = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(2, 152)]
-    await asyncio.sleep(0.01)  # the partial batch ["1"] is still in flight
+    await store.reached(2)  # the full batch left while the partial batch ["1"] is in flight
+    await loop_turns()
     assert [len(b) for b in store.batches] == [1, 100]
-    results = await asyncio.gather(first, *later)
+    gate.set()
+    results = await answered(first, *later)
     assert results == [100 + i for i in range(1, 152)]
     assert [len(b) for b in store.batches] == [1, 100, 50]
 
@@ -137,59 +127,6 @@ async def test_missing_customers_answer_none_each() -> None:
     coalescer = BalanceCoalescer(Store(BALANCES))
     found = await asyncio.gather(coalescer.get_balance("5"), coalescer.get_balance("nobody"))
     assert list(found) == [105, None]
-
-
-async def test_unprocessed_keys_are_retried() -> None:
-    store = Store(BALANCES)
-    store.unprocessed_once = {"2", "3"}
-    coalescer = BalanceCoalescer(store)
-    assert await asyncio.gather(*(coalescer.get_balance(k) for k in "123")) == [101, 102, 103]
-    assert store.batches == [["1", "2", "3"], ["2", "3"]]
-    assert coalescer.metrics.unprocessed_retries == 1
-
-
-async def test_keys_left_unprocessed_past_the_budget_are_503() -> None:
-    class Stubborn(Store):
-        async def batch_get_items(
-            self, client_ids: list[str]
-        ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-            return {}, list(client_ids)
-
-    coalescer = BalanceCoalescer(Stubborn(BALANCES), unprocessed_budget_s=0.1)
-    with pytest.raises(UnavailableError):
-        await coalescer.get_balance("1")
-
-
-async def test_a_failed_batch_fails_only_its_own_requests() -> None:
-    store = Store(BALANCES)
-    store.fail_when = "13"
-    coalescer = BalanceCoalescer(store, batch_max=10)
-    outcomes = await asyncio.gather(
-        *(coalescer.get_balance(str(i)) for i in range(1, 21)), return_exceptions=True
-    )
-    assert all(isinstance(o, UnavailableError) for o in outcomes[10:])
-    assert outcomes[:10] == [100 + i for i in range(1, 11)]
-    assert coalescer.metrics.failed_batches == 1
-
-
-async def test_a_corrupt_item_fails_only_its_own_request() -> None:
-    store = Store({**BALANCES, "9": "9.5"})
-    coalescer = BalanceCoalescer(store)
-    outcomes = await asyncio.gather(
-        coalescer.get_balance("8"), coalescer.get_balance("9"), return_exceptions=True
-    )
-    assert outcomes[0] == 108
-    assert isinstance(outcomes[1], InternalError)
-
-
-async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
-    store = Store(BALANCES, delay_s=0.05)
-    coalescer = BalanceCoalescer(store)
-    impatient = asyncio.create_task(coalescer.get_balance("4"))
-    patient = asyncio.create_task(coalescer.get_balance("4"))
-    await asyncio.sleep(0.01)
-    impatient.cancel()
-    assert await patient == 104
 
 
 async def test_batch_max_1_turns_coalescing_off() -> None:
@@ -204,82 +141,3 @@ async def test_batch_max_1_turns_coalescing_off() -> None:
 def test_batches_larger_than_dynamodb_allows_are_refused() -> None:
     with pytest.raises(ValueError, match=r"1\.\.100"):
         BalanceCoalescer(Store({}), batch_max=101)
-
-
-class Throttled(Store):
-    """DynamoDB keeps `held` unprocessed on every call (throttling those keys)."""
-
-    held: frozenset[str] = frozenset({"7"})
-
-    async def batch_get_items(
-        self, client_ids: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        self.batches.append(list(client_ids))
-        await asyncio.sleep(self.delay_s)
-        found = {k: item(k, self.balances[k]) for k in client_ids if k not in self.held}
-        return found, [k for k in client_ids if k in self.held]
-
-
-async def test_one_unprocessed_key_fails_only_its_own_lookup_and_the_rest_answer_at_once() -> None:
-    coalescer = BalanceCoalescer(Throttled(BALANCES), unprocessed_budget_s=2.0)
-    lookups = [asyncio.create_task(coalescer.get_balance(str(i))) for i in range(1, 101)]
-    done, _ = await asyncio.wait(lookups, timeout=0.5)  # the budget is 2 s
-    assert len(done) == 99
-    assert [t.result() for t in lookups if t in done] == [100 + i for i in range(1, 101) if i != 7]
-    with pytest.raises(UnavailableError, match="unprocessed"):
-        await lookups[6]
-    assert coalescer.metrics.unprocessed_failed == 1
-    assert coalescer.metrics.failed_batches == 0
-
-
-async def test_lookups_that_gave_up_are_not_fetched() -> None:
-    store = Store(BALANCES, delay_s=1.0)  # longer than the 50 lookups below wait in all
-    coalescer = BalanceCoalescer(store, batches_in_flight=1)
-    first = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)  # "1" is in flight and holds the only slot
-    for i in range(2, 52):
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(coalescer.get_balance(str(i)), 0.01)
-    assert await first == 101
-    await asyncio.sleep(0.05)
-    assert store.batches == [["1"]]
-
-
-async def test_a_key_given_up_during_a_retry_is_not_sent_again() -> None:
-    class FirstRoundTold(Store):
-        def __init__(self) -> None:
-            super().__init__(BALANCES)
-            self.first_round = asyncio.Event()
-
-        async def batch_get_items(
-            self, client_ids: list[str]
-        ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-            result = await super().batch_get_items(client_ids)
-            self.first_round.set()
-            return result
-
-    store = FirstRoundTold()
-    store.unprocessed_once = {"2", "3"}
-    coalescer = BalanceCoalescer(store)
-    gave_up = asyncio.create_task(coalescer.get_balance("2"))
-    kept = asyncio.create_task(coalescer.get_balance("3"))
-    await store.first_round.wait()  # 2 and 3 came back unprocessed; the retry is backing off
-    gave_up.cancel()
-    assert await kept == 103
-    assert store.batches == [["2", "3"], ["3"]]
-
-
-async def test_close_fails_every_waiting_lookup_and_sends_nothing_new() -> None:
-    store = Store(BALANCES, delay_s=1.0)
-    coalescer = BalanceCoalescer(store, batches_in_flight=1)
-    in_flight = asyncio.create_task(coalescer.get_balance("1"))
-    await asyncio.sleep(0.01)
-    queued = asyncio.create_task(coalescer.get_balance("2"))
-    await asyncio.sleep(0.01)
-    await asyncio.wait_for(coalescer.close(), 0.5)
-    for lookup in (in_flight, queued):
-        with pytest.raises(UnavailableError, match="stopping"):
-            await lookup
-    assert store.batches == [["1"]]
-    with pytest.raises(UnavailableError, match="stopping"):
-        await coalescer.get_balance("3")
