@@ -4,6 +4,7 @@ repository's state file whatever the current directory, with the ports it really
 from __future__ import annotations
 
 from devkit.auth.security import ensure_gateway_tokens, gateway_tokens_path
+from devkit.flags import FlagError
 from devkit.stack.config import StackConfig, StackError, load_stack_config
 from devkit.stack.stack import recorded_config
 from devkit.stack.state import StackState
@@ -32,5 +33,7 @@ def gateway_token(config: StackConfig, user: str) -> str:
         raise StackError(f"no gateway tokens in {config.root} yet: start the stack with invoke up")
     tokens = ensure_gateway_tokens(config.root)
     if user not in tokens:
-        raise StackError(f"no NATS user {user!r}; the users are {', '.join(tokens)}")
+        raise FlagError(
+            f"--user {user!r} is no NATS user of the stack; the users are {', '.join(tokens)}"
+        )
     return tokens[user]

@@ -16,6 +16,7 @@ from nats.aio.msg import Msg
 
 from service import names
 from service.connection import flush_in_order
+from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, status_of
 
 pytestmark = pytest.mark.integration
@@ -94,6 +95,14 @@ async def test_tokens_are_required_and_each_is_one_user(
             http, "POST", url, data=body, headers={"Authorization": value}
         )
         assert status == 200
+
+
+def test_a_token_for_no_such_user_is_a_usage_error(gateway: HttpStack) -> None:
+    result = invoke(gateway.env, "token", "--user", "nobody")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith("error: --user 'nobody' is no NATS user of the stack")
+    assert "client" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_the_servers_permissions_apply_to_each_token(
