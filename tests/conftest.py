@@ -21,3 +21,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where integration tests get NATS and DynamoDB: native processes, containers"
         " (testcontainers), or auto (containers when a Docker engine answers)",
     )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `native_pass` does not depend on where the servers run: it runs once."""
+    marker = item.get_closest_marker("native_pass")
+    if marker is not None and item.config.getoption("--stack") == "docker":
+        pytest.skip(marker.args[0] if marker.args else "proven in the native pass")

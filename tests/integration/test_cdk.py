@@ -20,14 +20,11 @@ from devkit.cloud.service_spec import ADDON, SERVICE, ServiceSpec, load_service_
 from service import names
 from tests.support.commands import ROOT
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def once_per_suite(request: pytest.FixtureRequest) -> None:
-    """Nothing here uses the local stack, so the container pass would only repeat it (CI time)."""
-    if request.config.getoption("--stack") == "docker":
-        pytest.skip("the CDK path's proofs run in the native pass")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.native_pass("the CDK path's proofs run in the native pass"),
+]
+"""Nothing here uses the local stack, so the container pass would only repeat it (CI time)."""
 
 
 REGION = names.DEFAULT_REGION

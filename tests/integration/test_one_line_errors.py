@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.commands import ROOT, clean_environment, invoke, stack_environment
+from tests.support.commands import clean_environment, invoke, stack_environment
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def once_per_suite(request: pytest.FixtureRequest) -> None:
-    """Every case fails before any stack starts, so the container pass would only repeat it (CI time)."""
-    if request.config.getoption("--stack") == "docker":
-        pytest.skip("the one-line errors are proven in the native pass")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.native_pass("the one-line errors are proven in the native pass"),
+]
+"""Every case fails before any stack starts, so the container pass would only repeat it (CI time)."""
 
 
 GO_TOOL_TASKS = [
@@ -84,15 +80,7 @@ def offline_environment(tmp_path: Path, python: Path, *, go: bool = True) -> dic
 
 
 def run_with(python: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    ran = subprocess.run(
-        [str(python), "-m", "invoke", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    ran = invoke(env, *args, python=python)
     return ran.returncode, ran.stdout, ran.stderr
 
 

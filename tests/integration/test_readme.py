@@ -21,14 +21,11 @@ import pytest
 from devkit.stack.config import StackConfig
 from tests.support.commands import ROOT, invoke, stack_environment
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def once_per_suite(request: pytest.FixtureRequest) -> None:
-    """The README shows the native stack, and its blocks run against one, so the container pass would only repeat it (CI time)."""
-    if request.config.getoption("--stack") == "docker":
-        pytest.skip("the README's blocks run in the native pass")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.native_pass("the README's blocks run in the native pass"),
+]
+"""The README shows the native stack, and its blocks run against one, so the container pass would only repeat it (CI time)."""
 
 
 MARKER = "<!-- runnable -->"

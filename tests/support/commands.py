@@ -29,10 +29,13 @@ def stand_in_path(bin_dir: Path, name: str, script: str) -> str:
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
-def invoke(env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """The real `invoke` command, as a person types it (from the repository root unless told)."""
+def invoke(
+    env: dict[str, str], *args: str, cwd: Path = ROOT, python: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `invoke` command, as a person types it (from the repository root unless told;
+    with this interpreter unless another, e.g. one whose bin folder holds no tools, is given)."""
     return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
+        [str(python or sys.executable), "-m", "invoke", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
