@@ -8,18 +8,23 @@ from pathlib import Path
 from devkit.auth.security import ensure_security
 from devkit.stack import compose
 from devkit.stack.backend import Change, Stopped
+from devkit.stack.config import ConfigurationError, StackConfig
 from devkit.stack.hosted import start_all, stop_components
 from devkit.stack.processes import ensure_free
 from devkit.stack.readiness import wait_until_answering
 from devkit.stack.report import ComponentStatus, JobStatus
+from devkit.stack.servers import CHOSEN_BY_SERVER
 from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import DOCKER, HOST_TWINS, StackState
 from devkit.stack.twins import planned_twins
+
+PUBLISHED_PORTS = ("nats_port", "nats_monitor_port", "dynamodb_port")
 
 
 class DockerBackend:
     def start(self, stack: Stack, wanted: Wanted, change: Change, *, wait: bool) -> None:
         config, state = stack.config, stack.state
+        refuse_chosen_ports(config)
         if not state.active:  # a running Compose stack holds these ports itself
             ensure_free(config.nats_port, "nats")
             ensure_free(config.dynamodb_port, "DynamoDB")
@@ -83,3 +88,14 @@ class DockerBackend:
         project = compose.project_of(stack.state)
         if project is not None:
             project.show_logs(component, lines, follow=follow)
+
+
+def refuse_chosen_ports(config: StackConfig) -> None:
+    """Compose publishes the ports it is given; a port of 0 (the server chooses) is native's."""
+    chosen = [f for f in PUBLISHED_PORTS if getattr(config, f) == CHOSEN_BY_SERVER]
+    if chosen:
+        variables = ", ".join(f"STACK_{f.upper()}" for f in chosen)
+        raise ConfigurationError(
+            f"{variables}=0 (the server chooses) works in native mode only; give a port,"
+            " or use --mode native"
+        )
