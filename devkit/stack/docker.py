@@ -18,7 +18,8 @@ from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import DOCKER, HOST_TWINS, StackState
 from devkit.stack.twins import planned_twins
 
-PUBLISHED_PORTS = ("nats_port", "nats_monitor_port", "dynamodb_port")
+PUBLISHED_PORTS = ("nats_port", "dynamodb_port")
+"""The ports Compose publishes on the host (the twins run on the host, as in native mode)."""
 
 
 class DockerBackend:

@@ -19,7 +19,12 @@ from devkit.caller import connect_client
 from devkit.stack.images import service_image
 from service import names
 from service.protocol import decode_reply, encode_request
-from tests.support.commands import clean_environment, invoke, stack_ports
+from tests.support.commands import (
+    clean_environment,
+    compose_published_ports_racy,
+    invoke,
+    stack_ports,
+)
 from tests.support.servers import Provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -46,6 +51,7 @@ def compose_env(
         "STACK_PROJECT": f"balance-test-{uuid.uuid4().hex[:8]}",
         "STACK_DIR": str(tmp_path_factory.mktemp("compose") / "stack"),
         **stack_ports(),
+        **compose_published_ports_racy(),
     }
     yield env
     invoke(env, "down", "--wipe")

@@ -192,6 +192,7 @@ def stand_in_docker(tmp_path: Path) -> Iterator[dict[str, str]]:
         "DOCKER_RECORD": str(tmp_path / "docker-calls.txt"),
         "STACK_DIR": str(tmp_path / "stack"),
         **commands.stack_ports(),
+        **commands.compose_published_ports_racy(),
     }
     yield env
     invoke(env, "down", "--wipe")  # the gateway is a real process even with a stand-in docker
