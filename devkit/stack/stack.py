@@ -72,6 +72,8 @@ class Stack:
     config: StackConfig
     """The configuration the stack runs with: the recorded one while it runs."""
     state: StackState
+    asked: StackConfig
+    """The environment's configuration: a port of 0 in it asks for any port, every time."""
     other_configuration: list[str] = field(default_factory=list)
     """What the environment asks that differs from the running stack (`up` refuses it)."""
     runner: asyncio.Runner = field(default_factory=asyncio.Runner)
@@ -80,7 +82,7 @@ class Stack:
     @contextmanager
     def opened(cls, config: StackConfig) -> Iterator[Stack]:
         state = StackState.load(config.state_path)
-        stack = cls(recorded_config(config, state), state, differences(config, state))
+        stack = cls(recorded_config(config, state), state, config, differences(config, state))
         with stack.runner:
             yield stack
 
@@ -97,9 +99,13 @@ class Stack:
     def took(self, name: str, ports: dict[str, int], addresses: dict[str, str]) -> None:
         """Server `name` listens on `ports` (the ones it chose, when asked for 0): the stack
         runs with them from now on, and its record and the state's say so."""
-        self.config = self.config.model_copy(update=ports)
         component = self.state.components[name]
         self.state.components[name] = component.model_copy(update=addresses)
+        self.runs_on(ports)
+
+    def runs_on(self, ports: dict[str, int]) -> None:
+        """The stack's servers listen on `ports` from now on; saved."""
+        self.config = self.config.model_copy(update=ports)
         self.save()
 
     def forget(self) -> None:

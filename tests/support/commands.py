@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -76,21 +75,6 @@ def taken_port(env: dict[str, str], variable: str) -> int:
     return port
 
 
-COMPOSE_PUBLISHED = ("STACK_NATS_PORT", "STACK_DYNAMODB_PORT")
-"""The ports Compose publishes in docker mode, which cannot be 0 there yet."""
-
-
-def compose_published_ports_racy() -> dict[str, str]:
-    """Docker mode only, until Compose publishes on ports the system chooses: each port bound,
-    then let go for Compose to take, which races with any other program wanting one."""
-    ports: dict[str, str] = {}
-    for variable in COMPOSE_PUBLISHED:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports[variable] = str(sock.getsockname()[1])
-    return ports
-
-
 def stack_environment(root: Path, mode: str) -> dict[str, str]:
     """A stack of its own: its directory, and ports its servers choose, in `mode`."""
     return {
@@ -98,5 +82,4 @@ def stack_environment(root: Path, mode: str) -> dict[str, str]:
         "STACK_MODE": mode,
         "STACK_DIR": str(root),
         **stack_ports((*STACK_PORTS, "STACK_NATS_MONITOR_PORT")),
-        **(compose_published_ports_racy() if mode == "docker" else {}),
     }

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from devkit.stack.config import ConfigurationError, StackConfig
-from devkit.stack.docker import refuse_chosen_ports
+from devkit.stack.compose import compose_environment
+from devkit.stack.config import StackConfig
+from devkit.stack.docker import published
 from devkit.stack.stack import Stack, differences
 from devkit.stack.state import Component, StackState
 
@@ -57,9 +56,18 @@ def test_port_0_is_no_difference_but_another_port_is(tmp_path: Path) -> None:
     assert differences(moved, state) == ["STACK_NATS_PORT=41003 (the running stack has 41001)"]
 
 
-def test_docker_mode_refuses_a_port_compose_would_publish_as_0(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError) as refused:
-        refuse_chosen_ports(StackConfig(root=tmp_path, dynamodb_port=0))
-    assert "STACK_DYNAMODB_PORT=0" in str(refused.value)
-    assert refused.value.exit_code == 2
-    refuse_chosen_ports(StackConfig(root=tmp_path, gateway_port=0))  # a twin: on the host
+def test_compose_is_given_an_empty_port_for_0_on_every_up(tmp_path: Path) -> None:
+    """Compose publishes an empty host port on one the system chooses; a second `up` of the
+    running stack gives it the same inputs, not the port it took."""
+    with Stack.opened(chosen(tmp_path)) as stack:
+        stack.state.components["gateway"] = Component(name="gateway", marker="-", log="-")
+        stack.runs_on({"nats_port": 41001, "dynamodb_port": 41002})
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "service.creds").write_text("creds")
+    with Stack.opened(chosen(tmp_path)) as running:
+        assert running.config.nats_port == 41001
+        given = compose_environment(published(running), replicas=1)
+    assert (given["NATS_PORT"], given["DYNAMODB_PORT"]) == ("", "")
+    with Stack.opened(StackConfig(root=tmp_path, nats_port=41001)) as fixed:
+        given = compose_environment(published(fixed), replicas=1)
+    assert (given["NATS_PORT"], given["DYNAMODB_PORT"]) == ("41001", "41002")
