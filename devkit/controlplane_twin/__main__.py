@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
 from pathlib import Path
-
-from aiohttp import web
 
 from devkit import platform_names
 from devkit.auth.jwt import identity_from_seed
 from devkit.auth.security import controlplane_token_path
 from devkit.controlplane_twin.app import create_app
 from devkit.controlplane_twin.records import TwinPaths
+from devkit.controlplane_twin.server import serve
 from devkit.controlplane_twin.twin import ControlPlaneTwin
 from service import names
 from service.logs import RedactingFormatter, output_handler
@@ -24,7 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devkit.controlplane_twin", description=__doc__)
     parser.add_argument("--stack-dir", type=Path, required=True, help="the stack's directory")
     parser.add_argument("--nats-url", required=True)
-    parser.add_argument("--port", type=int, default=platform_names.CONTROLPLANE_PORT)
+    parser.add_argument("--port", type=int, default=platform_names.CONTROLPLANE_PORT, help="0: any")
+    parser.add_argument("--port-file", type=Path, help="where to write the port taken")
     arguments = parser.parse_args()
     # LOG_FILE (the native stack) bounds the log and is 0600; every line is redacted.
     logging.basicConfig(
@@ -44,13 +45,8 @@ def main() -> None:
         operator=identity_from_seed(seeds["operator"]),
         system=identity_from_seed(seeds["system"]),
     )
-    web.run_app(
-        create_app(twin, token),
-        host=names.LOCAL_HOST,
-        port=arguments.port,
-        access_log=None,
-        print=lambda text: print(text, flush=True),
-    )
+    app = create_app(twin, token)
+    asyncio.run(serve(app, names.LOCAL_HOST, arguments.port, arguments.port_file))
 
 
 if __name__ == "__main__":

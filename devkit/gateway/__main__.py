@@ -20,7 +20,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devkit.gateway", description=__doc__)
     parser.add_argument("--stack-dir", type=Path, required=True, help="the stack's directory")
     parser.add_argument("--nats-url", required=True)
-    parser.add_argument("--port", type=int, default=platform_names.GATEWAY_PORT)
+    parser.add_argument("--port", type=int, default=platform_names.GATEWAY_PORT, help="0: any")
+    parser.add_argument("--port-file", type=Path, help="where to write the port taken")
     arguments = parser.parse_args()
     configure_logging()
     try:
@@ -29,7 +30,7 @@ def main() -> None:
         print(f"error: cannot read the gateway tokens: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     app = create_app(UserConnections(arguments.nats_url), tokens)
-    asyncio.run(serve(app, names.LOCAL_HOST, arguments.port))
+    asyncio.run(serve(app, names.LOCAL_HOST, arguments.port, arguments.port_file))
 
 
 if __name__ == "__main__":

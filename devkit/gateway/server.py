@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
@@ -19,6 +20,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from devkit.gateway.errors import error_response
+from devkit.port_file import write_port
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,8 @@ class GatewayRunner(web.AppRunner):
         return server
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
+async def serve(app: web.Application, host: str, port: int, port_file: Path | None = None) -> None:
+    """With port 0 the system chooses; the port taken is printed, and written to `port_file`."""
     runner = GatewayRunner(app, access_log=None, handler_cancellation=True)
     # handler_cancellation: a caller that leaves ends its stream (and its subscription)
     await runner.setup()
@@ -76,7 +79,16 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         loop.add_signal_handler(number, stop.set)
     try:
         await web.TCPSite(runner, host, port).start()
-        print(f"======== Running on http://{host}:{port} ========", flush=True)
+        taken = listening_port(runner)
+        if port_file is not None:
+            write_port(port_file, taken)
+        print(f"======== Running on http://{host}:{taken} ========", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def listening_port(runner: web.BaseRunner) -> int:
+    """The port the runner's one site listens on (the one the system chose, for port 0)."""
+    port: int = runner.addresses[0][1]
+    return port

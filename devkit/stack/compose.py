@@ -25,12 +25,16 @@ from devkit.stack.config import StackConfig, service_default
 from devkit.stack.containers import JOBS, ComposeRow, compose_rows, compose_selection
 from devkit.stack.images import nats_server_version
 from devkit.stack.report import ComponentStatus, JobStatus
-from devkit.stack.servers import nats_config
+from devkit.stack.servers import CHOSEN_BY_SERVER, nats_config
 from devkit.stack.state import StackState
 from service import __version__, names
 from service.operator_errors import OperatorError
 
 CONTAINER_DATA_DIR = PurePosixPath("/data")
+CONTAINER_NATS_PORT = 4222
+"""nats' client port inside its container, published on the host (compose/docker-compose.yml)."""
+CONTAINER_DYNAMODB_PORT = 8000
+"""DynamoDB Local's port inside its container, published on the host."""
 """The nats-data volume: JetStream's store and the account resolver's JWTs."""
 
 
@@ -63,15 +67,16 @@ def docker_problem() -> str | None:
 
 
 def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]:
-    """Every variable the Compose file interpolates."""
+    """Every variable the Compose file interpolates; a port of 0 is published empty, which
+    Compose reads as "any port" (`127.0.0.1::4222`)."""
     return {
         "STACK_DIR": str(config.root.resolve()),
         "NATS_VERSION": nats_server_version(),
         "DYNAMODB_LOCAL_IMAGE": platform_names.DYNAMODB_LOCAL_IMAGE,
         "PYTHON_IMAGE": platform_names.PYTHON_IMAGE,
         "SERVICE_VERSION": __version__,
-        "NATS_PORT": str(config.nats_port),
-        "DYNAMODB_PORT": str(config.dynamodb_port),
+        "NATS_PORT": published_port(config.nats_port),
+        "DYNAMODB_PORT": published_port(config.dynamodb_port),
         "DDB_TABLE": config.table,
         "AWS_REGION": names.DEFAULT_REGION,
         "SEED_ROWS": service_default("SEED_ROWS"),
@@ -79,6 +84,10 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
         "REPLICAS": str(replicas),
         "NATS_CREDENTIALS": base64.b64encode(config.service_creds.read_bytes()).decode(),
     }
+
+
+def published_port(port: int) -> str:
+    return "" if port == CHOSEN_BY_SERVER else str(port)
 
 
 def render_env_file(environment: Mapping[str, str]) -> str:
@@ -101,7 +110,7 @@ def same_inputs(env_file: Path, environment: Mapping[str, str]) -> bool:
 
 def container_nats_config(material: SecurityMaterial) -> str:
     return nats_config(
-        port=4222,
+        port=CONTAINER_NATS_PORT,
         monitor_port=8222,
         data_dir=CONTAINER_DATA_DIR,
         security=material,
@@ -166,6 +175,15 @@ class ComposeProject:
             lines = []
         written = {line.split("=", 1)[0] for line in lines if "=" in line}
         return {k: v for k, v in os.environ.items() if k not in written}
+
+    def published(self, service: str, container_port: int) -> int:
+        """The host port Compose published `service`'s `container_port` on (the one the
+        system chose, for an empty host port)."""
+        answer = self.run("port", service, str(container_port), capture=True).strip()
+        port = answer.rsplit(":", 1)[-1]
+        if not port.isdigit():
+            raise ComposeError(f"`docker compose port {service} {container_port}` said {answer!r}")
+        return int(port)
 
     def ps(self) -> list[ComposeRow]:
         return compose_rows(self.run("ps", "--all", "--format", "json", capture=True))

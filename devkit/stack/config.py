@@ -68,11 +68,13 @@ class StackConfig(BaseSettings):
     root: Path = Field(default=Path(".stack"), validation_alias="STACK_DIR")
     """STACK_DIR: state, logs, generated security material and JetStream data; a relative
     path is the repository's, whatever the current directory."""
-    nats_port: int = Field(default=names.NATS_PORT, ge=1, le=65535)
-    nats_monitor_port: int = Field(default=platform_names.NATS_MONITOR_PORT, ge=1, le=65535)
-    dynamodb_port: int = Field(default=platform_names.DYNAMODB_PORT, ge=1, le=65535)
-    gateway_port: int = Field(default=platform_names.GATEWAY_PORT, ge=1, le=65535)
-    controlplane_port: int = Field(default=platform_names.CONTROLPLANE_PORT, ge=1, le=65535)
+    nats_port: int = Field(default=names.NATS_PORT, ge=0, le=65535)
+    nats_monitor_port: int = Field(default=platform_names.NATS_MONITOR_PORT, ge=0, le=65535)
+    dynamodb_port: int = Field(default=platform_names.DYNAMODB_PORT, ge=0, le=65535)
+    gateway_port: int = Field(default=platform_names.GATEWAY_PORT, ge=0, le=65535)
+    controlplane_port: int = Field(default=platform_names.CONTROLPLANE_PORT, ge=0, le=65535)
+    """A port of CHOSEN_BY_SERVER (0; any of the five) lets the server choose one; `up`
+    records the one taken, which every later task uses."""
     table: str = platform_names.DEFAULT_TABLE
     account: str = platform_names.APP_ACCOUNT_NAME
     project: str = Field(default=platform_names.COMPOSE_PROJECT, pattern=r"^[a-z0-9][a-z0-9_-]*$")

@@ -8,25 +8,34 @@ from pathlib import Path
 from devkit.auth.security import ensure_security
 from devkit.stack import compose
 from devkit.stack.backend import Change, Stopped
+from devkit.stack.config import StackConfig
 from devkit.stack.hosted import start_all, stop_components
 from devkit.stack.processes import ensure_free
 from devkit.stack.readiness import wait_until_answering
 from devkit.stack.report import ComponentStatus, JobStatus
+from devkit.stack.servers import CHOSEN_BY_SERVER
 from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import DOCKER, HOST_TWINS, StackState
 from devkit.stack.twins import planned_twins
+
+PUBLISHED_PORTS = ("nats_port", "dynamodb_port")
+"""The ports Compose publishes on the host (the twins run on the host, as in native mode)."""
 
 
 class DockerBackend:
     def start(self, stack: Stack, wanted: Wanted, change: Change, *, wait: bool) -> None:
         config, state = stack.config, stack.state
         if not state.active:  # a running Compose stack holds these ports itself
-            ensure_free(config.nats_port, "nats")
-            ensure_free(config.dynamodb_port, "DynamoDB")
-            ensure_free(config.gateway_port, "HTTP gateway")
-            ensure_free(config.controlplane_port, "control-plane twin")
+            for port, user in (
+                (config.nats_port, "nats"),
+                (config.dynamodb_port, "DynamoDB"),
+                (config.gateway_port, "HTTP gateway"),
+                (config.controlplane_port, "control-plane twin"),
+            ):
+                if port != CHOSEN_BY_SERVER:
+                    ensure_free(port, user)
         material = ensure_security(config.root, account=config.account)
-        environment = compose.compose_environment(config, replicas=wanted.replicas)
+        environment = compose.compose_environment(published(stack), replicas=wanted.replicas)
         if state.compose_env is not None and compose.same_inputs(
             Path(state.compose_env), environment
         ):
@@ -46,9 +55,15 @@ class DockerBackend:
         stack.save()
         project.run("up", "--detach", "--build", "--wait")
         change.started.append(f"docker compose ({wanted.replicas} replicas)")
+        stack.runs_on(
+            {
+                "nats_port": project.published("nats", compose.CONTAINER_NATS_PORT),
+                "dynamodb_port": project.published("dynamodb", compose.CONTAINER_DYNAMODB_PORT),
+            }
+        )
         start_all(stack, planned_twins(stack), change)
         if wait:
-            stack.run(wait_until_answering(config, stack.state))
+            stack.run(wait_until_answering(stack.config, stack.state))
 
     def stop(self, stack: Stack, *, wipe: bool) -> Stopped:
         """`compose down`; when Docker cannot run it, no container of ours can be running
@@ -83,3 +98,14 @@ class DockerBackend:
         project = compose.project_of(stack.state)
         if project is not None:
             project.show_logs(component, lines, follow=follow)
+
+
+def published(stack: Stack) -> StackConfig:
+    """The configuration Compose is given: the running one, but a port asked as 0 stays 0 on
+    every `up` (any port), so a second `up` gives Compose the same inputs."""
+    chosen = {
+        name: CHOSEN_BY_SERVER
+        for name in PUBLISHED_PORTS
+        if getattr(stack.asked, name) == CHOSEN_BY_SERVER
+    }
+    return stack.config.model_copy(update=chosen)

@@ -25,6 +25,7 @@ from pathlib import Path
 from moto.dynamodb.models.dynamo_type import Item
 from moto.server import ThreadedMotoServer
 
+from devkit.port_file import write_port
 from service.logs import RedactingFormatter, output_handler
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -34,13 +35,6 @@ log = logging.getLogger("devkit.stack.moto_emulator")
 
 def forget_items() -> None:
     Item.instances_tracked = collections.deque(maxlen=0)  # type: ignore[attr-defined]
-
-
-def write_port(path: Path, port: int) -> None:
-    """Whole or absent: written beside, then renamed, so a reader never sees half of it."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(f"{port}\n")
-    os.replace(partial, path)
 
 
 def serve(host: str, port: int, port_file: Path | None) -> None:

@@ -40,11 +40,12 @@ class NativeBackend:
             return
         servers: list[Planned] = []
         if "nats" not in running:
-            servers.append((_nats(config), partial(_start_nats, config)))
+            servers.append((_nats(config), partial(_start_nats, stack)))
         if "dynamodb" not in running:
-            servers.append((_dynamodb(config), partial(_start_dynamodb, config)))
+            servers.append((_dynamodb(config), partial(_start_dynamodb, stack)))
         try:
             start_all(stack, [*servers, *planned_twins(stack)], change)
+            config = stack.config  # with the ports the servers took, when asked for 0
             stack.run(bootstrap(config.service_settings()))
             # Replicas of a restarted nats or moto hold dead connections: start them afresh.
             leaving = [r for r in state.replicas() if servers or r.name in surplus]
@@ -107,13 +108,19 @@ def _nats(config: StackConfig) -> Component:
     )
 
 
-def _start_nats(config: StackConfig) -> None:
+def _start_nats(stack: Stack) -> None:
+    config = stack.config
     material = ensure_security(config.root, account=config.account)
-    start_nats(
+    nats = start_nats(
         workdir=config.root / "nats",
         port=config.nats_port,
         monitor_port=config.nats_monitor_port,
         security=material,
+    )
+    stack.took(
+        "nats",
+        {"nats_port": nats.port, "nats_monitor_port": nats.monitor_port},
+        {"address": nats.url, "address_monitor": nats.monitor_url},
     )
 
 
@@ -126,8 +133,10 @@ def _dynamodb(config: StackConfig) -> Component:
     )
 
 
-def _start_dynamodb(config: StackConfig) -> None:
-    start_moto(workdir=config.root / "dynamodb", port=config.dynamodb_port)
+def _start_dynamodb(stack: Stack) -> None:
+    config = stack.config
+    moto = start_moto(workdir=config.root / "dynamodb", port=config.dynamodb_port)
+    stack.took("dynamodb", {"dynamodb_port": moto.port}, {"address": moto.endpoint})
 
 
 def _replica(config: StackConfig, name: str) -> Component:

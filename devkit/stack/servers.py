@@ -19,6 +19,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from devkit.auth.security import SecurityMaterial
+from devkit.port_file import port_in
 from devkit.stack.processes import (
     Launched,
     ServerError,
@@ -125,12 +126,6 @@ def nats_ports(ports_file: str) -> tuple[int, int] | None:
     if client is None or monitor is None:
         return None
     return client, monitor
-
-
-def moto_port(port_file: str) -> int | None:
-    """The port in the emulator's port file (devkit.stack.moto_emulator); None until written."""
-    text = port_file.strip()
-    return int(text) if text.isdigit() else None
 
 
 def wait_for_ports(
@@ -251,7 +246,7 @@ def start_moto(*, workdir: Path, port: int = CHOSEN_BY_SERVER) -> LaunchedMoto:
     )
     with stopped_on_failure(launched):
         taken = wait_for_ports(
-            lambda: moto_port(read_text(port_file)),
+            lambda: port_in(read_text(port_file)),
             name="DynamoDB emulator (moto)",
             process=launched.process,
             log_path=log_path,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from devkit.stack.config import StackConfig
+from devkit.stack.servers import CHOSEN_BY_SERVER
 from devkit.stack.state import HOST_TWINS, Recorded, StackState, replica_name
 
 T = TypeVar("T")
@@ -36,15 +37,19 @@ def recorded_config(config: StackConfig, state: StackState) -> StackConfig:
 
 
 def differences(config: StackConfig, state: StackState) -> list[str]:
-    """Variables the environment sets to something else than the running stack uses."""
+    """Variables the environment sets to something else than the running stack uses (a port
+    of 0 asks for any port, so the one the running stack took is no difference)."""
     if not state.active or state.recorded is None:
         return []
     asked = config.model_dump(include=config.model_fields_set)
     return [
         f"STACK_{name.upper()}={asked[name]} (the running stack has {running})"
         for name, running in state.recorded.model_dump().items()
-        if name in asked and asked[name] != running
+        if name in asked and asked[name] not in (running, _ANY_PORT.get(name))
     ]
+
+
+_ANY_PORT = {name: CHOSEN_BY_SERVER for name in Recorded.model_fields if name.endswith("_port")}
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class Stack:
     config: StackConfig
     """The configuration the stack runs with: the recorded one while it runs."""
     state: StackState
+    asked: StackConfig
+    """The environment's configuration: a port of 0 in it asks for any port, every time."""
     other_configuration: list[str] = field(default_factory=list)
     """What the environment asks that differs from the running stack (`up` refuses it)."""
     runner: asyncio.Runner = field(default_factory=asyncio.Runner)
@@ -75,7 +82,7 @@ class Stack:
     @contextmanager
     def opened(cls, config: StackConfig) -> Iterator[Stack]:
         state = StackState.load(config.state_path)
-        stack = cls(recorded_config(config, state), state, differences(config, state))
+        stack = cls(recorded_config(config, state), state, config, differences(config, state))
         with stack.runner:
             yield stack
 
@@ -88,6 +95,18 @@ class Stack:
         with, which every later task then uses."""
         self.state.recorded = record(self.config)
         self.state.save(self.config.state_path)
+
+    def took(self, name: str, ports: dict[str, int], addresses: dict[str, str]) -> None:
+        """Server `name` listens on `ports` (the ones it chose, when asked for 0): the stack
+        runs with them from now on, and its record and the state's say so."""
+        component = self.state.components[name]
+        self.state.components[name] = component.model_copy(update=addresses)
+        self.runs_on(ports)
+
+    def runs_on(self, ports: dict[str, int]) -> None:
+        """The stack's servers listen on `ports` from now on; saved."""
+        self.config = self.config.model_copy(update=ports)
+        self.save()
 
     def forget(self) -> None:
         self.config.state_path.unlink(missing_ok=True)

@@ -9,9 +9,11 @@ from functools import partial
 from pathlib import Path
 
 from devkit.auth.security import ensure_controlplane_token, ensure_gateway_tokens
+from devkit.port_file import port_in
 from devkit.stack.config import StackConfig
 from devkit.stack.hosted import Planned
 from devkit.stack.processes import ensure_free, launch, wait_http
+from devkit.stack.servers import CHOSEN_BY_SERVER, read_text, stopped_on_failure, wait_for_ports
 from devkit.stack.stack import Stack
 from devkit.stack.state import CONTROLPLANE, GATEWAY, HOST_TWINS, Component
 
@@ -22,17 +24,26 @@ class TwinSpec:
     module: str
     port: int
     url: str
+    port_field: str
+    """The StackConfig field holding its port."""
 
 
 def spec(config: StackConfig, name: str) -> TwinSpec:
     if name == GATEWAY:
-        return TwinSpec("HTTP gateway", "devkit.gateway", config.gateway_port, config.gateway_url)
+        return TwinSpec(
+            "HTTP gateway",
+            "devkit.gateway",
+            config.gateway_port,
+            config.gateway_url,
+            "gateway_port",
+        )
     if name == CONTROLPLANE:
         return TwinSpec(
             "control-plane twin",
             "devkit.controlplane_twin",
             config.controlplane_port,
             config.controlplane_url,
+            "controlplane_port",
         )
     raise ValueError(f"no twin named {name}")
 
@@ -50,12 +61,19 @@ def planned_twins(stack: Stack) -> list[Planned]:
                 log=str(stack.config.logs_dir / f"{name}.log"),
                 address=twin.url,
             )
-            planned.append((intent, partial(_start_twin, stack.config, twin, Path(intent.log))))
+            planned.append((intent, partial(_start_twin, stack, name, Path(intent.log))))
     return planned
 
 
-def _start_twin(config: StackConfig, twin: TwinSpec, log_path: Path) -> None:
-    ensure_free(twin.port, twin.title)
+def _start_twin(stack: Stack, name: str, log_path: Path) -> None:
+    """Started with the stack's configuration as it is now: nats' port is the one it took."""
+    config = stack.config
+    twin = spec(config, name)
+    if twin.port != CHOSEN_BY_SERVER:
+        ensure_free(twin.port, twin.title)
+    port_file = config.root / "run" / f"{name}.port"
+    port_file.parent.mkdir(parents=True, exist_ok=True)
+    port_file.unlink(missing_ok=True)  # an earlier run's
     ensure_gateway_tokens(config.root)  # a stack started before the twins existed has none
     ensure_controlplane_token(config.root)
     launched = launch(
@@ -69,8 +87,19 @@ def _start_twin(config: StackConfig, twin: TwinSpec, log_path: Path) -> None:
             config.nats_url,
             "--port",
             str(twin.port),
+            "--port-file",
+            str(port_file),
         ],
         log_path=log_path,
         own_log=True,
     )
-    wait_http(f"{twin.url}/healthz", name=twin.title, process=launched.process, log_path=log_path)
+    with stopped_on_failure(launched):
+        taken = wait_for_ports(
+            lambda: port_in(read_text(port_file)),
+            name=twin.title,
+            process=launched.process,
+            log_path=log_path,
+        )
+        url = spec(stack.config.model_copy(update={twin.port_field: taken}), name).url
+        stack.took(name, {twin.port_field: taken}, {"address": url})
+        wait_http(f"{url}/healthz", name=twin.title, process=launched.process, log_path=log_path)

@@ -25,7 +25,7 @@ from devkit import platform_names
 from devkit.chaos.load import Timeline, open_loop
 from service import names
 from tests.chaos.conftest import report
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 
 pytestmark = pytest.mark.chaos
 
@@ -61,8 +61,8 @@ class Stack:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.root = Path(env["STACK_DIR"])
-        self.nats_url = f"nats://{names.LOCAL_HOST}:{env['STACK_NATS_PORT']}"
-        self.gateway = f"http://{names.LOCAL_HOST}:{env['STACK_GATEWAY_PORT']}"
+        self.nats_url = f"nats://{names.LOCAL_HOST}:{taken_port(env, 'STACK_NATS_PORT')}"
+        self.gateway = f"http://{names.LOCAL_HOST}:{taken_port(env, 'STACK_GATEWAY_PORT')}"
         tokens = json.loads((self.root / "security" / "gateway-tokens.json").read_text())
         self.client_token: str = tokens[platform_names.CLIENT_USER]
 

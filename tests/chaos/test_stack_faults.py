@@ -18,7 +18,7 @@ from devkit.stack.processes import port_in_use
 from devkit.stack.servers import start_moto, start_nats
 from service import names
 from tests.chaos.conftest import report
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 from tests.support.replicas import ServiceProcess, kill_all, launch_service
 from tests.support.servers import Dynamo
 
@@ -35,8 +35,8 @@ def test_dynamodb_restarted_empty(stack_env: dict[str, str], tmp_path: Path) -> 
     """While the table is missing the caller gets 503 (not 404: the customer may well exist),
     and `invoke up` brings the stack back, reseeded, with no manual step."""
     assert invoke(stack_env, "up").returncode == 0
+    port = taken_port(stack_env, "STACK_DYNAMODB_PORT")
     os.kill(pid_of(stack_env, "dynamodb"), signal.SIGKILL)
-    port = int(stack_env["STACK_DYNAMODB_PORT"])
     _wait_for(lambda: not port_in_use(port), "the killed emulator's port to close")
     empty = start_moto(workdir=tmp_path / "empty", port=port)  # back, with nothing in it
     try:

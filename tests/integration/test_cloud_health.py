@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, cloud_stack
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def nats_dir(stack: HttpStack) -> Path:
 
 
 def healthz_seconds(stack: HttpStack) -> float:
-    url = f"http://127.0.0.1:{stack.env['STACK_NATS_MONITOR_PORT']}/healthz"
+    url = f"http://127.0.0.1:{taken_port(stack.env, 'STACK_NATS_MONITOR_PORT')}/healthz"
     started = time.monotonic()
     answer = httpx.get(url, timeout=10)
     assert answer.status_code == 200, answer.text

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from devkit.controlplane.client import ControlPlane
-from tests.support.commands import ROOT, invoke
+from tests.support.commands import ROOT, invoke, taken_port
 from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.judged_twin import JudgedTwin, judged_twin
 from tests.support.openapi import CheckedTransport, published_document
@@ -47,7 +47,7 @@ def through(judge: JudgedTwin, stack: HttpStack) -> tuple[str, ...]:
 
 def twin(stack: HttpStack) -> tuple[str, dict[str, str]]:
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
-    return f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}", {
+    return f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}", {
         "Authorization": f"Bearer {token.strip()}"
     }
 

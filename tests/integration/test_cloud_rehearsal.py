@@ -21,7 +21,7 @@ from nats.errors import Error as NatsError
 
 from devkit.controlplane.client import ControlPlane
 from service import names
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.judged_twin import JudgedTwin, judged_twin
 from tests.support.openapi import CheckedTransport, published_document
@@ -44,7 +44,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
 @pytest.fixture(scope="module")
 def judge(stack: HttpStack) -> Iterator[JudgedTwin]:
     """cloud-up and cloud-down reach the twin through the document's judge."""
-    with judged_twin(f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}") as judged:
+    with judged_twin(
+        f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}"
+    ) as judged:
         yield judged
     assert judged.failures == []
 
@@ -64,7 +66,7 @@ def files(stack: HttpStack, judge: JudgedTwin) -> Path:
 def twin(stack: HttpStack) -> ControlPlane:
     """The twin, every answer judged against the published document."""
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
-    url = f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}"
+    url = f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}"
     return ControlPlane(url, token.strip(), transport=CheckedTransport(published_document()))
 
 
@@ -118,7 +120,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
     assert context["url"] == stack.nats_url
 
     table = f"rehearsal-{uuid.uuid4().hex[:8]}"
-    dynamodb = f"http://127.0.0.1:{stack.env['STACK_DYNAMODB_PORT']}"
+    dynamodb = f"http://127.0.0.1:{taken_port(stack.env, 'STACK_DYNAMODB_PORT')}"
     Dynamo(endpoint=dynamodb).create_table(table)  # in the cloud, Copilot's addon makes it
     replica = launch_service(
         tmp_path,
@@ -197,7 +199,7 @@ def test_a_run_that_fails_part_way_resumes_and_cloud_down_removes_it_all(
 ) -> None:
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
     fault = httpx.post(
-        f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}/twin/faults",
+        f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}/twin/faults",
         json={"method": "POST", "path": "/core/beta/accounts/*/jetstream/streams", "status": 400},
         headers={"Authorization": f"Bearer {token.strip()}"},
         timeout=10,

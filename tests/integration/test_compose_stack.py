@@ -19,7 +19,7 @@ from devkit.caller import connect_client
 from devkit.stack.images import service_image
 from service import names
 from service.protocol import decode_reply, encode_request
-from tests.support.commands import clean_environment, invoke, stack_ports
+from tests.support.commands import clean_environment, invoke, stack_ports, taken_port
 from tests.support.servers import Provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -137,7 +137,7 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
 
     outcomes = asyncio.run(
         burst_while_stopping(
-            f"nats://127.0.0.1:{env['STACK_NATS_PORT']}",
+            f"nats://127.0.0.1:{taken_port(env, 'STACK_NATS_PORT')}",
             stack / "creds" / "client.creds",
             f"{project}-balance-2",
         )

@@ -22,7 +22,7 @@ from devkit.controlplane.models import (
     StreamConfig,
     UserJwtSettings,
 )
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.openapi import CheckedTransport, PublishedDocument, published_document
 from tests.support.users import connect_user
@@ -37,7 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
 
 
 def twin_url(stack: HttpStack) -> str:
-    return f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}"
+    return f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}"
 
 
 def twin_token(stack: HttpStack) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.openapi import CheckedTransport, published_document
 
@@ -30,7 +30,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
 def test_accounts_beyond_the_servers_jetstream_are_refused_at_create(stack: HttpStack) -> None:
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
     with httpx.Client(
-        base_url=f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}/api/core/beta",
+        base_url=f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}/api/core/beta",
         headers={"Authorization": f"Bearer {token.strip()}"},
         transport=CheckedTransport(published_document()),
         timeout=30,

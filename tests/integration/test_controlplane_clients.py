@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devkit.controlplane.client import ControlPlane
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.judged_twin import JudgedTwin, judged_twin
 
@@ -38,7 +38,7 @@ def judge(stack: HttpStack) -> Iterator[JudgedTwin]:
 
 
 def twin_url(stack: HttpStack) -> str:
-    return f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}"
+    return f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}"
 
 
 def token_file(stack: HttpStack) -> Path:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from devkit.auth.jwt import decode_claims
+from tests.support.commands import taken_port
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.openapi import CheckedTransport, published_document
 
@@ -35,7 +36,7 @@ def http(stack: HttpStack) -> Iterator[httpx.Client]:
     """Raw HTTP to the twin, every answer judged against the document."""
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
     with httpx.Client(
-        base_url=f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}{API}",
+        base_url=f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}{API}",
         headers={"Authorization": f"Bearer {token.strip()}"},
         transport=CheckedTransport(published_document()),
         timeout=30,

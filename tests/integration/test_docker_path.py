@@ -28,15 +28,16 @@ from tests.support.commands import ROOT, clean_environment, invoke, required_too
 
 pytestmark = pytest.mark.integration
 
-_VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::(?P<op>[?-])(?P<arg>[^}]*))?\}")
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<colon>:?)(?P<op>[?-])(?P<arg>[^}]*))?\}")
 
 
 def interpolate(text: str, environment: dict[str, str]) -> str:
-    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}; a missing required one fails."""
+    """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} and ${VAR?error} (set, maybe empty);
+    a missing required one fails."""
 
     def replace(match: re.Match[str]) -> str:
         name, op, arg = match["name"], match["op"], match["arg"]
-        if environment.get(name):
+        if environment.get(name) or (name in environment and op == "?" and not match["colon"]):
             return environment[name]
         if op == "-":
             return arg
@@ -179,6 +180,8 @@ case "$*" in
   info) exit "${DOCKER_INFO_EXIT:-0}" ;;
   *" ps "*) echo '[{"Name":"customer-balance-nats-1","Service":"nats","State":"running","Health":"healthy","Publishers":[{"URL":"127.0.0.1","PublishedPort":4222}]},{"Name":"customer-balance-balance-1","Service":"balance","State":"running","Health":"healthy"},{"Name":"customer-balance-bootstrap-1","Service":"bootstrap","State":"exited","ExitCode":1}]' ;;
   *" --tail 1 bootstrap") echo "error: bootstrap failed: DynamoDB is unreachable" ;;
+  *" port nats 4222") echo "127.0.0.1:41222" ;;
+  *" port dynamodb 8000") echo "127.0.0.1:41800" ;;
 esac
 exit 0
 """
@@ -213,6 +216,10 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     written = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     assert written["REPLICAS"] == "3"
+    assert (written["NATS_PORT"], written["DYNAMODB_PORT"]) == ("", "")  # any port: port 0
+    assert f"{prefix} port nats 4222" in calls
+    assert commands.taken_port(env, "STACK_NATS_PORT") == 41222  # the one Compose published
+    assert commands.taken_port(env, "STACK_DYNAMODB_PORT") == 41800
     assert (stack / "compose" / "nats.conf").exists()
 
     report = json.loads(invoke(env, "status", "--json").stdout)

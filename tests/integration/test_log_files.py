@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from service.logs import redact
-from tests.support.commands import invoke
+from tests.support.commands import invoke, taken_port
 from tests.support.servers import Provider
 
 pytestmark = pytest.mark.integration
@@ -85,7 +85,7 @@ def test_no_secret_reaches_a_log_file_of_the_stack(
     root = Path(stack_env["STACK_DIR"])
     assert invoke(stack_env, "up").returncode == 0
     tokens: dict[str, str] = json.loads((root / "security" / "gateway-tokens.json").read_text())
-    gateway = f"http://127.0.0.1:{stack_env['STACK_GATEWAY_PORT']}/v1/nats/subjects"
+    gateway = f"http://127.0.0.1:{taken_port(stack_env, 'STACK_GATEWAY_PORT')}/v1/nats/subjects"
     client = tokens["client"]
     calls = [
         ("GET", f"{gateway}/customer.balance?authorization={client}&x=%D9", {}),

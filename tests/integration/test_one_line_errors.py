@@ -221,7 +221,7 @@ STACK_TASKS = [
 """Every task that reads the local stack's `STACK_*` variables."""
 
 BAD_VARIABLES = [
-    ("STACK_NATS_MONITOR_PORT", "0", "STACK_NATS_MONITOR_PORT: Input should be greater than"),
+    ("STACK_NATS_MONITOR_PORT", "-5", "STACK_NATS_MONITOR_PORT: Input should be greater than"),
     ("STACK_DYNAMODB_PORT", "70000", "STACK_DYNAMODB_PORT: Input should be less than"),
     ("STACK_GATEWAY_PORT", "x", "STACK_GATEWAY_PORT: Input should be a valid integer"),
     ("STACK_CONTROLPLANE_PORT", "-1", "STACK_CONTROLPLANE_PORT: Input should be greater than"),

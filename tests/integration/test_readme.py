@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devkit.stack.config import StackConfig
-from tests.support.commands import ROOT, invoke, stack_environment
+from tests.support.commands import ROOT, invoke, stack_environment, taken_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -113,10 +113,10 @@ def output_matches(expected: tuple[str, ...], actual: list[str]) -> bool:
     return output_matches(rest, actual[1:])
 
 
-def as_shown(output: str, env: dict[str, str]) -> list[str]:
-    """The output as the README would show it: the defaults' ports, not the test's."""
+def as_shown(output: str, taken: dict[str, int]) -> list[str]:
+    """The output as the README would show it: the defaults' ports, not the ones the stack took."""
     for variable, default in STACK_PORTS.items():
-        output = re.sub(rf"(?<!\d){env[variable]}(?!\d)", str(default), output)
+        output = re.sub(rf"(?<!\d){taken[variable]}(?!\d)", str(default), output)
     return output.rstrip("\n").splitlines()
 
 
@@ -158,6 +158,7 @@ def test_the_runnable_blocks_print_what_they_show(tmp_path: Path, document: str)
     try:
         started = invoke(env, "up")
         assert started.returncode == 0, started.stdout + started.stderr
+        taken = {variable: taken_port(env, variable) for variable in STACK_PORTS}
         for steps in runnable_blocks((ROOT / document).read_text()):
             for step in steps:
                 ran = subprocess.run(
@@ -173,7 +174,7 @@ def test_the_runnable_blocks_print_what_they_show(tmp_path: Path, document: str)
                 printed = ran.stdout.replace(env["CLOUD_DIR"], SHOWN_CLOUD_DIR)
                 shown = "\n".join(step.expected)
                 assert ran.returncode == 0, f"$ {step.command} exited {ran.returncode}:\n{printed}"
-                assert output_matches(step.expected, as_shown(printed, env)), (
+                assert output_matches(step.expected, as_shown(printed, taken)), (
                     f"$ {step.command} printed:\n{printed}\n{document} shows:\n{shown}"
                 )
     finally:

@@ -94,9 +94,11 @@ def test_an_unreachable_nats_fails_at_once_with_the_real_cause(
     stack_env: dict[str, str],
 ) -> None:
     """nats-py's defaults took 2 minutes a try; the cause is the connect error, not a timeout."""
-    url = f"nats://127.0.0.1:{stack_env['STACK_NATS_PORT']}"
-    started = time.monotonic()
-    result = invoke(stack_env, "bench", "-n", "10", "--server", url)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))  # held, never listening: a connect is refused throughout
+        url = f"nats://127.0.0.1:{holder.getsockname()[1]}"
+        started = time.monotonic()
+        result = invoke(stack_env, "bench", "-n", "10", "--server", url)
     assert time.monotonic() - started < 20
     assert result.returncode == 1
     assert f"connect to NATS at {url}" in result.stderr

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from devkit.stack.state import StackState
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN_VARIABLES = ("NATS_", "AWS_", "DDB_", "STACK_", "CLOUD_", "SYNADIA_")
@@ -62,24 +63,23 @@ STACK_PORTS = (
 )
 
 
-def free_port() -> int:
-    """A port free a moment ago: bound, then let go for a stack to take, which races with any
-    other program wanting one. Only for `invoke up`, which cannot take port 0 yet; a server
-    a test starts itself takes port 0 and its launch reads the port back
-    (devkit.stack.servers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def stack_ports(variables: tuple[str, ...] = STACK_PORTS) -> dict[str, str]:
-    """A stack's ports of its own (the one place a test still picks ports for `invoke up`)."""
-    return {variable: str(free_port()) for variable in variables}
+    """Ports the stack's servers choose themselves (0): `invoke up` reads them back and records
+    them, and `taken_port` finds them; no test takes a port by binding it and letting go."""
+    return {variable: "0" for variable in variables}
+
+
+def taken_port(env: dict[str, str], variable: str) -> int:
+    """The port the stack in `env` took for `variable` (`STACK_NATS_PORT`, ...), as `up`
+    recorded it in the stack's state."""
+    recorded = StackState.load(Path(env["STACK_DIR"]) / "state.json").recorded
+    assert recorded is not None, f"no stack recorded in {env['STACK_DIR']}"
+    port: int = getattr(recorded, variable.removeprefix("STACK_").lower())
+    return port
 
 
 def stack_environment(root: Path, mode: str) -> dict[str, str]:
-    """A stack of its own: its directory and free ports, in `mode`."""
+    """A stack of its own: its directory, and ports its servers choose, in `mode`."""
     return {
         **clean_environment(),
         "STACK_MODE": mode,

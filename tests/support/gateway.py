@@ -19,7 +19,7 @@ from devkit.controlplane.models import (
     Permission,
     UserJwtSettings,
 )
-from tests.support.commands import invoke, stack_environment
+from tests.support.commands import invoke, stack_environment, taken_port
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ def http_stack(mode: str, root: Path) -> Iterator[HttpStack]:
             for user in ("client", "admin")
         }
         yield HttpStack(
-            url=f"http://127.0.0.1:{env['STACK_GATEWAY_PORT']}",
-            nats_url=f"nats://127.0.0.1:{env['STACK_NATS_PORT']}",
+            url=f"http://127.0.0.1:{taken_port(env, 'STACK_GATEWAY_PORT')}",
+            nats_url=f"nats://127.0.0.1:{taken_port(env, 'STACK_NATS_PORT')}",
             tokens=tokens,
             creds=root / "creds",
             env=env,
@@ -111,7 +111,8 @@ def twin_api(stack: HttpStack) -> ControlPlane:
     """A control-plane client for the stack's twin (close it after use)."""
     token_path = Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token"
     return ControlPlane(
-        f"http://127.0.0.1:{stack.env['STACK_CONTROLPLANE_PORT']}", token_path.read_text().strip()
+        f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}",
+        token_path.read_text().strip(),
     )
 
 

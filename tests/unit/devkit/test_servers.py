@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from devkit.port_file import port_in
 from devkit.stack.servers import (
     CHOSEN_BY_SERVER,
-    moto_port,
     nats_config,
     nats_listen_port,
     nats_ports,
@@ -47,6 +47,6 @@ def test_fixed_ports_and_no_ports_file_stay_as_they_were() -> None:
     assert "ports_file_dir" not in config
 
 
-def test_the_emulators_port_file_is_read_only_once_written() -> None:
-    assert moto_port("41234\n") == 41234
-    assert moto_port("") is None
+def test_a_port_file_is_read_only_once_written() -> None:
+    assert port_in("41234\n") == 41234
+    assert port_in("") is None
