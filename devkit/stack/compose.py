@@ -75,8 +75,8 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
         "DYNAMODB_LOCAL_IMAGE": platform_names.DYNAMODB_LOCAL_IMAGE,
         "PYTHON_IMAGE": platform_names.PYTHON_IMAGE,
         "SERVICE_VERSION": __version__,
-        "NATS_PORT": published_port(config.nats_port),
-        "DYNAMODB_PORT": published_port(config.dynamodb_port),
+        PORT_VARIABLES["nats_port"]: published_port(config.nats_port),
+        PORT_VARIABLES["dynamodb_port"]: published_port(config.dynamodb_port),
         "DDB_TABLE": config.table,
         "AWS_REGION": names.DEFAULT_REGION,
         "SEED_ROWS": service_default("SEED_ROWS"),
@@ -92,6 +92,22 @@ def published_port(port: int) -> str:
 
 def render_env_file(environment: Mapping[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in environment.items())
+
+
+PORT_VARIABLES = {"nats_port": "NATS_PORT", "dynamodb_port": "DYNAMODB_PORT"}
+"""The configuration's published ports, as the env file names them."""
+
+
+def chosen_by_server(env_file: Path | None) -> set[str]:
+    """The published ports a running Compose stack was given as "any" (empty in its env file)."""
+    if env_file is None:
+        return set()
+    try:
+        lines = env_file.read_text().splitlines()
+    except OSError:
+        return set()
+    written = dict(line.split("=", 1) for line in lines if "=" in line)
+    return {name for name, variable in PORT_VARIABLES.items() if written.get(variable) == ""}
 
 
 def same_inputs(env_file: Path, environment: Mapping[str, str]) -> bool:
@@ -243,11 +259,14 @@ class ComposeProject:
         options = ["--no-color", "--tail", str(lines), *(["--follow"] if follow else [])]
         command = self.command("logs", *options, *compose_selection(component))
         try:
-            process = subprocess.Popen(command, env=self._environment(), stdout=subprocess.PIPE)
+            process = subprocess.Popen(
+                command, env=self._environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
         except OSError as error:
             raise ComposeError(f"could not run docker: {error}") from None
         # Copied through Python, so a reader that leaves (`invoke logs | head`) is a
-        # BrokenPipeError here, which every task ends quietly, not Compose's own exit 255.
+        # BrokenPipeError here, which every task ends quietly, not Compose's own exit 255;
+        # Compose's stderr is kept for its failure, not shown when it is stopped for leaving.
         try:
             assert process.stdout is not None
             for line in process.stdout:
@@ -258,9 +277,13 @@ class ComposeProject:
         finally:
             if process.poll() is None:
                 process.terminate()
-            process.wait()
+            _, errors = process.communicate()
         if process.returncode != 0:
-            raise ComposeError(f"`docker compose logs` failed with exit code {process.returncode}")
+            said = errors.decode(errors="replace").strip().splitlines()
+            raise ComposeError(
+                f"`docker compose logs` failed with exit code {process.returncode}"
+                + (f": {said[-1]}" if said else "")
+            )
 
 
 def project_of(state: StackState) -> ComposeProject | None:

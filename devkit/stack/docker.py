@@ -102,10 +102,14 @@ class DockerBackend:
 
 def published(stack: Stack) -> StackConfig:
     """The configuration Compose is given: the running one, but a port asked as 0 stays 0 on
-    every `up` (any port), so a second `up` gives Compose the same inputs."""
+    every `up` (any port), and so does one the running stack was given as 0 (a task that
+    works on the running stack, such as `bench --replicas`, asks with the ports it took), so a
+    second `up` gives Compose the same inputs."""
+    running = stack.state.compose_env
+    given_any = compose.chosen_by_server(Path(running) if running is not None else None)
     chosen = {
         name: CHOSEN_BY_SERVER
         for name in PUBLISHED_PORTS
-        if getattr(stack.asked, name) == CHOSEN_BY_SERVER
+        if getattr(stack.asked, name) == CHOSEN_BY_SERVER or name in given_any
     }
     return stack.config.model_copy(update=chosen)
