@@ -9,13 +9,15 @@ import logging
 import sys
 from pathlib import Path
 
+from aiohttp import web
+
 from devkit import platform_names
 from devkit.auth.jwt import identity_from_seed
 from devkit.auth.security import controlplane_token_path
 from devkit.controlplane_twin.app import create_app
 from devkit.controlplane_twin.records import TwinPaths
-from devkit.controlplane_twin.server import serve
 from devkit.controlplane_twin.twin import ControlPlaneTwin
+from devkit.serving import serve_until_stopped
 from service import names
 from service.logs import RedactingFormatter, output_handler
 
@@ -46,7 +48,8 @@ def main() -> None:
         system=identity_from_seed(seeds["system"]),
     )
     app = create_app(twin, token)
-    asyncio.run(serve(app, names.LOCAL_HOST, arguments.port, arguments.port_file))
+    runner = web.AppRunner(app, access_log=None)
+    asyncio.run(serve_until_stopped(runner, names.LOCAL_HOST, arguments.port, arguments.port_file))
 
 
 if __name__ == "__main__":

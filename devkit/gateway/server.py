@@ -9,9 +9,7 @@ message that quotes nothing the caller sent, and one log line (redacted, see log
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from pathlib import Path
 
 from aiohttp import web
@@ -20,7 +18,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from devkit.gateway.errors import error_response
-from devkit.port_file import write_port
+from devkit.serving import serve_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -70,25 +68,6 @@ class GatewayRunner(web.AppRunner):
 
 async def serve(app: web.Application, host: str, port: int, port_file: Path | None = None) -> None:
     """With port 0 the system chooses; the port taken is printed, and written to `port_file`."""
-    runner = GatewayRunner(app, access_log=None, handler_cancellation=True)
     # handler_cancellation: a caller that leaves ends its stream (and its subscription)
-    await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, stop.set)
-    try:
-        await web.TCPSite(runner, host, port).start()
-        taken = listening_port(runner)
-        if port_file is not None:
-            write_port(port_file, taken)
-        print(f"======== Running on http://{host}:{taken} ========", flush=True)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
-def listening_port(runner: web.BaseRunner) -> int:
-    """The port the runner's one site listens on (the one the system chose, for port 0)."""
-    port: int = runner.addresses[0][1]
-    return port
+    runner = GatewayRunner(app, access_log=None, handler_cancellation=True)
+    await serve_until_stopped(runner, host, port, port_file)

@@ -1,5 +1,6 @@
-"""Serving the control-plane twin until SIGTERM or SIGINT, on the port asked or, for port 0, on
-one the system chose, written to a port file for its launcher to read back."""
+"""Serving an aiohttp app as a process of the stack (both twins): until SIGTERM or SIGINT, on
+the port asked or, for port 0, on one the system chose, written to a port file for the launcher
+to read back (`devkit.port_file`), and printed as aiohttp's own `run_app` prints it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from aiohttp import web
 from devkit.port_file import write_port
 
 
-async def serve(app: web.Application, host: str, port: int, port_file: Path | None) -> None:
-    runner = web.AppRunner(app, access_log=None)
+async def serve_until_stopped(
+    runner: web.AppRunner, host: str, port: int, port_file: Path | None
+) -> None:
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
