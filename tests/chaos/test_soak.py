@@ -4,9 +4,14 @@ grows its resident memory or open file descriptors past warm-up by more than 10%
 ten-minute version is documented in the README (`invoke bench --rate R --duration 600`; not run
 in CI).
 
-Memory is sampled every 2 s and compared peak to peak: the highest sample of the last 30 s of
-warm-up against the highest of the measured minute, because Go's and Python's collectors make
-resident memory a sawtooth (nats-server swings about 10% between two samples a second apart).
+Memory is sampled every 2 s and compared window to window: the median of the last 30 s of
+warm-up against the median of the measured minute's last 30 s. Go's and Python's collectors make
+resident memory a sawtooth (nats-server swings about 10% between two samples a second apart), so
+one sample's peak says when the collector last ran, not what the process keeps: a CI run failed
+on a single 2-second peak 15% above warm-up's (68 MB) while every 10-second sample of the same
+minute stayed within 3% of it. A leak moves the whole window; a late collection moves one
+sample. nats-server runs with GOGC=50 here, so its heap is collected at 1.5x live data rather
+than 2x and its resident memory follows what it keeps more closely.
 Warm-up is 90 s: the stream is full after about 28 s at this rate, the stream's 30-second
 duplicate window holds as many ids as it ever will soon after, and nats-server's heap reaches
 its steady size at about 60 s (measured: 19 MB at the start, 56 MB at 60 s, then between 51
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import median
 
 import pytest
 
@@ -50,9 +56,10 @@ def open_fds(pid: int) -> int:
 
 
 def test_steady_load_grows_nothing_past_warm_up(stack_env: dict[str, str], tmp_path: Path) -> None:
-    """Memory: the measured minute's peak against warm-up's last 30 s. File descriptors: once the
-    load's callers have gone, against before they came (while they are connected, the count is
-    the number of their connections, which is theirs to choose)."""
+    """Memory: the measured minute's last 30 s against warm-up's last 30 s (medians). File
+    descriptors: once the load's callers have gone, against before they came (while they are
+    connected, the count is the number of their connections, which is theirs to choose)."""
+    stack_env = {**stack_env, "GOGC": "50"}  # nats-server inherits it; the Python ones ignore it
     assert invoke(stack_env, "up").returncode == 0
     status = json.loads(invoke(stack_env, "status", "--json").stdout)
     pids = {c["name"]: int(c["pid"]) for c in status["components"]}
@@ -76,8 +83,9 @@ def test_steady_load_grows_nothing_past_warm_up(stack_env: dict[str, str], tmp_p
     assert bench.returncode == 0, out.decode(errors="replace")
     time.sleep(1)  # the callers' connections are closed
     after_fds = {name: open_fds(pid) for name, pid in pids.items()}
-    warm = {n: max(kb[n] for t, kb in samples if WARM_UP_S - 30 <= t < WARM_UP_S) for n in pids}
-    end = {n: max(kb[n] for t, kb in samples if t >= WARM_UP_S) for n in pids}
+    last = samples[-1][0]
+    warm = {n: median(kb[n] for t, kb in samples if WARM_UP_S - 30 <= t < WARM_UP_S) for n in pids}
+    end = {n: median(kb[n] for t, kb in samples if t >= last - 30) for n in pids}
     figures = json.loads(result.read_text())
     report(
         "soak",
@@ -86,7 +94,7 @@ def test_steady_load_grows_nothing_past_warm_up(stack_env: dict[str, str], tmp_p
             "seconds": WARM_UP_S + MEASURED_S,
             "ok": figures["ok"],
             "p99_ms": figures["latency_ms"]["p99"],
-            "rss_kb_peaks": {n: [warm[n], end[n]] for n in pids},
+            "rss_kb_medians": {n: [warm[n], end[n]] for n in pids},
             "rss_mb_every_10_s": {
                 n: [round(kb[n] / 1024, 1) for t, kb in samples[:: 10 // SAMPLE_S]] for n in pids
             },
