@@ -227,6 +227,17 @@ def test_the_cluster_in_docker_mode_is_not_yet_there(tmp_path: Path) -> None:
 def test_up_with_another_node_count_than_the_running_stack_says_so(
     cluster: dict[str, str],
 ) -> None:
-    refused = invoke({**cluster, "STACK_NATS_NODES": "1"}, "up")
-    assert refused.returncode != 0
-    assert "STACK_NATS_NODES=1 (the running stack has 3)" in refused.stderr
+    for asked in (
+        invoke({**cluster, "STACK_NATS_NODES": "1"}, "up"),
+        invoke(cluster, "up", "--nodes", "1"),
+    ):
+        assert asked.returncode == 1
+        assert "STACK_NATS_NODES=1 (the running stack has 3)" in asked.stderr
+        assert "Traceback" not in asked.stderr
+
+
+def test_the_nodes_flag_takes_1_or_3(tmp_path: Path) -> None:
+    env = stack_environment(tmp_path / "stack", "native")
+    refused = invoke(env, "up", "--nodes", "2")
+    assert refused.returncode == 2
+    assert refused.stderr == "error: --nodes must be 1 or 3, not '2'\n"
