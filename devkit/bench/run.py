@@ -54,6 +54,8 @@ class BenchRequest:
     """Settings of the local stack's DynamoDB (for --baseline); None elsewhere."""
     baseline_target: ServiceAddress | None = None
     """Who may publish into its own inbox for the echo baseline (the local service user)."""
+    floor_target: ServiceAddress | None = None
+    """Who may make the service floor's own stream (the local admin user), for --baseline."""
     stats_target: ServiceAddress | None = None
     """Where `$SRV.STATS` is asked over NATS, when the load goes elsewhere (HTTP)."""
     local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)
@@ -81,7 +83,10 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
     stats_after = asyncio.run(service_stats(stats_target, expect=len(stats_before)))
     baseline: BaselineFigures | None = None
     if request.baseline_settings is not None and request.baseline_target is not None:
-        say(f"baseline: {request.baseline_seconds:g} s each of GetItem, BatchGetItem and NATS echo")
+        say(
+            f"baseline: {request.baseline_seconds:g} s each of GetItem, BatchGetItem, NATS echo"
+            + (" and the service floor" if request.floor_target else "")
+        )
         baseline = asyncio.run(
             measure(
                 request.baseline_settings,
@@ -89,6 +94,7 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
                 plan.ids,
                 plan.concurrency,
                 request.baseline_seconds,
+                floor_target=request.floor_target,
             )
         )
     document = result_document(
@@ -241,6 +247,9 @@ def _run_counts(
                 plan=options.plan,
                 baseline_settings=config.service_settings() if options.baseline else None,
                 baseline_target=ServiceAddress(config.nats_url, config.service_creds)
+                if options.baseline
+                else None,
+                floor_target=ServiceAddress(config.nats_url, config.admin_creds)
                 if options.baseline
                 else None,
                 stats_target=ServiceAddress(config.nats_url, config.client_creds)
