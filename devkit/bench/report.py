@@ -134,6 +134,8 @@ class BenchResult(BaseModel):
     service_settings: dict[str, JsonValue] | None = None
     """The local replicas' settings that shape performance; None for a remote target."""
     warnings: list[str] = []
+    generator: Literal["python", "vegeta"] = "python"
+    """Who sent the requests: the Python generator's processes, or vegeta (Go, HTTP only)."""
 
     def document(self) -> dict[str, Any]:
         """The JSON object; the two optional figures appear only when measured."""
@@ -195,6 +197,7 @@ def result_document(
         started_at=context.started_at,
         commit=context.commit,
         service_settings=context.service_settings,
+        generator=context.generator,
         warnings=warnings(result, replicas_cpu_s=replicas_cpu),
     )
 
@@ -208,6 +211,7 @@ class RunContext:
     started_at: str = ""
     commit: str | None = None
     service_settings: dict[str, JsonValue] | None = None
+    generator: Literal["python", "vegeta"] = "python"
 
 
 def _fraction(value: float, of: float | None) -> float | None:
@@ -231,7 +235,7 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
         "the original's summary line (its average is wall time / N, closed loop, not a latency):",
         "  " + summary_line(result),
         f"throughput: {document.throughput_rps:,.1f} req/s over {document.duration_s} s"
-        f" ({document.clients} generator process(es), concurrency {document.concurrency});"
+        f" ({_generator(document)}, concurrency {document.concurrency});"
         f" answered in time: {document.goodput_rps:,.1f} req/s",
         "latency ms: "
         + "  ".join(f"{name} {_ms(value, 2)}" for name, value in latency.model_dump().items()),
@@ -270,6 +274,12 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
     lines.extend(comparison_lines(result))
     lines.extend(f"warning: {warning}" for warning in document.warnings)
     return lines
+
+
+def _generator(document: BenchResult) -> str:
+    if document.generator == "vegeta":
+        return "vegeta (Go), one process"
+    return f"{document.clients} generator process(es)"
 
 
 def floor_lines(document: BenchResult, baseline: BaselineReport) -> list[str]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from devkit.auth.contexts import config_dir, read_context
 from devkit.bench.baseline import measure
-from devkit.bench.load import run_load
-from devkit.bench.options import BenchOptions
+from devkit.bench.load import LoadResult, run_load
+from devkit.bench.options import BenchOptions, Generator
 from devkit.bench.plan import LoadPlan, ServiceAddress
 from devkit.bench.report import (
     BaselineFigures,
@@ -34,6 +34,7 @@ from devkit.bench.stats import (
     service_stats,
     stats_delta,
 )
+from devkit.bench.vegeta import run_vegeta
 from devkit.progress import ProgressDisplay
 from devkit.project import ROOT
 from devkit.stack import compose
@@ -61,6 +62,7 @@ class BenchRequest:
     local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)
     """Where each local component's CPU seconds are read from (processes or containers)."""
     json_path: Path | None = None
+    generator: Generator = "python"
     baseline_seconds: float = 5.0
     context: RunContext = field(default_factory=RunContext)
 
@@ -70,15 +72,15 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
     plan = request.plan
     if plan.warmup:
         say(f"warm-up: {plan.warmup} requests")
-        run_load(
-            request.target,
+        drive(
+            request,
             LoadPlan(plan.warmup, min(plan.concurrency, plan.warmup), plan.timeout_s, plan.ids, 1),
         )
     stats_target = request.stats_target or request.target
     stats_before = asyncio.run(service_stats(stats_target))
     cpu_before = cpu_snapshot(request.local_cpu)
     with ProgressDisplay(plan.requests, interactive=sys.stdout.isatty()) as display:
-        result = run_load(request.target, plan, on_progress=display.update)
+        result = drive(request, plan, on_progress=display.update)
     cpu_after = cpu_snapshot(request.local_cpu)
     stats_after = asyncio.run(service_stats(stats_target, expect=len(stats_before)))
     baseline: BaselineFigures | None = None
@@ -110,6 +112,18 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
         write_json(request.json_path, document.document())
         say(f"JSON result: {request.json_path}")
     return document
+
+
+def drive(
+    request: BenchRequest,
+    plan: LoadPlan,
+    *,
+    on_progress: Callable[[int, float], None] | None = None,
+) -> LoadResult:
+    """The plan, sent by the chosen generator (vegeta reports at the end, not as it goes)."""
+    if request.generator == "vegeta":
+        return run_vegeta(request.target, plan)
+    return run_load(request.target, plan, on_progress=on_progress)
 
 
 class BenchFailed(OperatorError):
@@ -160,11 +174,14 @@ PERFORMANCE_SETTINGS = (
 )
 
 
-def run_context(config: StackConfig, *, local: bool, options_http: bool = False) -> RunContext:
+def run_context(
+    config: StackConfig, *, local: bool, options_http: bool = False, generator: Generator = "python"
+) -> RunContext:
     settings = config.service_settings() if local else None
     return RunContext(
         target="local" if local else "remote",
         transport="http" if options_http else "nats",
+        generator=generator,
         started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         commit=repository_commit(),
         service_settings=None
@@ -257,7 +274,13 @@ def _run_counts(
                 else None,
                 local_cpu=local_cpu(config) if options.local else {},
                 json_path=options.json_path if len(counts) == 1 else None,
-                context=run_context(config, local=options.local, options_http=options.http),
+                generator=options.generator,
+                context=run_context(
+                    config,
+                    local=options.local,
+                    options_http=options.http,
+                    generator=options.generator,
+                ),
             )
         )
         rows.append((count or 0, document))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hdrh.histogram import HdrHistogram
 
 from devkit.bench.floors import FloorRun
@@ -37,7 +39,7 @@ def load_result(requests: int = 1000) -> LoadResult:
     )
 
 
-def baseline(**floors: float) -> BaselineFigures:
+def baseline(**floors: Any) -> BaselineFigures:
     return BaselineFigures(
         getitem_rps=1000.0,
         batchgetitem_items_per_s=5000.0,
