@@ -1,8 +1,8 @@
 """The HTTP load generator in Go (vegeta, pinned in devkit.gotools): the same plan as the Python
 generator, for the gateway path, at a fraction of its CPU.
 
-The targets go in a file (the token never appears on a command line), one per request, read
-lazily, so the run ends after exactly N requests: a closed loop of `concurrency` workers, or an
+The targets go to its stdin (the token never appears on a command line or on disk), one per
+request, read lazily, so the run ends after exactly N requests: a closed loop of `concurrency` workers, or an
 open loop at `--rate` with as many workers as the schedule needs. Each request's result comes
 back as CSV (`vegeta encode --to csv`) and is counted here as the Python generator counts it.
 """
@@ -12,13 +12,15 @@ from __future__ import annotations
 import base64
 import csv
 import email.parser
-import os
+import io
 import resource
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import orjson
 from hdrh.histogram import HdrHistogram
@@ -60,14 +62,14 @@ def targets(target: ServiceAddress, plan: LoadPlan) -> Iterator[bytes]:
         )
 
 
-def attack_arguments(plan: LoadPlan, targets_file: Path, results_file: Path) -> list[str]:
+def attack_arguments(plan: LoadPlan, results_file: Path) -> list[str]:
     """`vegeta attack`'s flags for the plan: a fixed rate (open loop), or `concurrency` workers
     sending as fast as answers come back (closed loop)."""
     arguments = [
         "attack",
         "-format=json",
         "-lazy",
-        f"-targets={targets_file}",
+        "-targets=stdin",
         f"-output={results_file}",
         f"-timeout={plan.timeout_s + 1:g}s",
         "-http2=false",
@@ -161,36 +163,53 @@ def run_vegeta(target: ServiceAddress, plan: LoadPlan, *, binary: Path | None = 
         raise BenchError("vegeta drives the HTTP gateway: use it with --http")
     vegeta = binary or ensure_tool(VEGETA)
     with tempfile.TemporaryDirectory(prefix="bench-vegeta-") as scratch:
-        targets_file, results_file = Path(scratch) / "targets.json", Path(scratch) / "results.bin"
-        with os.fdopen(os.open(targets_file, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as out:
-            out.writelines(targets(target, plan))  # the token is in it: 0600, removed after
+        results_file = Path(scratch) / "results.bin"
         children_before = _children_cpu_s()
         process = subprocess.Popen(
-            [str(vegeta), *attack_arguments(plan, targets_file, results_file)],
+            [str(vegeta), *attack_arguments(plan, results_file)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        _, stderr = process.communicate()
+        assert process.stdin is not None
+        assert process.stderr is not None
+        feeder = threading.Thread(target=_feed, args=(process.stdin, targets(target, plan)))
+        feeder.start()  # fed as vegeta reads: a soak's targets are never all in memory
+        stderr = process.stderr.read()
+        process.wait()
+        feeder.join()
         generator_cpu_s = _children_cpu_s() - children_before  # reaped: counted as our child's
         if process.returncode != 0:
             last = (stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
             raise BenchError(f"vegeta attack failed (exit {process.returncode}): {last}")
-        encoded = subprocess.run(
-            [str(vegeta), "encode", "--to", "csv", str(results_file)],
-            capture_output=True,
-            check=False,
-        )
-        if encoded.returncode != 0:
-            raise BenchError(
-                f"vegeta encode failed: {encoded.stderr.decode(errors='replace').strip()}"
-            )
-    counted = tally(csv.reader(encoded.stdout.decode().splitlines()))
+        counted = _encoded(vegeta, results_file)
     return load_result(plan, counted, generator_cpu_s=generator_cpu_s)
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _feed(stdin: IO[bytes], lines: Iterable[bytes]) -> None:
+    try:
+        with stdin:
+            for line in lines:
+                stdin.write(line)
+    except BrokenPipeError:  # vegeta stopped early; its exit status says why
+        pass
+
+
+def _encoded(vegeta: Path, results_file: Path) -> Tally:
+    """The results, decoded by vegeta itself and counted as they stream past."""
+    process = subprocess.Popen(
+        [str(vegeta), "encode", "--to", "csv", str(results_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    with io.TextIOWrapper(process.stdout, encoding="utf-8", newline="") as text:
+        counted = tally(csv.reader(text))
+    stderr = process.stderr.read()
+    if process.wait() != 0:
+        raise BenchError(f"vegeta encode failed: {stderr.decode(errors='replace').strip()}")
+    return counted
 
 
 def load_result(plan: LoadPlan, counted: Tally, *, generator_cpu_s: float) -> LoadResult:
@@ -211,3 +230,8 @@ def load_result(plan: LoadPlan, counted: Tally, *, generator_cpu_s: float) -> Lo
         generator_cpu_s=generator_cpu_s,
         send_s=(counted.last_sent_ns - first) / 1e9,
     )
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -62,14 +62,14 @@ def test_one_target_per_request_with_the_token_in_a_header() -> None:
 
 
 def test_a_closed_loop_is_rate_0_with_exactly_concurrency_workers(tmp_path: Path) -> None:
-    arguments = attack_arguments(PLAN, tmp_path / "t", tmp_path / "r")
+    arguments = attack_arguments(PLAN, tmp_path / "r")
     assert {"-rate=0", "-workers=3", "-max-workers=3", "-lazy", "-format=json"} <= set(arguments)
     assert not any("secret" in argument for argument in arguments)  # never on a command line
 
 
 def test_an_open_loop_is_a_fixed_rate(tmp_path: Path) -> None:
     plan = LoadPlan(requests=5, concurrency=3, timeout_s=2.0, ids=("1",), rate=250.0)
-    arguments = attack_arguments(plan, tmp_path / "t", tmp_path / "r")
+    arguments = attack_arguments(plan, tmp_path / "r")
     assert "-rate=250/1s" in arguments
     assert "-rate=0" not in arguments
 
