@@ -7,18 +7,20 @@ never shares the service's queue group or writes into customer-balances.
 
 from __future__ import annotations
 
-import asyncio
+import select
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, replace
 
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.nuid import NUID
 
 from devkit.bench.closed_loop import count_calls
-from devkit.bench.load import connect
-from devkit.bench.plan import BenchError, ServiceAddress
+from devkit.bench.load import LoadResult, connect
+from devkit.bench.plan import BenchError, LoadPlan, ServiceAddress
 from devkit.bench.stats import process_cpu_seconds
 from service import names
 from service.protocol import encode_request
@@ -62,39 +64,37 @@ class FloorProcess:
         return seconds
 
 
-@asynccontextmanager
-async def floor_process(module: str, arguments: Sequence[str]) -> AsyncIterator[FloorProcess]:
+@contextmanager
+def floor_process(module: str, arguments: Sequence[str]) -> Iterator[FloorProcess]:
     """`python -m module arguments...`, ready once it printed its first line; stopped after."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        module,
-        *arguments,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    assert process.stderr is not None
-    try:
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, *arguments],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        assert process.stdout is not None
         try:
-            line = await asyncio.wait_for(process.stdout.readline(), READY_WITHIN_S)
-        except TimeoutError:
-            line = b""
-        if not line:
-            process.kill()
-            said = (await process.stderr.read()).decode(errors="replace").strip().splitlines()
-            raise BenchError(
-                f"the floor {module} did not start: {said[-1] if said else 'no output'}"
-            )
-        yield FloorProcess(process.pid, line.decode().strip())
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
+            ready, _, _ = select.select([process.stdout], [], [], READY_WITHIN_S)
+            line = process.stdout.readline() if ready else b""
+            if not line:
                 process.kill()
-                await process.wait()
+                process.wait()
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip().splitlines()
+                raise BenchError(
+                    f"the floor {module} did not start: {said[-1] if said else 'no output'}"
+                )
+            yield FloorProcess(process.pid, line.decode().strip())
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            process.stdout.close()
 
 
 @asynccontextmanager
@@ -134,7 +134,7 @@ async def service_floor(
         arguments += ["--event-prefix", f"{root}.events", "--stream", stream]
         if admin.creds is not None:
             arguments += ["--creds", str(admin.creds)]
-        async with floor_process("devkit.bench.service_floor", arguments) as floor:
+        with floor_process("devkit.bench.service_floor", arguments) as floor:
             requester = await connect(admin, "customer-bench-floor-requester")
             try:
 
@@ -150,3 +150,23 @@ async def service_floor(
             finally:
                 await requester.close()
     return FloorRun(counted.units, round(cpu, 3), counted.seconds)
+
+
+def gateway_floor(
+    nats: ServiceAddress,
+    gateway: ServiceAddress,
+    plan: LoadPlan,
+    drive: Callable[[ServiceAddress, LoadPlan], LoadResult],
+) -> FloorRun:
+    """The bare aiohttp handler (devkit.bench.gateway_floor), as the client user, driven by the
+    same generator and plan as the gateway; requests answered count, as for the gateway."""
+    arguments = ["--url", nats.url]
+    if nats.creds is not None:
+        arguments += ["--creds", str(nats.creds)]
+    with floor_process("devkit.bench.gateway_floor", arguments) as floor:
+        port = floor.ready_line.split()[-1]
+        target = replace(gateway, url=f"http://{names.LOCAL_HOST}:{port}")
+        before = floor.cpu_seconds()
+        result = drive(target, plan)
+        cpu = floor.cpu_seconds() - before
+    return FloorRun(result.requests, round(cpu, 3), result.duration_s)

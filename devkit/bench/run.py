@@ -7,12 +7,13 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from devkit.auth.contexts import config_dir, read_context
 from devkit.bench.baseline import measure
+from devkit.bench.floors import gateway_floor
 from devkit.bench.load import LoadResult, run_load
 from devkit.bench.options import BenchOptions, Generator
 from devkit.bench.plan import LoadPlan, ServiceAddress
@@ -57,6 +58,8 @@ class BenchRequest:
     """Who may publish into its own inbox for the echo baseline (the local service user)."""
     floor_target: ServiceAddress | None = None
     """Who may make the service floor's own stream (the local admin user), for --baseline."""
+    gateway_floor_nats: ServiceAddress | None = None
+    """With --http --baseline: where, and as whom, the gateway floor asks (the client user)."""
     stats_target: ServiceAddress | None = None
     """Where `$SRV.STATS` is asked over NATS, when the load goes elsewhere (HTTP)."""
     local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)
@@ -98,6 +101,22 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
                 request.baseline_seconds,
                 floor_target=request.floor_target,
             )
+        )
+    if baseline is not None and request.gateway_floor_nats is not None:
+        say(f"gateway floor: the same {plan.requests} requests through a bare aiohttp handler")
+        floor = gateway_floor(
+            request.gateway_floor_nats,
+            request.target,
+            plan,
+            lambda target, floor_plan: drive(replace(request, target=target), floor_plan),
+        )
+        baseline = baseline.model_copy(
+            update={
+                "gateway_floor_rps": round(floor.rps, 1),
+                "gateway_floor_cpu_us_per_request": None
+                if floor.cpu_us_per_request is None
+                else round(floor.cpu_us_per_request, 1),
+            }
         )
     document = result_document(
         result,
@@ -271,6 +290,9 @@ def _run_counts(
                 else None,
                 stats_target=ServiceAddress(config.nats_url, config.client_creds)
                 if options.http
+                else None,
+                gateway_floor_nats=ServiceAddress(config.nats_url, config.client_creds)
+                if options.http and options.baseline
                 else None,
                 local_cpu=local_cpu(config) if options.local else {},
                 json_path=options.json_path if len(counts) == 1 else None,
