@@ -29,6 +29,8 @@ BENCH_HELP = {
     "http": "send the requests through the local HTTP gateway (as Synadia Cloud's HTTP callers)",
     "generator": "with --http: vegeta (the Go load generator, the default) or python"
     " (the Python one, with --clients processes)",
+    "peer": "original: after this service's run, run the original Go service (built from"
+    " ../shared) on the same stack under the same load, and print the ratio",
     "max_failures": "exit 1 when errors, timeouts and other failures exceed this many, or"
     " this percentage of the requests with a % (default 0)",
 }
@@ -48,6 +50,8 @@ class BenchOptions:
     http: bool = False
     generator: Generator = "python"
     """Who sends the requests: the Python processes, or vegeta (HTTP only)."""
+    peer: str = ""
+    """"original": run the original service after this one, on the same stack."""
 
     @property
     def local(self) -> bool:
@@ -74,6 +78,7 @@ class BenchOptions:
         http: bool = False,
         duration: str = "",
         generator: str = "",
+        peer: str = "",
     ) -> BenchOptions:
         per_second = flags.optional_positive("--rate", rate, unit="requests per second")
         count = request_count(requests, duration, per_second)
@@ -114,6 +119,7 @@ class BenchOptions:
             max_failures=failure_limit(max_failures, count),
             http=http,
             generator=load_generator(generator, http=http, clients=plan.clients),
+            peer=peer_name(peer, remote=remote, replica_counts=counts),
         )
 
 
@@ -135,6 +141,25 @@ def load_generator(text: str, *, http: bool, clients: int) -> Generator:
             " leave --clients out, or use --generator python"
         )
     return "vegeta" if name == "vegeta" else "python"
+
+
+PEERS = ("original",)
+
+
+def peer_name(text: str, *, remote: bool, replica_counts: list[int]) -> str:
+    """--peer original: the only peer; it runs on the local stack, after one run."""
+    name = text.strip().lower()
+    if not name:
+        return ""
+    if name not in PEERS:
+        raise flags.FlagError(f"--peer takes original, not {text!r}")
+    if remote:
+        raise flags.FlagError(
+            "--peer runs the original on the local stack; not with a remote target"
+        )
+    if replica_counts:
+        raise flags.FlagError("--peer compares one run with the original's: not with --replicas")
+    return name
 
 
 def request_count(requests: str, duration: str, rate: float | None) -> int:

@@ -10,17 +10,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from devkit.auth.contexts import config_dir, read_context
 from devkit.bench.baseline import measure
 from devkit.bench.floors import gateway_floor
 from devkit.bench.load import LoadResult, run_load
 from devkit.bench.options import BenchOptions, Generator
+from devkit.bench.peer import (
+    OriginalBuild,
+    original_build,
+    original_environment,
+    replicas_stopped,
+    run_own_bench,
+    running_original,
+    seed_marker,
+)
 from devkit.bench.plan import LoadPlan, ServiceAddress
 from devkit.bench.report import (
     BaselineFigures,
     BenchResult,
+    OwnBenchReport,
     RunContext,
+    peer_lines,
+    peer_report,
     render,
     replica_table,
     result_document,
@@ -246,6 +259,8 @@ def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[s
             f"interrupted: finished {done}" + _restored(config, options, found)
         ) from None
     _restored(config, options, found)
+    if options.peer and rows:
+        rows[-1] = (rows[-1][0], run_peer(config, options, target, rows[-1][1]))
     if len(counts) > 1:
         print("\n".join(replica_table(rows)))
         if options.json_path:
@@ -306,6 +321,55 @@ def _run_counts(
             )
         )
         rows.append((count or 0, document))
+
+
+def run_peer(
+    config: StackConfig, options: BenchOptions, target: ServiceAddress, ours: BenchResult
+) -> BenchResult:
+    """The original on the same stack under the same plan, after this service; its own
+    benchmark client against it and against this service. Returns `ours` with the peer in it."""
+    build = original_build(config.root / "peers" / "original")
+    admin = ServiceAddress(config.nats_url, config.admin_creds)
+    environment = original_environment(
+        config.nats_url, config.admin_creds, config.table, config.dynamodb_endpoint
+    )
+    request = BenchRequest(target=target, plan=options.plan, generator=options.generator)
+    own: list[OwnBenchReport] = []
+    print(f"peer: the original service, {options.plan.requests} requests, this service stopped")
+    with (
+        replicas_stopped(config),
+        seed_marker(admin),
+        running_original(build.service, environment) as original,
+    ):
+        before = original.cpu_seconds()
+        result = drive(request, options.plan)
+        cpu_s = original.cpu_seconds() - before
+        own.append(_own_bench("original", build, config, options))
+    own.append(_own_bench("this service", build, config, options))
+    document = ours.model_copy(update={"peer": peer_report(result, cpu_s, ours, own)})
+    assert document.peer is not None
+    for line in peer_lines(document, document.peer):
+        print(line)
+    if options.json_path is not None:
+        write_json(options.json_path, document.document())
+    return document
+
+
+def _own_bench(
+    against: Literal["original", "this service"],
+    build: OriginalBuild,
+    config: StackConfig,
+    options: BenchOptions,
+) -> OwnBenchReport:
+    """The original's client uses nats.go's `_INBOX.`, which only the admin user may read."""
+    said = run_own_bench(build.bench, config.nats_url, config.admin_creds, options.plan.requests)
+    return OwnBenchReport(
+        against=against,
+        requests=said.requests,
+        seconds=None if said.seconds is None else round(said.seconds, 3),
+        rps=None if said.rps is None else round(said.rps, 1),
+        said=said.said,
+    )
 
 
 def failed_requests(document: BenchResult) -> int:

@@ -50,6 +50,7 @@ def bench(
     http: bool = False,
     duration: str = "",
     generator: str = "",
+    peer: str = "",
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
     from devkit.bench.run import run_for_stack
@@ -72,6 +73,7 @@ def bench(
         http=http,
         duration=duration,
         generator=generator,
+        peer=peer,
     )
     run_for_stack(current_config(), options, environ=os.environ)
 
