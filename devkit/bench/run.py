@@ -26,14 +26,12 @@ from devkit.bench.peer import (
     running_original,
     seed_marker,
 )
+from devkit.bench.peer_report import OwnBenchReport, peer_lines, peer_report
 from devkit.bench.plan import LoadPlan, ServiceAddress
 from devkit.bench.report import (
     BaselineFigures,
     BenchResult,
-    OwnBenchReport,
     RunContext,
-    peer_lines,
-    peer_report,
     render,
     replica_table,
     result_document,
@@ -348,7 +346,7 @@ def run_peer(
     own.append(_own_bench("this service", build, config, options))
     document = ours.model_copy(update={"peer": peer_report(result, cpu_s, ours, own)})
     assert document.peer is not None
-    for line in peer_lines(document, document.peer):
+    for line in peer_lines(document.peer):
         print(line)
     if options.json_path is not None:
         write_json(options.json_path, document.document())

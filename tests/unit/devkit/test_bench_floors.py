@@ -8,14 +8,8 @@ from hdrh.histogram import HdrHistogram
 
 from devkit.bench.floors import FloorRun
 from devkit.bench.load import LoadResult
-from devkit.bench.report import (
-    BaselineFigures,
-    RunContext,
-    floor_ratio,
-    render,
-    result_document,
-    service_floor_cpu,
-)
+from devkit.bench.ratios import floor_ratio, service_floor_cpu
+from devkit.bench.report import BaselineFigures, RunContext, render, result_document
 from devkit.bench.stats import StatsDelta
 
 

@@ -11,7 +11,8 @@ from hdrh.histogram import HdrHistogram
 from devkit.bench.load import LoadResult
 from devkit.bench.options import BenchOptions, peer_name
 from devkit.bench.peer import PeerError, go_duration_s, original_build, own_bench_result
-from devkit.bench.report import OwnBenchReport, peer_lines, peer_report, result_document
+from devkit.bench.peer_report import OwnBenchReport, peer_lines, peer_report
+from devkit.bench.report import result_document
 from devkit.flags import FlagError
 
 
@@ -43,7 +44,7 @@ def test_the_ratio_is_ours_over_the_originals() -> None:
     assert peer.goodput_ratio == round(4000.0 / 450.0, 2)
     assert peer.cpu_us_per_answered_request == 1000.0
     assert (peer.errors, peer.timeouts) == ({"500": 2}, 98)  # its errors are reported
-    lines = "\n".join(peer_lines(ours, peer))
+    lines = "\n".join(peer_lines(peer))
     assert "this service / original: throughput 8.00x" in lines
     assert "errors {'500': 2}  timeouts 98" in lines
 
@@ -53,7 +54,7 @@ def test_a_peer_that_answered_nothing_has_no_ratio_but_a_report() -> None:
     peer = peer_report(load_result(1000, 5.0, 0, timeouts=1000), 0.2, ours, [])
     assert peer.goodput_ratio is None
     assert peer.cpu_us_per_answered_request is None
-    assert "answered in time n/a" in "\n".join(peer_lines(ours, peer))
+    assert "answered in time n/a" in "\n".join(peer_lines(peer))
 
 
 def test_the_original_benchmarks_summary_is_read() -> None:
@@ -72,7 +73,6 @@ def test_the_original_benchmark_stopping_on_an_error_is_its_last_line() -> None:
     assert (said.requests, said.rps) == (None, None)
     assert said.said == "Error unmarshalling response: invalid character 'c'"
     line = peer_lines(
-        result_document(load_result(10, 1.0, 10)),
         peer_report(
             load_result(10, 1.0, 10),
             0.1,
