@@ -19,11 +19,13 @@ import select
 import signal
 import subprocess
 import tempfile
-import time
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from nats.js.errors import KeyNotFoundError
 
@@ -109,7 +111,8 @@ class RunningOriginal:
 @contextmanager
 def running_original(binary: Path, environment: dict[str, str]) -> Iterator[RunningOriginal]:
     """The original service, ready once it logged `service ready`; stopped with SIGINT (it
-    ignores SIGTERM), then killed."""
+    ignores SIGTERM), then killed. Its log is read all along (a full pipe would stop it) and
+    its last lines kept to say why it failed."""
     with tempfile.TemporaryDirectory(prefix="original-") as work:  # it writes its creds here
         os.chmod(work, 0o700)
         process = subprocess.Popen(
@@ -120,10 +123,12 @@ def running_original(binary: Path, environment: dict[str, str]) -> Iterator[Runn
             stderr=subprocess.PIPE,
         )
         assert process.stderr is not None
+        log = OriginalLog()
+        reader = threading.Thread(target=log.read, args=(process.stderr,), daemon=True)
+        reader.start()
         try:
-            said = _wait_for_ready(process)
-            if READY_LINE not in said:
-                raise BenchError(f"the original service did not start: {said or 'no output'}")
+            if not log.ready.wait(READY_WITHIN_S) or not log.started:
+                raise BenchError(f"the original service did not start: {log.last() or 'no output'}")
             yield RunningOriginal(process.pid)
         finally:
             if process.poll() is None:
@@ -133,25 +138,30 @@ def running_original(binary: Path, environment: dict[str, str]) -> Iterator[Runn
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            reader.join(STOP_WITHIN_S)
             process.stderr.close()
 
 
-def _wait_for_ready(process: subprocess.Popen[bytes]) -> str:
-    """Its log lines until `service ready` (the last line read), its exit, or the deadline."""
-    assert process.stderr is not None
-    deadline = time.monotonic() + READY_WITHIN_S
-    last = ""
-    while (left := deadline - time.monotonic()) > 0:
-        readable, _, _ = select.select([process.stderr], [], [], left)
-        if not readable:
-            break
-        line = process.stderr.readline()
-        if not line:
-            break
-        last = line.decode(errors="replace").strip()
-        if READY_LINE in last:
-            return last
-    return last
+class OriginalLog:
+    """The original's log lines as they come: `ready` set at `service ready` or at its end."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.started = False
+        """It logged `service ready` (not merely ended)."""
+        self._tail: deque[str] = deque(maxlen=20)
+
+    def read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").strip()
+            self._tail.append(line)
+            if READY_LINE in line:
+                self.started = True
+                self.ready.set()
+        self.ready.set()  # it ended: whoever waits reads why in the last line
+
+    def last(self) -> str:
+        return self._tail[-1] if self._tail else ""
 
 
 @contextmanager

@@ -3,6 +3,8 @@ that cannot happen, without running the original."""
 
 from __future__ import annotations
 
+import os
+import select
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,15 @@ from hdrh.histogram import HdrHistogram
 
 from devkit.bench.load import LoadResult
 from devkit.bench.options import BenchOptions, peer_name
-from devkit.bench.peer import PeerError, go_duration_s, original_build, own_bench_result
+from devkit.bench.peer import (
+    PeerError,
+    go_duration_s,
+    original_build,
+    own_bench_result,
+    running_original,
+)
 from devkit.bench.peer_report import OwnBenchReport, peer_lines, peer_report
+from devkit.bench.plan import BenchError
 from devkit.bench.report import result_document
 from devkit.flags import FlagError
 
@@ -135,3 +144,33 @@ def test_a_cached_build_is_not_rebuilt(tmp_path: Path) -> None:
     (cache / "original-bench").write_text("")
     built = original_build(cache, script=tmp_path / "never-run")
     assert built.service == cache / "original-service"
+
+
+def fake_original(tmp_path: Path, script: str) -> Path:
+    binary = tmp_path / "original-service"
+    binary.write_text("#!/bin/sh\n" + script)
+    binary.chmod(0o755)
+    return binary
+
+
+def test_the_originals_log_is_read_while_it_runs(tmp_path: Path) -> None:
+    """It logs a line per request; a pipe nobody reads fills at 64 KiB and stops it."""
+    log_a_lot = "echo 'service ready' >&2\nhead -c 400000 /dev/zero | tr '\\0' x | fold -w 99 >&2\n"
+    with running_original(fake_original(tmp_path, log_a_lot), {"PATH": "/usr/bin:/bin"}) as run:
+        handle = os.pidfd_open(run.pid)
+        try:
+            exited, _, _ = select.select([handle], [], [], 30)
+        finally:
+            os.close(handle)
+    assert exited, "the original blocked writing its log"
+
+
+def test_an_original_that_does_not_start_says_its_last_line(tmp_path: Path) -> None:
+    fails = (
+        "echo 'connecting to NATS ...' >&2\necho 'error connecting to NATS: refused' >&2\nexit 1\n"
+    )
+    with (
+        pytest.raises(BenchError, match="did not start: error connecting to NATS: refused"),
+        running_original(fake_original(tmp_path, fails), {"PATH": "/usr/bin:/bin"}),
+    ):
+        pass
