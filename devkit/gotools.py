@@ -30,6 +30,21 @@ class GoTool:
     version: str
 
 
+VEGETA = GoTool(name="vegeta", module="github.com/tsenart/vegeta/v12", version="v12.13.0")
+"""The HTTP load generator of `invoke bench --http` (docs/decisions.md, "A Go HTTP load
+generator"): a fixed rate or a closed loop of N workers, results per request."""
+
+
+def built_name(module: str) -> str:
+    """What `go install` names the binary: the package's last element, or the one before a
+    major-version suffix (`.../vegeta/v12` builds `vegeta`)."""
+    parts = module.rstrip("/").split("/")
+    last = parts[-1]
+    if len(parts) > 1 and last[:1] == "v" and last[1:].isdigit():
+        return parts[-2]
+    return last
+
+
 def installed(tool: GoTool, bin_dir: Path | None = None) -> Path | None:
     beside = (bin_dir or Path(sys.executable).parent) / tool.name
     if beside.exists():
@@ -64,6 +79,6 @@ def ensure_tool(tool: GoTool, bin_dir: Path | None = None) -> Path:
                 f"cannot build {tool.name} {tool.version}: `go install` needs the Go module proxy"
                 f" (or a module cache that has {tool.module}); it said: {last}"
             )
-        built = Path(scratch) / tool.module.rsplit("/", 1)[-1]
+        built = Path(scratch) / built_name(tool.module)
         shutil.move(built, target / tool.name)
     return target / tool.name

@@ -1,18 +1,20 @@
 """What the stack's parts can do on their own, measured beside `invoke bench --baseline`:
-raw DynamoDB GetItem calls, BatchGetItem items (100 keys a call), and NATS request/reply with a
-trivial responder. The service's throughput as a fraction of each says where time goes.
+raw DynamoDB GetItem calls, BatchGetItem items (the service's batch size a call), NATS
+request/reply with a trivial responder, and the service floor (devkit.bench.floors). The service's
+throughput as a fraction of each, and its CPU as a multiple of the floor's, say where time goes.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
 from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
 from nats.nuid import NUID
 
+from devkit.bench.closed_loop import Counted, count_calls
+from devkit.bench.floors import service_floor
 from devkit.bench.load import connect
 from devkit.bench.plan import ServiceAddress
 from devkit.bench.report import BaselineFigures
@@ -23,42 +25,30 @@ from service.settings import Settings
 from service.store import open_dynamodb
 
 BATCH_KEYS = 100
+"""DynamoDB's BatchGetItem limit, and the service's default batch (Settings.ddb_batch_max)."""
 DYNAMODB_CONCURRENCY_CAP = 256
 """The service's own default connection pool; more connections only add emulator threads."""
-FAILED_CALL = (BotoCoreError, ClientError, NatsError, OSError, TimeoutError)
-"""What a DynamoDB or NATS call raises when it failed; anything else is a fault of the
-measurement itself and ends it."""
 
 
-async def _rate(
-    concurrency: int, duration_s: float, call: Callable[[int], Awaitable[int]]
-) -> float:
-    """Run `concurrency` loops of `call` for `duration_s`; units done per second (failed calls
-    count nothing: the figure is capacity, and an overloaded endpoint shows as a lower one)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + duration_s
-    done = 0
+@dataclass(frozen=True)
+class DynamoDBRun:
+    """A raw DynamoDB run: its rate, and this process's CPU per item read (the client's share of
+    a replica's work: building requests, parsing answers)."""
 
-    async def worker(number: int) -> None:
-        nonlocal done
-        index = number
-        while loop.time() < deadline:
-            try:
-                units = await call(index)  # read `done` only after the await: no lost updates
-                done += units
-            except FAILED_CALL:  # a failed call adds no capacity; back off a little
-                await asyncio.sleep(0.01)
-            finally:
-                index += concurrency
+    per_second: float
+    cpu_us_per_item: float | None
 
-    started = loop.time()
-    await asyncio.gather(*(worker(n) for n in range(concurrency)))
-    return done / (loop.time() - started)
+
+async def _measured(run: Awaitable[Counted]) -> DynamoDBRun:
+    before = time.process_time()
+    counted = await run
+    cpu_s = time.process_time() - before
+    return DynamoDBRun(counted.per_second, cpu_s / counted.units * 1e6 if counted.units else None)
 
 
 async def getitem_rps(
     settings: Settings, ids: Sequence[str], concurrency: int, duration_s: float
-) -> float:
+) -> DynamoDBRun:
     concurrency = min(concurrency, DYNAMODB_CONCURRENCY_CAP)
     async with open_dynamodb(settings, pool_size=concurrency) as client:
 
@@ -69,20 +59,24 @@ async def getitem_rps(
             )
             return 1
 
-        return await _rate(concurrency, duration_s, call)
+        return await _measured(count_calls(concurrency, duration_s, call))
 
 
 async def batchgetitem_items_per_s(
-    settings: Settings, ids: Sequence[str], concurrency: int, duration_s: float
-) -> float:
+    settings: Settings,
+    ids: Sequence[str],
+    concurrency: int,
+    duration_s: float,
+    batch_keys: int = BATCH_KEYS,
+) -> DynamoDBRun:
     concurrency = min(concurrency, DYNAMODB_CONCURRENCY_CAP)
     distinct = list(dict.fromkeys(ids))
     async with open_dynamodb(settings, pool_size=concurrency) as client:
 
         async def call(index: int) -> int:
-            start = (index * BATCH_KEYS) % len(distinct)
+            start = (index * batch_keys) % len(distinct)
             keys = [
-                distinct[(start + k) % len(distinct)] for k in range(min(BATCH_KEYS, len(distinct)))
+                distinct[(start + k) % len(distinct)] for k in range(min(batch_keys, len(distinct)))
             ]
             response = await client.batch_get_item(
                 RequestItems={
@@ -93,7 +87,7 @@ async def batchgetitem_items_per_s(
             )
             return len(response.get("Responses", {}).get(settings.ddb_table, []))
 
-        return await _rate(concurrency, duration_s, call)
+        return await _measured(count_calls(concurrency, duration_s, call))
 
 
 async def nats_echo_rps(target: ServiceAddress, concurrency: int, duration_s: float) -> float:
@@ -117,7 +111,7 @@ async def nats_echo_rps(target: ServiceAddress, concurrency: int, duration_s: fl
             await requester.request(subject, b"ping", timeout=5)
             return 1
 
-        return await _rate(concurrency, duration_s, call)
+        return (await count_calls(concurrency, duration_s, call)).per_second
     finally:
         await requester.close()
         await responder.close()
@@ -129,15 +123,38 @@ async def measure(
     ids: Sequence[str],
     concurrency: int,
     duration_s: float,
+    floor_target: ServiceAddress | None = None,
 ) -> BaselineFigures:
+    """Each part on its own; with `floor_target` (a user that may make a stream) the service
+    floor too, its DynamoDB share from the BatchGetItem run at the service's own batch size."""
+    batch_keys = settings.ddb_batch_max
     # Capacity, not the service's latency budget: let slow calls finish.
     settings = settings.model_copy(update={"ddb_call_timeout_s": 30.0})
+    getitem = await getitem_rps(settings, ids, concurrency, duration_s)
+    batches = await batchgetitem_items_per_s(
+        settings, ids, concurrency, duration_s, batch_keys=batch_keys
+    )
+    echo = await nats_echo_rps(target, concurrency, duration_s)
+    floor = (
+        None
+        if floor_target is None
+        else await service_floor(floor_target, ids, concurrency, duration_s)
+    )
+    dynamodb_share = getitem if batch_keys == 1 else batches  # what a replica calls
     return BaselineFigures(
-        getitem_rps=round(await getitem_rps(settings, ids, concurrency, duration_s), 1),
-        batchgetitem_items_per_s=round(
-            await batchgetitem_items_per_s(settings, ids, concurrency, duration_s), 1
-        ),
-        nats_echo_rps=round(await nats_echo_rps(target, concurrency, duration_s), 1),
+        getitem_rps=round(getitem.per_second, 1),
+        batchgetitem_items_per_s=round(batches.per_second, 1),
+        nats_echo_rps=round(echo, 1),
         dynamodb_concurrency=min(concurrency, DYNAMODB_CONCURRENCY_CAP),
         duration_s_each=duration_s,
+        dynamodb_batch_keys=batch_keys,
+        dynamodb_cpu_us_per_item=_rounded(dynamodb_share.cpu_us_per_item),
+        service_floor_rps=None if floor is None else round(floor.rps, 1),
+        service_floor_nats_cpu_us_per_request=None
+        if floor is None
+        else _rounded(floor.cpu_us_per_request),
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from devkit import flags
 from devkit.bench.plan import LoadPlan, parse_ids
+
+Generator = Literal["python", "vegeta"]
 
 BENCH_HELP = {
     "requests": "requests to send (default 1000)",
@@ -24,6 +27,10 @@ BENCH_HELP = {
     "baseline": "also measure raw GetItem, BatchGetItem and NATS echo capacity (local stack)",
     "replicas": "comma-separated replica counts (e.g. 1,3): restart the local stack for each",
     "http": "send the requests through the local HTTP gateway (as Synadia Cloud's HTTP callers)",
+    "generator": "with --http: vegeta (the Go load generator, the default) or python"
+    " (the Python one, with --clients processes)",
+    "peer": "original: after this service's run, run the original Go service (built from"
+    " ../shared) on the same stack under the same load, and print the ratio",
     "max_failures": "exit 1 when errors, timeouts and other failures exceed this many, or"
     " this percentage of the requests with a % (default 0)",
 }
@@ -41,6 +48,10 @@ class BenchOptions:
     """Empty: bench the stack as it runs."""
     max_failures: int
     http: bool = False
+    generator: Generator = "python"
+    """Who sends the requests: the Python processes, or vegeta (HTTP only)."""
+    peer: str = ""
+    """"original": run the original service after this one, on the same stack."""
 
     @property
     def local(self) -> bool:
@@ -66,6 +77,8 @@ class BenchOptions:
         max_failures: str,
         http: bool = False,
         duration: str = "",
+        generator: str = "",
+        peer: str = "",
     ) -> BenchOptions:
         per_second = flags.optional_positive("--rate", rate, unit="requests per second")
         count = request_count(requests, duration, per_second)
@@ -105,7 +118,48 @@ class BenchOptions:
             replica_counts=counts,
             max_failures=failure_limit(max_failures, count),
             http=http,
+            generator=load_generator(generator, http=http, clients=plan.clients),
+            peer=peer_name(peer, remote=remote, replica_counts=counts),
         )
+
+
+GENERATORS: tuple[Generator, ...] = ("vegeta", "python")
+
+
+def load_generator(text: str, *, http: bool, clients: int) -> Generator:
+    """vegeta for the HTTP path unless told otherwise; NATS requests only come from Python."""
+    name = text.strip().lower()
+    if not name:
+        return "vegeta" if http and clients == 1 else "python"
+    if name not in GENERATORS:
+        raise flags.FlagError(f"--generator takes vegeta or python, not {text!r}")
+    if name == "vegeta" and not http:
+        raise flags.FlagError("--generator vegeta sends HTTP: give --http too (NATS is python's)")
+    if name == "vegeta" and clients != 1:
+        raise flags.FlagError(
+            "--clients counts Python generator processes; vegeta uses every core in one:"
+            " leave --clients out, or use --generator python"
+        )
+    return "vegeta" if name == "vegeta" else "python"
+
+
+PEERS = ("original",)
+
+
+def peer_name(text: str, *, remote: bool, replica_counts: list[int]) -> str:
+    """--peer original: the only peer; it runs on the local stack, after one run."""
+    name = text.strip().lower()
+    if not name:
+        return ""
+    if name not in PEERS:
+        raise flags.FlagError(f"--peer takes original, not {text!r}")
+    if remote:
+        raise flags.FlagError(
+            "--peer runs the original on the local stack; not with a remote target"
+        )
+    if replica_counts:
+        raise flags.FlagError("--peer compares one run with the original's: not with --replicas")
+    return name
 
 
 def request_count(requests: str, duration: str, rate: float | None) -> int:

@@ -14,6 +14,13 @@ from pydantic import BaseModel, JsonValue
 
 from devkit.bench.caveats import comparison_lines, warnings
 from devkit.bench.load import Latency, LoadResult
+from devkit.bench.peer_report import PeerReport
+from devkit.bench.ratios import (
+    GATEWAY_FLOOR_TARGET,
+    SERVICE_FLOOR_TARGET,
+    floor_ratio,
+    service_floor_cpu,
+)
 from devkit.bench.stats import StatsDelta
 from devkit.stack.state import GATEWAY, REPLICA_PREFIX
 
@@ -26,12 +33,50 @@ class BaselineFigures(BaseModel):
     nats_echo_rps: float
     dynamodb_concurrency: int
     duration_s_each: float
+    dynamodb_batch_keys: int | None = None
+    """Keys per BatchGetItem call: the service's own batch size (Settings.ddb_batch_max)."""
+    dynamodb_cpu_us_per_item: float | None = None
+    """The DynamoDB client's CPU per item read at that batch size: a replica's DynamoDB share."""
+    service_floor_rps: float | None = None
+    service_floor_nats_cpu_us_per_request: float | None = None
+    """The bare responder's CPU per answered request (devkit.bench.service_floor)."""
+    gateway_floor_rps: float | None = None
+    gateway_floor_cpu_us_per_request: float | None = None
+    """With --http: the bare aiohttp handler's CPU per request (devkit.bench.gateway_floor)."""
 
 
 class BaselineReport(BaselineFigures):
     fraction_of_getitem: float | None
     fraction_of_batchgetitem: float | None
     fraction_of_nats_echo: float | None
+    service_floor_cpu_us_per_request: float | None = None
+    """The service floor: the responder's NATS work plus the DynamoDB share per item."""
+    service_cpu_to_floor: float | None = None
+    """Service CPU per answered request / service floor (target SERVICE_FLOOR_TARGET)."""
+    service_floor_target: float = SERVICE_FLOOR_TARGET
+    gateway_cpu_to_floor: float | None = None
+    """Gateway CPU per request / gateway floor (target GATEWAY_FLOOR_TARGET)."""
+    gateway_floor_target: float = GATEWAY_FLOOR_TARGET
+
+
+def baseline_report(
+    baseline: BaselineFigures,
+    throughput: float,
+    service_cpu_us: float | None,
+    gateway_cpu_us: float | None,
+) -> BaselineReport:
+    floor = service_floor_cpu(
+        baseline.service_floor_nats_cpu_us_per_request, baseline.dynamodb_cpu_us_per_item
+    )
+    return BaselineReport(
+        **baseline.model_dump(),
+        fraction_of_getitem=_fraction(throughput, baseline.getitem_rps),
+        fraction_of_batchgetitem=_fraction(throughput, baseline.batchgetitem_items_per_s),
+        fraction_of_nats_echo=_fraction(throughput, baseline.nats_echo_rps),
+        service_floor_cpu_us_per_request=floor,
+        service_cpu_to_floor=floor_ratio(service_cpu_us, floor),
+        gateway_cpu_to_floor=floor_ratio(gateway_cpu_us, baseline.gateway_floor_cpu_us_per_request),
+    )
 
 
 class Machine(BaseModel):
@@ -75,10 +120,14 @@ class BenchResult(BaseModel):
     service_settings: dict[str, JsonValue] | None = None
     """The local replicas' settings that shape performance; None for a remote target."""
     warnings: list[str] = []
+    generator: Literal["python", "vegeta"] = "python"
+    """Who sent the requests: the Python generator's processes, or vegeta (Go, HTTP only)."""
+    peer: PeerReport | None = None
+    """With --peer: the peer's run after this one (same plan, same stack)."""
 
     def document(self) -> dict[str, Any]:
-        """The JSON object; the two optional figures appear only when measured."""
-        optional = {"service_cpu_us_per_request", "baseline", "gateway_cpu_us_per_request"}
+        """The JSON object; the optional figures appear only when measured."""
+        optional = {"service_cpu_us_per_request", "baseline", "gateway_cpu_us_per_request", "peer"}
         absent = {name for name in optional if getattr(self, name) is None}
         return self.model_dump(mode="json", exclude=absent)
 
@@ -103,6 +152,11 @@ def result_document(
     if stats is not None and stats.requests and replicas_cpu:
         per_request = round(replicas_cpu / stats.requests * 1e6, 1)
     throughput = result.throughput_rps
+    gateway_per_request = (
+        round(cpu[GATEWAY] / result.requests * 1e6, 1)
+        if context.transport == "http" and GATEWAY in cpu
+        else None
+    )
     return BenchResult(
         requests=result.requests,
         concurrency=result.concurrency,
@@ -124,20 +178,14 @@ def result_document(
         service_cpu_us_per_request=per_request,
         baseline=None
         if baseline is None
-        else BaselineReport(
-            **baseline.model_dump(),
-            fraction_of_getitem=_fraction(throughput, baseline.getitem_rps),
-            fraction_of_batchgetitem=_fraction(throughput, baseline.batchgetitem_items_per_s),
-            fraction_of_nats_echo=_fraction(throughput, baseline.nats_echo_rps),
-        ),
+        else baseline_report(baseline, throughput, per_request, gateway_per_request),
         target=context.target,
         transport=context.transport,
-        gateway_cpu_us_per_request=round(cpu[GATEWAY] / result.requests * 1e6, 1)
-        if context.transport == "http" and GATEWAY in cpu
-        else None,
+        gateway_cpu_us_per_request=gateway_per_request,
         started_at=context.started_at,
         commit=context.commit,
         service_settings=context.service_settings,
+        generator=context.generator,
         warnings=warnings(result, replicas_cpu_s=replicas_cpu),
     )
 
@@ -151,6 +199,7 @@ class RunContext:
     started_at: str = ""
     commit: str | None = None
     service_settings: dict[str, JsonValue] | None = None
+    generator: Literal["python", "vegeta"] = "python"
 
 
 def _fraction(value: float, of: float | None) -> float | None:
@@ -174,7 +223,7 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
         "the original's summary line (its average is wall time / N, closed loop, not a latency):",
         "  " + summary_line(result),
         f"throughput: {document.throughput_rps:,.1f} req/s over {document.duration_s} s"
-        f" ({document.clients} generator process(es), concurrency {document.concurrency});"
+        f" ({_generator(document)}, concurrency {document.concurrency});"
         f" answered in time: {document.goodput_rps:,.1f} req/s",
         "latency ms: "
         + "  ".join(f"{name} {_ms(value, 2)}" for name, value in latency.model_dump().items()),
@@ -209,9 +258,66 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
             f"GetItem {baseline.fraction_of_getitem}, BatchGetItem items {baseline.fraction_of_batchgetitem},"
             f" NATS echo {baseline.fraction_of_nats_echo}"
         )
+        lines.extend(floor_lines(document, baseline))
     lines.extend(comparison_lines(result))
     lines.extend(f"warning: {warning}" for warning in document.warnings)
     return lines
+
+
+def _generator(document: BenchResult) -> str:
+    if document.generator == "vegeta":
+        return "vegeta (Go), one process"
+    return f"{document.clients} generator process(es)"
+
+
+def floor_lines(document: BenchResult, baseline: BaselineReport) -> list[str]:
+    """Each floor and the component's CPU as a multiple of it, against issue #27's targets."""
+    lines = []
+    if baseline.service_floor_cpu_us_per_request is not None:
+        lines.append(
+            f"service floor (bare nats-py responder, {baseline.service_floor_rps:,.0f} req/s):"
+            f" NATS {baseline.service_floor_nats_cpu_us_per_request} us + DynamoDB client"
+            f" {baseline.dynamodb_cpu_us_per_item} us per item (BatchGetItem of"
+            f" {baseline.dynamodb_batch_keys}) = {baseline.service_floor_cpu_us_per_request} us"
+            " CPU per request"
+        )
+        lines.append(
+            _ratio_line(
+                "service CPU per answered request",
+                document.service_cpu_us_per_request,
+                baseline.service_floor_cpu_us_per_request,
+                baseline.service_cpu_to_floor,
+                baseline.service_floor_target,
+            )
+        )
+    if baseline.gateway_floor_cpu_us_per_request is not None:
+        lines.append(
+            f"gateway floor (bare aiohttp handler, one NATS request each,"
+            f" {baseline.gateway_floor_rps or 0:,.0f} req/s):"
+            f" {baseline.gateway_floor_cpu_us_per_request} us CPU per request"
+        )
+        lines.append(
+            _ratio_line(
+                "gateway CPU per request",
+                document.gateway_cpu_us_per_request,
+                baseline.gateway_floor_cpu_us_per_request,
+                baseline.gateway_cpu_to_floor,
+                baseline.gateway_floor_target,
+            )
+        )
+    return lines
+
+
+def _ratio_line(
+    what: str, measured: float | None, floor: float | None, ratio: float | None, target: float
+) -> str:
+    if ratio is None:
+        return f"{what} vs its floor: not measured (no CPU figure for it in this run)"
+    verdict = "met" if ratio <= target else "not met"
+    return (
+        f"{what} vs its floor: {measured} us / {floor} us = {ratio:.2f}x"
+        f" (target <= {target:g}x: {verdict})"
+    )
 
 
 def replica_table(rows: Sequence[tuple[int, BenchResult]]) -> list[str]:

@@ -7,14 +7,26 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from devkit.auth.contexts import config_dir, read_context
 from devkit.bench.baseline import measure
-from devkit.bench.load import run_load
-from devkit.bench.options import BenchOptions
+from devkit.bench.floors import gateway_floor
+from devkit.bench.load import LoadResult, run_load
+from devkit.bench.options import BenchOptions, Generator
+from devkit.bench.peer import (
+    OriginalBuild,
+    original_build,
+    original_environment,
+    replicas_stopped,
+    run_own_bench,
+    running_original,
+    seed_marker,
+)
+from devkit.bench.peer_report import OwnBenchReport, peer_lines, peer_report
 from devkit.bench.plan import LoadPlan, ServiceAddress
 from devkit.bench.report import (
     BaselineFigures,
@@ -34,6 +46,7 @@ from devkit.bench.stats import (
     service_stats,
     stats_delta,
 )
+from devkit.bench.vegeta import run_vegeta
 from devkit.progress import ProgressDisplay
 from devkit.project import ROOT
 from devkit.stack import compose
@@ -54,11 +67,16 @@ class BenchRequest:
     """Settings of the local stack's DynamoDB (for --baseline); None elsewhere."""
     baseline_target: ServiceAddress | None = None
     """Who may publish into its own inbox for the echo baseline (the local service user)."""
+    floor_target: ServiceAddress | None = None
+    """Who may make the service floor's own stream (the local admin user), for --baseline."""
+    gateway_floor_nats: ServiceAddress | None = None
+    """With --http --baseline: where, and as whom, the gateway floor asks (the client user)."""
     stats_target: ServiceAddress | None = None
     """Where `$SRV.STATS` is asked over NATS, when the load goes elsewhere (HTTP)."""
     local_cpu: Mapping[str, CpuProbe] = field(default_factory=dict)
     """Where each local component's CPU seconds are read from (processes or containers)."""
     json_path: Path | None = None
+    generator: Generator = "python"
     baseline_seconds: float = 5.0
     context: RunContext = field(default_factory=RunContext)
 
@@ -68,20 +86,23 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
     plan = request.plan
     if plan.warmup:
         say(f"warm-up: {plan.warmup} requests")
-        run_load(
-            request.target,
+        drive(
+            request,
             LoadPlan(plan.warmup, min(plan.concurrency, plan.warmup), plan.timeout_s, plan.ids, 1),
         )
     stats_target = request.stats_target or request.target
     stats_before = asyncio.run(service_stats(stats_target))
     cpu_before = cpu_snapshot(request.local_cpu)
     with ProgressDisplay(plan.requests, interactive=sys.stdout.isatty()) as display:
-        result = run_load(request.target, plan, on_progress=display.update)
+        result = drive(request, plan, on_progress=display.update)
     cpu_after = cpu_snapshot(request.local_cpu)
     stats_after = asyncio.run(service_stats(stats_target, expect=len(stats_before)))
     baseline: BaselineFigures | None = None
     if request.baseline_settings is not None and request.baseline_target is not None:
-        say(f"baseline: {request.baseline_seconds:g} s each of GetItem, BatchGetItem and NATS echo")
+        say(
+            f"baseline: {request.baseline_seconds:g} s each of GetItem, BatchGetItem, NATS echo"
+            + (" and the service floor" if request.floor_target else "")
+        )
         baseline = asyncio.run(
             measure(
                 request.baseline_settings,
@@ -89,7 +110,24 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
                 plan.ids,
                 plan.concurrency,
                 request.baseline_seconds,
+                floor_target=request.floor_target,
             )
+        )
+    if baseline is not None and request.gateway_floor_nats is not None:
+        say(f"gateway floor: the same {plan.requests} requests through a bare aiohttp handler")
+        floor = gateway_floor(
+            request.gateway_floor_nats,
+            request.target,
+            plan,
+            lambda target, floor_plan: drive(replace(request, target=target), floor_plan),
+        )
+        baseline = baseline.model_copy(
+            update={
+                "gateway_floor_rps": round(floor.rps, 1),
+                "gateway_floor_cpu_us_per_request": None
+                if floor.cpu_us_per_request is None
+                else round(floor.cpu_us_per_request, 1),
+            }
         )
     document = result_document(
         result,
@@ -104,6 +142,18 @@ def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> B
         write_json(request.json_path, document.document())
         say(f"JSON result: {request.json_path}")
     return document
+
+
+def drive(
+    request: BenchRequest,
+    plan: LoadPlan,
+    *,
+    on_progress: Callable[[int, float], None] | None = None,
+) -> LoadResult:
+    """The plan, sent by the chosen generator (vegeta reports at the end, not as it goes)."""
+    if request.generator == "vegeta":
+        return run_vegeta(request.target, plan)
+    return run_load(request.target, plan, on_progress=on_progress)
 
 
 class BenchFailed(OperatorError):
@@ -154,11 +204,14 @@ PERFORMANCE_SETTINGS = (
 )
 
 
-def run_context(config: StackConfig, *, local: bool, options_http: bool = False) -> RunContext:
+def run_context(
+    config: StackConfig, *, local: bool, options_http: bool = False, generator: Generator = "python"
+) -> RunContext:
     settings = config.service_settings() if local else None
     return RunContext(
         target="local" if local else "remote",
         transport="http" if options_http else "nats",
+        generator=generator,
         started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         commit=repository_commit(),
         service_settings=None
@@ -204,6 +257,8 @@ def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[s
             f"interrupted: finished {done}" + _restored(config, options, found)
         ) from None
     _restored(config, options, found)
+    if options.peer and rows:
+        rows[-1] = (rows[-1][0], run_peer(config, options, target, rows[-1][1]))
     if len(counts) > 1:
         print("\n".join(replica_table(rows)))
         if options.json_path:
@@ -243,15 +298,76 @@ def _run_counts(
                 baseline_target=ServiceAddress(config.nats_url, config.service_creds)
                 if options.baseline
                 else None,
+                floor_target=ServiceAddress(config.nats_url, config.admin_creds)
+                if options.baseline
+                else None,
                 stats_target=ServiceAddress(config.nats_url, config.client_creds)
                 if options.http
                 else None,
+                gateway_floor_nats=ServiceAddress(config.nats_url, config.client_creds)
+                if options.http and options.baseline
+                else None,
                 local_cpu=local_cpu(config) if options.local else {},
                 json_path=options.json_path if len(counts) == 1 else None,
-                context=run_context(config, local=options.local, options_http=options.http),
+                generator=options.generator,
+                context=run_context(
+                    config,
+                    local=options.local,
+                    options_http=options.http,
+                    generator=options.generator,
+                ),
             )
         )
         rows.append((count or 0, document))
+
+
+def run_peer(
+    config: StackConfig, options: BenchOptions, target: ServiceAddress, ours: BenchResult
+) -> BenchResult:
+    """The original on the same stack under the same plan, after this service; its own
+    benchmark client against it and against this service. Returns `ours` with the peer in it."""
+    build = original_build(config.root / "peers" / "original")
+    admin = ServiceAddress(config.nats_url, config.admin_creds)
+    environment = original_environment(
+        config.nats_url, config.admin_creds, config.table, config.dynamodb_endpoint
+    )
+    request = BenchRequest(target=target, plan=options.plan, generator=options.generator)
+    own: list[OwnBenchReport] = []
+    print(f"peer: the original service, {options.plan.requests} requests, this service stopped")
+    with (
+        replicas_stopped(config),
+        seed_marker(admin),
+        running_original(build.service, environment) as original,
+    ):
+        before = original.cpu_seconds()
+        result = drive(request, options.plan)
+        cpu_s = original.cpu_seconds() - before
+        own.append(_own_bench("original", build, config, options))
+    own.append(_own_bench("this service", build, config, options))
+    document = ours.model_copy(update={"peer": peer_report(result, cpu_s, ours, own)})
+    assert document.peer is not None
+    for line in peer_lines(document.peer):
+        print(line)
+    if options.json_path is not None:
+        write_json(options.json_path, document.document())
+    return document
+
+
+def _own_bench(
+    against: Literal["original", "this service"],
+    build: OriginalBuild,
+    config: StackConfig,
+    options: BenchOptions,
+) -> OwnBenchReport:
+    """The original's client uses nats.go's `_INBOX.`, which only the admin user may read."""
+    said = run_own_bench(build.bench, config.nats_url, config.admin_creds, options.plan.requests)
+    return OwnBenchReport(
+        against=against,
+        requests=said.requests,
+        seconds=None if said.seconds is None else round(said.seconds, 3),
+        rps=None if said.rps is None else round(said.rps, 1),
+        said=said.said,
+    )
 
 
 def failed_requests(document: BenchResult) -> int:

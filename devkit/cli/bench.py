@@ -49,6 +49,8 @@ def bench(
     max_failures: str = "0",
     http: bool = False,
     duration: str = "",
+    generator: str = "",
+    peer: str = "",
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
     from devkit.bench.run import run_for_stack
@@ -70,6 +72,8 @@ def bench(
         max_failures=max_failures,
         http=http,
         duration=duration,
+        generator=generator,
+        peer=peer,
     )
     run_for_stack(current_config(), options, environ=os.environ)
 

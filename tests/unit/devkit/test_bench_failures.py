@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from devkit.bench import baseline, load
+from devkit.bench import closed_loop, load
 from devkit.bench.load import WorkerJob, WorkerResult
 from devkit.bench.plan import ServiceAddress
 from devkit.caller import Outcome
@@ -85,7 +85,7 @@ async def test_baseline_counts_nothing_for_a_failed_call() -> None:
     async def fails(index: int) -> int:
         raise TimeoutError
 
-    assert await baseline._rate(2, 0.05, fails) == 0
+    assert (await closed_loop.count_calls(2, 0.05, fails)).units == 0
 
 
 async def test_baseline_stops_on_a_fault_of_its_own() -> None:
@@ -93,4 +93,4 @@ async def test_baseline_stops_on_a_fault_of_its_own() -> None:
         raise KeyError(index)
 
     with pytest.raises(KeyError):
-        await baseline._rate(2, 0.05, bug)
+        await closed_loop.count_calls(2, 0.05, bug)

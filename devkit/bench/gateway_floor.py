@@ -1,0 +1,83 @@
+"""`python -m devkit.bench.gateway_floor`: the gateway's work per request and nothing else, in a
+process of its own (as the gateway runs) so its CPU can be read like the gateway's.
+
+One aiohttp handler on the gateway's request/reply path: read the body, make one NATS request
+as the client user, answer with the reply and its headers as `NatsH-<name>`. No token book, no
+per-user connections, no subject checks, no access log: the floor an aiohttp gateway cannot beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from nats.aio.client import Client
+from nats.errors import NoRespondersError, TimeoutError
+
+from devkit.bench.transports import HEADER_PREFIX
+from devkit.caller import CallError, connect_client
+from service import names
+from service.protocol import timeout_headers
+
+READY = "ready"
+"""The floor prints `ready <port>` once it listens."""
+NATS = web.AppKey("nats", Client)
+
+
+async def request_reply(request: web.Request) -> web.Response:
+    nc = request.app[NATS]
+    timeout_s = int(request.query.get("timeout", "5000")) / 1000
+    body = await request.read()
+    try:
+        reply = await nc.request(
+            request.match_info["subject"],
+            body,
+            timeout=timeout_s,
+            headers=timeout_headers(timeout_s),
+        )
+    except NoRespondersError:
+        return web.Response(status=503)
+    except TimeoutError:
+        return web.Response(status=504)
+    headers = {f"{HEADER_PREFIX}{k}": v for k, v in (reply.headers or {}).items()}
+    return web.Response(body=reply.data, headers=headers, content_type="text/plain")
+
+
+async def serve(url: str, creds: Path | None) -> None:
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        nc = await connect_client(url, name="customer-bench-gateway-floor", creds=creds)
+    except CallError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    app = web.Application()
+    app[NATS] = nc
+    app.router.add_post("/v1/nats/subjects/{subject}", request_reply)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, names.LOCAL_HOST, 0).start()
+        print(f"{READY} {runner.addresses[0][1]}", flush=True)
+        await stopped.wait()
+    finally:
+        await runner.cleanup()
+        await nc.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devkit.bench.gateway_floor")
+    parser.add_argument("--url", required=True, help="the NATS server")
+    parser.add_argument("--creds", type=Path, help="the client user's .creds")
+    arguments = parser.parse_args()
+    asyncio.run(serve(arguments.url, arguments.creds))
+
+
+if __name__ == "__main__":
+    main()
