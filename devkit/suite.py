@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devkit.auth.natscli import NATS_CLI
 from devkit.chaos.toxiproxy import TOXIPROXY
-from devkit.gotools import ensure_tool
+from devkit.gotools import VEGETA, ensure_tool
 from service.operator_errors import OperatorError
 
 PATHS = "service devkit tests tasks.py"
@@ -60,7 +60,10 @@ def suite_commands(
 
 
 def tool_notes() -> list[str]:
-    """Build the pinned tools the tests drive (the NATS CLI, Toxiproxy). One that cannot be built
+    """Build the pinned tools the tests drive (the NATS CLI, Toxiproxy, vegeta: the soak's load
+    would otherwise start only after vegeta's build, inside its warm-up). One that cannot be built
     (no Go, no Go module proxy) stops the run before any test: a GoToolError, one line, exit 2,
     instead of minutes of tests that then fail for want of it."""
-    return [f"{tool.name} {tool.version}: {ensure_tool(tool)}" for tool in (NATS_CLI, TOXIPROXY)]
+    return [
+        f"{tool.name} {tool.version}: {ensure_tool(tool)}" for tool in (NATS_CLI, TOXIPROXY, VEGETA)
+    ]
