@@ -65,9 +65,8 @@ def user_creds(user: Identity, issuer: Identity, name: str, permissions: Permiss
 
 
 async def _connect(url: str, creds: str, name: str) -> LatePongClient:
-    """`url`: one server's, or a cluster's comma-separated list (config.nats_url), failed over."""
     return await open_connection(
-        servers=[server.strip() for server in url.split(",")],
+        servers=[url],
         name=name,
         user_credentials=RawCredentials(creds),
         allow_reconnect=True,
