@@ -11,7 +11,10 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
+import signal
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +26,12 @@ import pytest
 from nats.aio.client import RawCredentials
 from nats.errors import Error as NatsError
 
-from devkit.auth.jwt import decode_claims
+from devkit.auth.jwt import decode_claims, identity_from_seed, new_identity
 from devkit.controlplane.client import ControlPlane, ControlPlaneError
 from devkit.controlplane.models import AccountCreateRequest, KvBucketConfig
+from devkit.controlplane_twin import tiers
+from devkit.controlplane_twin.server_side import ServerSide
+from devkit.stack.processes import process_alive
 from service import names
 from tests.support import commands
 from tests.support.commands import invoke, taken_port
@@ -306,9 +312,9 @@ def test_the_twin_offers_the_tiers_the_server_holds(stack: HttpStack) -> None:
         account = api.create_account(system.id, AccountCreateRequest(name="TIERED"))
         try:
             assert account.jwt is not None
-            tiers = decode_claims(account.jwt)["nats"]["limits"]["tiered_limits"]
-            assert sorted(tiers) == offered
-            assert all(tier["max_bytes_required"] for tier in tiers.values())
+            tiered = decode_claims(account.jwt)["nats"]["limits"]["tiered_limits"]
+            assert sorted(tiered) == offered
+            assert all(tier["max_bytes_required"] for tier in tiered.values())
             two = KvBucketConfig(bucket="two", storage="file", max_bytes=1024, num_replicas=2)
             with pytest.raises(ControlPlaneError) as refused:
                 api.create_kv_bucket(account.id, two)
@@ -322,3 +328,33 @@ def test_the_twin_offers_the_tiers_the_server_holds(stack: HttpStack) -> None:
             assert made.config.num_replicas == top  # the server's own STREAM.INFO, through the API
         finally:
             api.delete_account(account.id)
+
+
+def test_a_node_down_leaves_the_cluster_offering_r3(stack: HttpStack) -> None:
+    """The tier is the cluster's shape, not its health: with a node killed, the server's report
+    still gives R3 (asked fresh here, without the twin's minute-long keeping); `up` restarts it."""
+    if replicas(stack) != 3:
+        pytest.skip("a node of the cluster; one server's tiers: test_controlplane.py")
+    keys = json.loads((Path(stack.env["STACK_DIR"]) / "security" / "keys.json").read_text())
+    (killed,) = [c["pid"] for c in status(stack)["components"] if c["name"] == "nats-3"]
+    os.kill(killed, signal.SIGKILL)
+    while process_alive(killed):
+        time.sleep(0.05)
+
+    async def offered_now() -> tuple[str, ...]:
+        server = ServerSide(
+            server_urls(stack),
+            identity_from_seed(keys["operator"]),
+            identity_from_seed(keys["system"]),
+            new_identity("user"),
+        )
+        try:
+            return tiers.offered(await server.jetstream_report())
+        finally:
+            await server.close()
+
+    try:
+        assert asyncio.run(offered_now()) == ("R1", "R3")
+    finally:
+        restarted = invoke(stack.env, "up")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
