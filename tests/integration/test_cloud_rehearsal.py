@@ -71,12 +71,6 @@ def replicas(stack: HttpStack) -> int:
     return 3 if status(stack).get("nats_nodes", 1) == 3 else 1
 
 
-def server_urls(stack: HttpStack) -> str:
-    """Every node's client URL (the cluster's list), as the twin gives it in server_urls."""
-    urls: str = status(stack)["nats_url"]
-    return urls
-
-
 CURRENT_WITHIN_S = 10.0
 """A new follower catches up with a leader at once; the issue's bound for replicas to answer."""
 
@@ -177,7 +171,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
     context = json.loads(
         (Path(stack.env["XDG_CONFIG_HOME"]) / "nats" / "context" / "cloud-client.json").read_text()
     )
-    assert context["url"] == server_urls(stack)
+    assert context["url"] == stack.servers
 
     for made_by_cloud_up in (names.STREAM_NAME, f"KV_{names.KV_BUCKET}"):
         found, leader, current = asyncio.run(
@@ -195,7 +189,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
         tmp_path,
         "cloud-replica",
         {
-            "NATS_URL": server_urls(stack),
+            "NATS_URL": stack.servers,
             "NATS_CREDENTIALS": base64.b64encode(service_creds.encode()).decode(),
             "DDB_TABLE": table,
             "AWS_ENDPOINT_URL": dynamodb,
@@ -343,7 +337,7 @@ def test_a_node_down_leaves_the_cluster_offering_r3(stack: HttpStack) -> None:
 
     async def offered_now() -> tuple[str, ...]:
         server = ServerSide(
-            server_urls(stack),
+            stack.servers,
             identity_from_seed(keys["operator"]),
             identity_from_seed(keys["system"]),
             new_identity("user"),

@@ -88,6 +88,17 @@ NATS_NODES = 1
 """STACK_NATS_NODES of every stack the tests start: pytest's `--nats-nodes` (tests/conftest.py)."""
 
 
+def nats_components() -> tuple[str, ...]:
+    """The nats-servers of a stack the tests start: "nats", and on the cluster its other nodes."""
+    return ("nats", "nats-2", "nats-3")[:NATS_NODES]
+
+
+def used_ports() -> tuple[str, ...]:
+    """Every port variable a stack the tests start takes a port for (on the cluster, the
+    other nodes' and every node's route port too)."""
+    return (*STACK_PORTS, "STACK_NATS_MONITOR_PORT", *(CLUSTER_PORTS if NATS_NODES > 1 else ()))
+
+
 def stack_environment(root: Path, mode: str, *, nats_nodes: int | None = None) -> dict[str, str]:
     """A stack of its own: its directory, and ports its servers choose, in `mode`; with
     `--nats-nodes` servers (or `nats_nodes`, for a test of the cluster itself)."""
