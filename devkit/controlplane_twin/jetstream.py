@@ -116,12 +116,9 @@ class JetStreamDesk:
 
     async def _refuse_untiered(self, what: str, replicas: object) -> None:
         """A single server takes `num_replicas: 3` and quietly makes one replica; the API of a
-        system without the R3 tier refuses it, as Synadia Cloud refuses a tier it lacks."""
-        try:
-            offered = await self._offered()
-        except ServerSideError as error:
-            raise TwinError(error.status, error.message) from None
-        refusal = tiers.replicas_refusal(what, replicas, offered)
+        system without the R3 tier refuses it, as Synadia Cloud refuses a tier it lacks.
+        `offered` answers the system's tiers, or raises the TwinError of a server that cannot."""
+        refusal = tiers.replicas_refusal(what, replicas, await self._offered())
         if refusal:
             raise TwinError(400, refusal)
 

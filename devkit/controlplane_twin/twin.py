@@ -60,7 +60,7 @@ class ControlPlaneTwin:
         self.locks = NameLocks()
         self.offered = tiers.TierCache(self.server.jetstream_report)
         self.jetstream = JetStreamDesk(
-            self.server, self.records, self.save, self.locks, self.offered.tiers
+            self.server, self.records, self.save, self.locks, self._tiers
         )
 
     async def start(self) -> None:
@@ -107,6 +107,7 @@ class ControlPlaneTwin:
         return views.team(self.records)
 
     async def _tiers(self) -> tuple[str, ...]:
+        """The JetStream tiers the server behind the twin can hold (tiers.py)."""
         try:
             return await self.offered.tiers()
         except ServerSideError as error:
