@@ -121,23 +121,23 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
         return _ok(twin.team(request.match_info["teamId"]))
 
     async def system(request: web.Request) -> web.Response:
-        return _ok(twin.system(request.match_info["systemId"]))
+        return _ok(await twin.system(request.match_info["systemId"]))
 
     async def account_info(request: web.Request) -> web.Response:
         return _ok(await twin.account_stats(request.match_info["accountId"]))
 
     async def systems(request: web.Request) -> web.Response:
-        return _page(twin.systems(request.match_info["teamId"]))
+        return _page(await twin.systems(request.match_info["teamId"]))
 
     async def accounts(request: web.Request) -> web.Response:
-        return _page(twin.accounts(request.match_info["systemId"]))
+        return _page(await twin.accounts(request.match_info["systemId"]))
 
     async def create_account(request: web.Request) -> web.Response:
         body = await _body(request, AccountCreateRequest)
         return _ok(await twin.create_account(request.match_info["systemId"], body), 201)
 
     async def get_account(request: web.Request) -> web.Response:
-        return _ok(twin.account(request.match_info["accountId"]))
+        return _ok(await twin.account(request.match_info["accountId"]))
 
     async def delete_account(request: web.Request) -> web.Response:
         await twin.delete_account(request.match_info["accountId"])
@@ -147,14 +147,14 @@ def routes(twin: ControlPlaneTwin) -> list[web.RouteDef]:
         return _page(twin.signing_key_groups(request.match_info["accountId"]))
 
     async def users(request: web.Request) -> web.Response:
-        return _page(twin.users(request.match_info["accountId"]))
+        return _page(await twin.users(request.match_info["accountId"]))
 
     async def create_user(request: web.Request) -> web.Response:
         body = await _body(request, NatsUserCreateRequest)
         return _ok(await twin.create_user(request.match_info["accountId"], body), 201)
 
     async def get_user(request: web.Request) -> web.Response:
-        return _ok(twin.user(request.match_info["userId"]))
+        return _ok(await twin.user(request.match_info["userId"]))
 
     async def delete_user(request: web.Request) -> web.Response:
         await twin.delete_user(request.match_info["userId"])

@@ -6,21 +6,32 @@ signed by that key with `issuer_account`, as Synadia Cloud issues them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from devkit.auth.jwt import UNLIMITED, Claims, Identity, encode, identity_from_seed
 from devkit.auth.permissions import MIB, jetstream_limits
 from devkit.controlplane_twin.bodies import AccountJwtSettings, UserJwtSettings
 from devkit.controlplane_twin.records import AccountRecord
+from devkit.controlplane_twin.tiers import R1, R3
 
 DEFAULT_R1_LIMITS: Final = jetstream_limits(disk_bytes=32 * MIB, memory_bytes=8 * MIB)
 """An account asked for without limits: JetStream through R1, and small, because the server
 reserves every account's storage against its own 1 GB of disk and 256 MB of memory: beside the
 stack's own account, 28 such accounts fit."""
+DEFAULT_R3_LIMITS: Final = jetstream_limits(disk_bytes=32 * MIB, memory_bytes=8 * MIB)
+"""Where the system offers R3 (a cluster), such an account gets the R3 tier besides, of the same
+size: a tier's storage is counted on each server, which holds one replica of each R3 stream
+(measured on nats-server 2.15.1: three R3 streams of 20, 20 and 40 MiB fit a 96 MiB R3 tier), and,
+as Synadia Cloud's R3 tier, every stream or bucket in it must set max_bytes."""
 
 
-def account_limits(requested: Claims | None) -> Claims:
-    return dict(requested) if requested else {"tiered_limits": {"R1": DEFAULT_R1_LIMITS}}
+def account_limits(requested: Claims | None, tiers: Sequence[str] = (R1,)) -> Claims:
+    """What was asked, or, without limits, a default tier for each tier the system offers."""
+    if requested:
+        return dict(requested)
+    defaults = {R1: DEFAULT_R1_LIMITS, R3: DEFAULT_R3_LIMITS}
+    return {"tiered_limits": {tier: defaults[tier] for tier in tiers}}
 
 
 ACCOUNT_CLAIMS = ("tags", "info_url", "authorization", "mappings")

@@ -9,14 +9,14 @@ including those the service made itself, as the cloud lists everything in the ac
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client
 
 from devkit.auth.jwt import identity_from_seed
 from devkit.controlplane.models import JetStreamAccountStats, KvBucket, StreamInfo
-from devkit.controlplane_twin import views
+from devkit.controlplane_twin import tiers, views
 from devkit.controlplane_twin.bodies import NOT_EMULATED_BUCKET_FIELDS, KvBucketConfig, StreamConfig
 from devkit.controlplane_twin.errors import TwinError
 from devkit.controlplane_twin.name_locks import NameLocks
@@ -101,12 +101,26 @@ def bucket_stream(config: KvBucketConfig) -> dict[str, object]:
 
 class JetStreamDesk:
     def __init__(
-        self, server: ServerSide, records: Records, save: Callable[[], None], locks: NameLocks
+        self,
+        server: ServerSide,
+        records: Records,
+        save: Callable[[], None],
+        locks: NameLocks,
+        offered: Callable[[], Awaitable[tuple[str, ...]]],
     ) -> None:
         self._server = server
         self._records = records
         self._save = save
         self._locks = locks
+        self._offered = offered
+
+    async def _refuse_untiered(self, what: str, replicas: object) -> None:
+        """A single server takes `num_replicas: 3` and quietly makes one replica; the API of a
+        system without the R3 tier refuses it, as Synadia Cloud refuses a tier it lacks.
+        `offered` answers the system's tiers, or raises the TwinError of a server that cannot."""
+        refusal = tiers.replicas_refusal(what, replicas, await self._offered())
+        if refusal:
+            raise TwinError(400, refusal)
 
     async def _connection(self, account: AccountRecord) -> Client:
         try:
@@ -207,6 +221,7 @@ class JetStreamDesk:
 
     async def create_bucket(self, account: AccountRecord, config: KvBucketConfig) -> KvBucket:
         stream = bucket_stream(config)
+        await self._refuse_untiered("bucket", stream["num_replicas"])
         stream_name = stream_name_of(config.bucket, "kv-bucket")
         async with self._locks.of("jetstream", account.id, stream_name):
             await self._refuse_existing(account, config.bucket, "kv-bucket")
@@ -215,6 +230,7 @@ class JetStreamDesk:
             return views.kv_bucket(record.id, record.name, info)
 
     async def create_stream(self, account: AccountRecord, config: StreamConfig) -> StreamInfo:
+        await self._refuse_untiered("stream", config.num_replicas)
         async with self._locks.of("jetstream", account.id, config.name):
             await self._refuse_existing(account, config.name, "stream")
             body = config.model_dump(exclude_none=True)

@@ -17,7 +17,7 @@ from devkit.auth.jwt import Identity, format_creds, identity_from_seed, new_iden
 from devkit.auth.private_files import write_private
 from devkit.auth.security import GATEWAY_TOKEN_PREFIX
 from devkit.controlplane import models
-from devkit.controlplane_twin import capacity, claims, views
+from devkit.controlplane_twin import capacity, claims, tiers, views
 from devkit.controlplane_twin.bodies import (
     NOT_EMULATED_ACCOUNT_FIELDS,
     AccountCreateRequest,
@@ -58,7 +58,10 @@ class ControlPlaneTwin:
         self.records: Records = load_records(paths.records)
         self.server = ServerSide(nats_url, operator, system, new_identity("user"))
         self.locks = NameLocks()
-        self.jetstream = JetStreamDesk(self.server, self.records, self.save, self.locks)
+        self.offered = tiers.TierCache(self.server.jetstream_report)
+        self.jetstream = JetStreamDesk(
+            self.server, self.records, self.save, self.locks, self._tiers
+        )
 
     async def start(self) -> None:
         """Put back on the server every account the twin made (a wiped volume loses them)."""
@@ -103,21 +106,28 @@ class ControlPlaneTwin:
             raise TwinError(404, f"no team {team_id}")
         return views.team(self.records)
 
-    def systems(self, team_id: str) -> list[models.System]:
+    async def _tiers(self) -> tuple[str, ...]:
+        """The JetStream tiers the server behind the twin can hold (tiers.py)."""
+        try:
+            return await self.offered.tiers()
+        except ServerSideError as error:
+            raise TwinError(error.status, error.message) from None
+
+    async def systems(self, team_id: str) -> list[models.System]:
         self.team(team_id)
-        return [self.system(self.records.system_id)]
+        return [await self.system(self.records.system_id)]
 
-    def system(self, system_id: str) -> models.System:
+    async def system(self, system_id: str) -> models.System:
         self._system(system_id)
-        return views.system(self.records, self.nats_url)
+        return views.system(self.records, self.nats_url, await self._tiers())
 
-    def accounts(self, system_id: str) -> list[models.Account]:
+    async def accounts(self, system_id: str) -> list[models.Account]:
         self._system(system_id)
-        return [self.account(account_id) for account_id in self.records.accounts]
+        return [await self.account(account_id) for account_id in self.records.accounts]
 
-    def account(self, account_id: str) -> models.Account:
+    async def account(self, account_id: str) -> models.Account:
         record = self._account(account_id)
-        return views.account(self.records, record, self.nats_url)
+        return views.account(self.records, record, self.nats_url, await self._tiers())
 
     async def create_account(self, system_id: str, request: AccountCreateRequest) -> models.Account:
         self._system(system_id)
@@ -133,13 +143,17 @@ class ControlPlaneTwin:
         limits = (
             settings.limits.model_dump(exclude_none=True) if settings and settings.limits else None
         )
+        offered = await self._tiers()
+        refusal = tiers.limits_refusal(limits, offered) if limits else None
+        if refusal:
+            raise TwinError(400, refusal)
         created = now_rfc3339()
         record = AccountRecord(
             id=new_id(),
             name=name,
             seed=new_identity("account").seed,
             created=created,
-            limits=claims.account_limits(limits),
+            limits=claims.account_limits(limits, offered),
             description=(settings.description or "") if settings else "",
             settings=claims.account_settings(settings),
             revocations=dict(settings.revocations or {}) if settings else {},
@@ -167,7 +181,7 @@ class ControlPlaneTwin:
             raise TwinError(400, capacity.no_room(record.limits, others, report))
         self.records.accounts[record.id] = record
         self.save()
-        return self.account(record.id)
+        return await self.account(record.id)
 
     async def _uninstall(self, record: AccountRecord) -> None:
         """Undo an install the create will not keep (best effort: the create fails anyway)."""
@@ -197,13 +211,13 @@ class ControlPlaneTwin:
 
     # NATS users
 
-    def users(self, account_id: str) -> list[models.NatsUser]:
+    async def users(self, account_id: str) -> list[models.NatsUser]:
         self._account(account_id)
-        return [self.user(user.id) for user in self.records.users_of(account_id)]
+        return [await self.user(user.id) for user in self.records.users_of(account_id)]
 
-    def user(self, user_id: str) -> models.NatsUser:
+    async def user(self, user_id: str) -> models.NatsUser:
         record = self._user(user_id)
-        return views.user(self.records, record, self.nats_url)
+        return views.user(self.records, record, self.nats_url, await self._tiers())
 
     async def create_user(self, account_id: str, request: NatsUserCreateRequest) -> models.NatsUser:
         account = self._account(account_id)
@@ -233,7 +247,7 @@ class ControlPlaneTwin:
         )
         self.records.users[record.id] = record
         self.save()
-        return self.user(record.id)
+        return await self.user(record.id)
 
     async def delete_user(self, user_id: str) -> None:
         """Revoked in the account's JWT, so a connection it already has is closed too."""

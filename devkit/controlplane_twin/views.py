@@ -7,6 +7,8 @@ cannot read fails here first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import JsonValue
 
 from devkit.auth.jwt import decode_claims, identity_from_seed
@@ -33,8 +35,6 @@ from devkit.controlplane_twin.server_side import ServerAnswer
 
 TEAM_NAME = "local"
 SYSTEM_NAME = "local"
-JETSTREAM_TIERS = ["R1"]
-"""One local server: streams and buckets of one replica, the tier cloud-up reads."""
 
 
 def team_info(records: Records) -> TeamInfo:
@@ -45,7 +45,8 @@ def team(records: Records) -> Team:
     return Team(id=records.team_id, name=TEAM_NAME, created=records.created)
 
 
-def system_info(records: Records, nats_url: str) -> SystemInfo:
+def system_info(records: Records, nats_url: str, tiers: Sequence[str]) -> SystemInfo:
+    """`tiers`: what the server behind the twin can hold (tiers.py), the tiers cloud-up reads."""
     return SystemInfo(
         config_mode=False,
         connection_type="Direct",
@@ -55,14 +56,14 @@ def system_info(records: Records, nats_url: str) -> SystemInfo:
         name=SYSTEM_NAME,
         state="Connected",
         user_jwt_expires_in_secs=0,
-        jetstream_tiers=JETSTREAM_TIERS,
+        jetstream_tiers=list(tiers),
         server_urls=nats_url,
     )
 
 
-def system(records: Records, nats_url: str) -> System:
+def system(records: Records, nats_url: str, tiers: Sequence[str]) -> System:
     return System(
-        **system_info(records, nats_url).model_dump(exclude={"server_urls"}),
+        **system_info(records, nats_url, tiers).model_dump(exclude={"server_urls"}),
         created=records.created,
         has_managed_operator=True,
         has_managed_system_account=True,
@@ -89,7 +90,9 @@ def account_info(account: AccountRecord) -> AccountInfo:
     )
 
 
-def account(records: Records, record: AccountRecord, nats_url: str) -> Account:
+def account(
+    records: Records, record: AccountRecord, nats_url: str, tiers: Sequence[str]
+) -> Account:
     js_enabled = any(key in record.limits for key in ("tiered_limits", "disk_storage"))
     return Account(
         **account_info(record).model_dump(),
@@ -98,7 +101,7 @@ def account(records: Records, record: AccountRecord, nats_url: str) -> Account:
         jwt_sync_error="",
         jwt_sync_status="Complete",
         nsc_managed=False,
-        system=system_info(records, nats_url),
+        system=system_info(records, nats_url, tiers),
         team=team_info(records),
         workloads=False,
         jwt=record.jwt,
@@ -130,7 +133,7 @@ def signing_key_group(record: AccountRecord) -> SigningKeyGroup:
     )
 
 
-def user(records: Records, record: UserRecord, nats_url: str) -> NatsUser:
+def user(records: Records, record: UserRecord, nats_url: str, tiers: Sequence[str]) -> NatsUser:
     owner = records.accounts[record.account_id]
     return NatsUser(
         account=account_info(owner),
@@ -142,7 +145,7 @@ def user(records: Records, record: UserRecord, nats_url: str) -> NatsUser:
         jwt_expires_in_secs=record.jwt_expires_in_secs,
         jwt_settings=record.jwt_settings,
         name=record.name,
-        system=system_info(records, nats_url),
+        system=system_info(records, nats_url, tiers),
         team=team_info(records),
         user_public_key=identity_from_seed(record.seed).public_key,
         sk_group_id=owner.signing_key_group.id,

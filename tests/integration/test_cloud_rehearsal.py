@@ -1,17 +1,24 @@
 """`invoke cloud-up` against the local twin: a full rehearsal of the cloud side. A second account
 on the local server, a replica running with that account's service creds answering a request
 made with its client creds, the client refused where the local stack refuses it, and
-`cloud-down` leaving nothing behind; a run that fails part-way resumes."""
+`cloud-down` leaving nothing behind; a run that fails part-way resumes. On one server and on the
+three-node cluster (STACK_NATS_NODES=3), whatever `--nats-nodes` says: the stream and the bucket
+are R1 on the one, R3 on the other, as the twin's tiers say."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
+import signal
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -19,8 +26,14 @@ import pytest
 from nats.aio.client import RawCredentials
 from nats.errors import Error as NatsError
 
-from devkit.controlplane.client import ControlPlane
+from devkit.auth.jwt import decode_claims, identity_from_seed, new_identity
+from devkit.controlplane.client import ControlPlane, ControlPlaneError
+from devkit.controlplane.models import AccountCreateRequest, KvBucketConfig
+from devkit.controlplane_twin import tiers
+from devkit.controlplane_twin.server_side import ServerSide
+from devkit.stack.processes import process_alive
 from service import names
+from tests.support import commands
 from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.judged_twin import JudgedTwin, judged_twin
@@ -35,10 +48,48 @@ pytestmark = pytest.mark.integration
 ACCOUNT = "REHEARSAL"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
-    with cloud_stack(tmp_path_factory.mktemp("rehearsal")) as running:
-        yield running
+@pytest.fixture(scope="module", params=[1, 3], ids=["one-server", "cluster"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HttpStack]:
+    """`--nats-nodes` set to the param for this stack's `up` alone: its environment keeps it."""
+    with contextlib.ExitStack() as running:
+        with pytest.MonkeyPatch.context() as switch:
+            switch.setattr(commands, "NATS_NODES", request.param)
+            started = running.enter_context(cloud_stack(tmp_path_factory.mktemp("rehearsal")))
+        assert started.env["STACK_NATS_NODES"] == str(request.param)
+        yield started
+
+
+def status(stack: HttpStack) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(invoke(stack.env, "status", "--json").stdout)
+    return report
+
+
+def replicas(stack: HttpStack) -> int:
+    """What the stack is, from its own status: 3 replicas on the cluster, 1 on one server."""
+    return 3 if status(stack).get("nats_nodes", 1) == 3 else 1
+
+
+CURRENT_WITHIN_S = 10.0
+"""A new follower catches up with a leader at once; the issue's bound for replicas to answer."""
+
+
+async def stream_replicas(stack: HttpStack, creds: str, stream: str) -> tuple[int, str | None, int]:
+    """The server's own STREAM.INFO: replicas configured, the leader, and followers current (a
+    follower still catching up is asked again, until CURRENT_WITHIN_S)."""
+    nc = await connect_user(stack.nats_url, creds, raw=True)
+    deadline = asyncio.get_running_loop().time() + CURRENT_WITHIN_S
+    while True:
+        info = await nc.jetstream().stream_info(stream)
+        cluster = info.cluster
+        current = sum(1 for peer in (cluster.replicas or []) if peer.current) if cluster else 0
+        configured = info.config.num_replicas or 1
+        if current == configured - 1 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    await nc.close()
+    return configured, cluster.leader if cluster else None, current
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +140,10 @@ async def verdicts(url: str, creds: str) -> dict[str, bool]:
 def test_cloud_up_rehearses_the_whole_cloud_side(
     stack: HttpStack, judge: JudgedTwin, tmp_path: Path
 ) -> None:
+    wanted = replicas(stack)
     code, out, err = cloud(stack, judge, "cloud-up", "--dry-run")
     assert code == 0, err
+    assert f"JetStream R{wanted}" in out.splitlines()[0], out
     assert f"+ would create account {ACCOUNT}" in out
     assert ACCOUNT not in invoke(stack.env, "cp-list", "--api-url", "local").stdout
 
@@ -98,6 +151,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
     assert code == 0, out + err
     for made in ("account", "user service", "user client", "bucket config", "stream"):
         assert f"+ created {made}" in out, out
+    assert f"+ created stream {names.STREAM_NAME} (R{wanted})" in out, out
     code, again, err = cloud(stack, judge, "cloud-up")
     assert code == 0, err
     assert "Nothing changed" in again
@@ -119,6 +173,15 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
     )
     assert context["url"] == stack.servers
 
+    for made_by_cloud_up in (names.STREAM_NAME, f"KV_{names.KV_BUCKET}"):
+        found, leader, current = asyncio.run(
+            stream_replicas(stack, service_creds, made_by_cloud_up)
+        )
+        assert found == wanted, made_by_cloud_up
+        if wanted == 3:
+            assert leader is not None, made_by_cloud_up
+            assert current == 2, made_by_cloud_up  # a leader and two current followers
+
     table = f"rehearsal-{uuid.uuid4().hex[:8]}"
     dynamodb = f"http://127.0.0.1:{taken_port(stack.env, 'STACK_DYNAMODB_PORT')}"
     Dynamo(endpoint=dynamodb).create_table(table)  # in the cloud, Copilot's addon makes it
@@ -134,7 +197,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "SEED_ROWS": "50",
-            "STREAM_REPLICAS": "1",
+            "STREAM_REPLICAS": str(wanted),  # 3 as the Copilot manifest sets it in the cloud
         },
     )
     try:
@@ -229,3 +292,63 @@ def test_a_run_that_fails_part_way_resumes_and_cloud_down_removes_it_all(
     assert "! NATS context cloud-service exists and points elsewhere; left" in resumed
     assert theirs.read_text() == before  # neither overwritten nor removed
     assert judge.failures == []
+
+
+def test_the_twin_offers_the_tiers_the_server_holds(stack: HttpStack) -> None:
+    """R1 on one server; R1 and R3 on the cluster, where an account asked for without limits
+    gets both tiers (R3 with max_bytes required, as Synadia Cloud's) and a bucket of two replicas
+    is refused in words with the document's 400 (one server's refusals: test_controlplane.py)."""
+    offered = ["R1", "R3"] if replicas(stack) == 3 else ["R1"]
+    with twin(stack) as api:
+        (team,) = api.teams()
+        (system,) = api.systems(team.id)
+        assert system.jetstream_tiers == offered
+        account = api.create_account(system.id, AccountCreateRequest(name="TIERED"))
+        try:
+            assert account.jwt is not None
+            tiered = decode_claims(account.jwt)["nats"]["limits"]["tiered_limits"]
+            assert sorted(tiered) == offered
+            assert all(tier["max_bytes_required"] for tier in tiered.values())
+            two = KvBucketConfig(bucket="two", storage="file", max_bytes=1024, num_replicas=2)
+            with pytest.raises(ControlPlaneError) as refused:
+                api.create_kv_bucket(account.id, two)
+            assert refused.value.status == 400
+            assert f"this system offers {' and '.join(offered)} only" in str(refused.value)
+            top = int(offered[-1].removeprefix("R"))
+            made = api.create_kv_bucket(
+                account.id,
+                KvBucketConfig(bucket="top", storage="file", max_bytes=1024, num_replicas=top),
+            )
+            assert made.config.num_replicas == top  # the server's own STREAM.INFO, through the API
+        finally:
+            api.delete_account(account.id)
+
+
+def test_a_node_down_leaves_the_cluster_offering_r3(stack: HttpStack) -> None:
+    """The tier is the cluster's shape, not its health: with a node killed, the server's report
+    still gives R3 (asked fresh here, without the twin's minute-long keeping); `up` restarts it."""
+    if replicas(stack) != 3:
+        pytest.skip("a node of the cluster; one server's tiers: test_controlplane.py")
+    keys = json.loads((Path(stack.env["STACK_DIR"]) / "security" / "keys.json").read_text())
+    (killed,) = [c["pid"] for c in status(stack)["components"] if c["name"] == "nats-3"]
+    os.kill(killed, signal.SIGKILL)
+    while process_alive(killed):
+        time.sleep(0.05)
+
+    async def offered_now() -> tuple[str, ...]:
+        server = ServerSide(
+            stack.servers,
+            identity_from_seed(keys["operator"]),
+            identity_from_seed(keys["system"]),
+            new_identity("user"),
+        )
+        try:
+            return tiers.offered(await server.jetstream_report())
+        finally:
+            await server.close()
+
+    try:
+        assert asyncio.run(offered_now()) == ("R1", "R3")
+    finally:
+        restarted = invoke(stack.env, "up")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr

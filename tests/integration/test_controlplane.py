@@ -5,7 +5,7 @@ published document, every error status one line, retries on 429 and 5xx only."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,15 +13,19 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
+from devkit.auth.jwt import decode_claims
+from devkit.auth.permissions import MIB, jetstream_limits
 from devkit.controlplane.client import ATTEMPTS, ControlPlane, ControlPlaneError
 from devkit.controlplane.models import (
     AccountCreateRequest,
+    AccountJwtSettings,
     KvBucketConfig,
     NatsUserCreateRequest,
     Permission,
     StreamConfig,
     UserJwtSettings,
 )
+from tests.support import commands
 from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, http_stack
 from tests.support.openapi import CheckedTransport, PublishedDocument, published_document
@@ -229,6 +233,56 @@ def stream_config(name: str, subjects: list[str], *, max_bytes: int = 1024 * 102
         deny_purge=False,
         sealed=False,
     )
+
+
+def test_one_server_offers_r1_only_and_refuses_r3_with_the_documents_status(
+    api: ControlPlane, document: PublishedDocument
+) -> None:
+    """A single nats-server quietly makes one replica of `num_replicas: 3`; the twin of a system
+    without the R3 tier refuses it with the 400 the document gives each create. (The cluster's
+    tiers: test_cloud_rehearsal.py, which runs on both.)"""
+    if commands.NATS_NODES != 1:
+        pytest.skip("the cluster offers R3 (--nats-nodes 3)")
+    (team,) = api.teams()
+    (found,) = api.systems(team.id)
+    assert found.jetstream_tiers == ["R1"]  # the answer was judged against the document
+    system = found.id
+    r3_limits = jetstream_limits(disk_bytes=MIB, memory_bytes=0)
+    account = api.create_account(system, AccountCreateRequest(name="TIERS"))
+    assert account.jwt is not None
+    assert set(decode_claims(account.jwt)["nats"]["limits"]["tiered_limits"]) == {"R1"}
+    refused: dict[str, Callable[[], object]] = {
+        "bucket": lambda: api.create_kv_bucket(
+            account.id,
+            KvBucketConfig(bucket="config", storage="file", max_bytes=1024, num_replicas=3),
+        ),
+        "stream": lambda: api.create_stream(
+            account.id,
+            stream_config("orders", ["orders.>"]).model_copy(update={"num_replicas": 3}),
+        ),
+        "account": lambda: api.create_account(
+            system,
+            AccountCreateRequest(
+                name="TIERS-R3",
+                jwt_settings=AccountJwtSettings(limits={"tiered_limits": {"R3": r3_limits}}),
+            ),
+        ),
+    }
+    for what, create in refused.items():
+        with pytest.raises(ControlPlaneError) as failed:
+            create()
+        assert failed.value.status == 400, what
+        assert "this system offers R1 only" in str(failed.value), what
+    assert api.kv_buckets(account.id) == []
+    assert api.streams(account.id) == []
+    assert [a.name for a in api.accounts(system)] == ["TIERS"]
+    api.delete_account(account.id)
+    refusals = {
+        ("POST", "/core/beta/accounts/{accountId}/jetstream/kv-buckets", 400),
+        ("POST", "/core/beta/accounts/{accountId}/jetstream/streams", 400),
+        ("POST", "/core/beta/systems/{systemId}/accounts", 400),
+    }
+    assert refusals <= set(document.checked)  # each a status the document declares for it
 
 
 def test_a_gateway_token_from_the_twin_works_against_the_local_gateway(

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import commands
 from tests.support.commands import invoke, taken_port
 from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.openapi import CheckedTransport, published_document
@@ -28,6 +29,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStack]:
 
 
 def test_accounts_beyond_the_servers_jetstream_are_refused_at_create(stack: HttpStack) -> None:
+    if commands.NATS_NODES != 1:
+        pytest.skip(
+            "one server's reservation: a JetStream cluster enables an account's JetStream without"
+            " reserving its limits (measured on nats-server 2.15.1: 29 default accounts made where"
+            " one server holds 28) and refuses a stream it has no room for when placing it (10047)"
+        )
     token = (Path(stack.env["STACK_DIR"]) / "security" / "controlplane-token").read_text()
     with httpx.Client(
         base_url=f"http://127.0.0.1:{taken_port(stack.env, 'STACK_CONTROLPLANE_PORT')}/api/core/beta",
