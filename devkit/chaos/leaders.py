@@ -1,0 +1,103 @@
+"""The stream's leadership through a fault: stream info asked for at a fixed interval, each
+answer (or its absence) kept with its time, so a test can say how long the stream had no leader
+and when every replica was current again.
+
+Only the stream's leader answers stream info on a cluster, so an answer names a leader that was
+serving when it answered; no answer within the interval counts as no leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nats.errors import Error as NatsError
+
+from service import names
+from service.connection import open_connection
+from service.credentials import inbox_prefix_of
+
+INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Sighting:
+    at_s: float
+    """Seconds on the watcher's clock (from when it started)."""
+    leader: str | None
+    """None: no answer, or an answer that named no leader."""
+    followers: tuple[str, ...] = ()
+    current: tuple[str, ...] = ()
+    """The followers the leader reports current and online."""
+
+    @property
+    def all_current(self) -> bool:
+        return self.leader is not None and bool(self.followers) and self.current == self.followers
+
+
+def new_leader_at(sightings: Sequence[Sighting], fault_s: float, old: str) -> Sighting | None:
+    """The first sighting after the fault naming a leader other than `old`: the end of the
+    leaderless window."""
+    return next((s for s in sightings if s.at_s >= fault_s and s.leader not in (None, old)), None)
+
+
+def leader_back_at(sightings: Sequence[Sighting], fault_s: float) -> Sighting | None:
+    """The first sighting after the fault that names any leader."""
+    return next((s for s in sightings if s.at_s >= fault_s and s.leader is not None), None)
+
+
+def all_current_at(sightings: Sequence[Sighting], after_s: float) -> Sighting | None:
+    """The first sighting at or after `after_s` with every follower current and online."""
+    return next((s for s in sightings if s.at_s >= after_s and s.all_current), None)
+
+
+async def watch_stream(
+    servers: str,
+    creds: Path,
+    duration_s: float,
+    *,
+    stream: str = names.STREAM_NAME,
+    interval_s: float = INTERVAL_S,
+) -> list[Sighting]:
+    """Stream info every `interval_s` for `duration_s`, from a connection that fails over
+    between `servers` (comma-separated) as the service's does."""
+
+    async def quietly(error: Exception) -> None:  # reconnect attempts during a fault, expected
+        pass
+
+    began = time.monotonic()
+    nc = await open_connection(
+        servers=[servers],
+        error_cb=quietly,
+        user_credentials=str(creds),
+        inbox_prefix=inbox_prefix_of(creds) or names.INBOX_PREFIX,
+        name="customer-chaos-leaders",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.1,
+        connect_timeout=1,
+    )
+    js = nc.jetstream(timeout=interval_s * 5)
+    sightings: list[Sighting] = []
+    try:
+        while (now := time.monotonic() - began) < duration_s:
+            try:
+                info = await js.stream_info(stream)
+                cluster = info.cluster
+                peers = (cluster.replicas or []) if cluster else []
+                sightings.append(
+                    Sighting(
+                        now,
+                        (cluster.leader or None) if cluster else None,
+                        tuple(sorted(p.name or "" for p in peers)),
+                        tuple(sorted(p.name or "" for p in peers if p.current and not p.offline)),
+                    )
+                )
+            except (NatsError, TimeoutError, OSError):
+                sightings.append(Sighting(now, None))
+            await asyncio.sleep(max(0.0, began + now + interval_s - time.monotonic()))
+    finally:
+        await nc.close()
+    return sightings
