@@ -31,6 +31,20 @@ to have said whether it is allowed) before answering 504."""
 CONTROLPLANE_PORT: Final = 8091
 """The local twin of Synadia Cloud's control-plane API (https://cloud.synadia.com in the cloud)."""
 NATS_MONITOR_PORT: Final = 8222
+NATS_CLUSTER_PORT: Final = 6222
+"""Node 1's route port, on the cluster (`STACK_NATS_NODES=3`)."""
+NATS_2_PORT: Final = 4223
+NATS_2_MONITOR_PORT: Final = 8223
+NATS_2_CLUSTER_PORT: Final = 6223
+NATS_3_PORT: Final = 4224
+NATS_3_MONITOR_PORT: Final = 8224
+NATS_3_CLUSTER_PORT: Final = 6224
+"""Nodes 2 and 3 of the cluster: client, monitor and route ports, beside node 1's."""
+NATS_NODE_COUNTS: Final = (1, 3)
+"""`STACK_NATS_NODES`: one nats-server, or a three-node JetStream cluster (R3, as in the cloud)."""
+NATS_CLUSTER_NAME: Final = "local"
+CLUSTER_STREAM_REPLICAS: Final = 3
+"""The stream's and the bucket's replicas on the cluster: the R3 tier `cloud-up` asks for."""
 DYNAMODB_PORT: Final = 8000
 
 OPERATOR_NAME: Final = "LOCAL"

@@ -66,8 +66,17 @@ class LatePongClient(Client):
         return task is not None and not task.done()
 
 
+def server_list(urls: str) -> list[str]:
+    """`NATS_URL` is one URL or a comma-separated list of a cluster's (the client fails over)."""
+    return [url.strip() for url in urls.split(",") if url.strip()]
+
+
 async def open_connection(**options: Any) -> LatePongClient:
-    """`nats.connect`, with the client every long-lived connection in the repository uses."""
+    """`nats.connect`, with the client every long-lived connection in the repository uses; a
+    server given as a comma-separated list stands for each of its URLs."""
+    servers = options.get("servers")
+    if isinstance(servers, list):
+        options["servers"] = [url for given in servers for url in server_list(given)]
     nc = LatePongClient()
     await nc.connect(**options)
     return nc
@@ -130,7 +139,7 @@ async def connect(
             first_connect_failures.append(error)
 
     options: dict[str, Any] = {
-        "servers": [s.strip() for s in settings.nats_url.split(",")],
+        "servers": server_list(settings.nats_url),
         "name": name,
         "connect_timeout": settings.connect_timeout_s,
         # The first connect gives up quickly and tenacity retries it with backoff and a log

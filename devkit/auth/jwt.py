@@ -99,11 +99,19 @@ UNLIMITED = {
 }
 
 
-def account_claims(account: Identity, name: str, *, jetstream_r1: Claims | None = None) -> Claims:
-    """JetStream only through an R1 tier, as Synadia Cloud's accounts have it."""
+def account_claims(
+    account: Identity,
+    name: str,
+    *,
+    jetstream_r1: Claims | None = None,
+    jetstream_r3: Claims | None = None,
+) -> Claims:
+    """JetStream only through tiers, as Synadia Cloud's accounts have it: R1, and R3 where the
+    system is a cluster."""
     limits: Claims = dict(UNLIMITED)
-    if jetstream_r1 is not None:
-        limits["tiered_limits"] = {"R1": jetstream_r1}
+    tiers = {tier: given for tier, given in (("R1", jetstream_r1), ("R3", jetstream_r3)) if given}
+    if tiers:
+        limits["tiered_limits"] = tiers
     return {
         "sub": account.public_key,
         "name": name,

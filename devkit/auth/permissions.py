@@ -103,3 +103,7 @@ JETSTREAM_R1_LIMITS: Final = jetstream_limits(disk_bytes=128 * MIB, memory_bytes
 """The local account's R1 tier: room for the 10 MiB stream and the bucket many times over, and a
 small share of the server's 1 GB of disk and 256 MB of memory, which every account with
 JetStream reserves its limits from (the control-plane twin's accounts too)."""
+JETSTREAM_R3_LIMITS: Final = jetstream_limits(disk_bytes=128 * MIB, memory_bytes=32 * MIB)
+"""The local account's R3 tier, on the cluster only: the stream and the bucket as `cloud-up`
+makes them where Synadia Cloud offers R3 (max_bytes required, as in R1). A tier's storage limit
+is counted on each server, which holds one replica of each R3 stream."""

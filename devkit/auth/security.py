@@ -22,7 +22,12 @@ from devkit.auth.jwt import (
     operator_claims,
     user_claims,
 )
-from devkit.auth.permissions import JETSTREAM_R1_LIMITS, LOCAL_ONLY_USERS, USERS
+from devkit.auth.permissions import (
+    JETSTREAM_R1_LIMITS,
+    JETSTREAM_R3_LIMITS,
+    LOCAL_ONLY_USERS,
+    USERS,
+)
 from devkit.auth.private_files import write_private
 
 
@@ -133,9 +138,10 @@ def creds_path(root: Path, user: str) -> Path:
 
 
 def ensure_security(
-    root: Path, *, account: str = platform_names.APP_ACCOUNT_NAME
+    root: Path, *, account: str = platform_names.APP_ACCOUNT_NAME, clustered: bool = False
 ) -> SecurityMaterial:
-    """Load the material under `root`, or generate it on first use."""
+    """Load the material under `root`, or generate it on first use; `clustered`: the
+    application account gets the R3 tier too (the stack's servers form a cluster)."""
     keys_path = root / "security" / "keys.json"
     if keys_path.exists():
         seeds = json.loads(keys_path.read_text())
@@ -151,7 +157,7 @@ def ensure_security(
         write_private(keys_path, json.dumps(seeds, indent=2))
     identities = {role: identity_from_seed(seeds[role]) for role in _ROLES}
     ensure_gateway_tokens(root)
-    return _issue(root, identities, account)
+    return _issue(root, identities, account, clustered=clustered)
 
 
 _ROLES = {
@@ -162,7 +168,9 @@ _ROLES = {
 }
 
 
-def _issue(root: Path, ids: dict[str, Identity], account: str) -> SecurityMaterial:
+def _issue(
+    root: Path, ids: dict[str, Identity], account: str, *, clustered: bool
+) -> SecurityMaterial:
     operator, system, application = ids["operator"], ids["system"], ids["application"]
     operator_jwt = encode(operator_claims(operator, platform_names.OPERATOR_NAME, system), operator)
     account_jwts = {
@@ -170,7 +178,13 @@ def _issue(root: Path, ids: dict[str, Identity], account: str) -> SecurityMateri
             account_claims(system, platform_names.SYSTEM_ACCOUNT_NAME), operator
         ),
         application.public_key: encode(
-            account_claims(application, account, jetstream_r1=JETSTREAM_R1_LIMITS), operator
+            account_claims(
+                application,
+                account,
+                jetstream_r1=JETSTREAM_R1_LIMITS,
+                jetstream_r3=JETSTREAM_R3_LIMITS if clustered else None,
+            ),
+            operator,
         ),
     }
     paths = {}

@@ -6,6 +6,7 @@ Defaults suit one stack on a laptop; the variables move it (a second stack, a bu
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +40,48 @@ class ConfigurationError(StackError):
     exit_code = 2
 
 
+@dataclass(frozen=True)
+class NatsNode:
+    """One nats-server of the stack: node 1 is component "nats" (on one server, the only one),
+    nodes 2 and 3 of the cluster are "nats-2" and "nats-3"; each with its config fields' names."""
+
+    index: int
+    port: int
+    monitor_port: int
+    cluster_port: int
+
+    @property
+    def name(self) -> str:
+        return "nats" if self.index == 1 else f"nats-{self.index}"
+
+    @property
+    def field_prefix(self) -> str:
+        return "nats" if self.index == 1 else f"nats_{self.index}"
+
+    @property
+    def port_fields(self) -> tuple[str, str, str]:
+        """The StackConfig fields of its client, monitor and route ports."""
+        prefix = self.field_prefix
+        return f"{prefix}_port", f"{prefix}_monitor_port", f"{prefix}_cluster_port"
+
+    @property
+    def url(self) -> str:
+        return f"nats://{names.LOCAL_HOST}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{names.LOCAL_HOST}:{self.monitor_port}"
+
+    @property
+    def route_url(self) -> str:
+        return f"nats-route://{names.LOCAL_HOST}:{self.cluster_port}"
+
+
+def is_nats_node(name: str) -> bool:
+    """ "nats", "nats-2", "nats-3": a nats-server of the stack."""
+    return name == "nats" or (name.startswith("nats-") and name[5:].isdigit())
+
+
 class _ServiceOverrides(PydanticBaseSettingsSource):
     """Collects every `STACK_SERVICE_*` variable: their names are the service's, not ours."""
 
@@ -70,6 +113,16 @@ class StackConfig(BaseSettings):
     path is the repository's, whatever the current directory."""
     nats_port: int = Field(default=names.NATS_PORT, ge=0, le=65535)
     nats_monitor_port: int = Field(default=platform_names.NATS_MONITOR_PORT, ge=0, le=65535)
+    nats_cluster_port: int = Field(default=platform_names.NATS_CLUSTER_PORT, ge=0, le=65535)
+    nats_2_port: int = Field(default=platform_names.NATS_2_PORT, ge=0, le=65535)
+    nats_2_monitor_port: int = Field(default=platform_names.NATS_2_MONITOR_PORT, ge=0, le=65535)
+    nats_2_cluster_port: int = Field(default=platform_names.NATS_2_CLUSTER_PORT, ge=0, le=65535)
+    nats_3_port: int = Field(default=platform_names.NATS_3_PORT, ge=0, le=65535)
+    nats_3_monitor_port: int = Field(default=platform_names.NATS_3_MONITOR_PORT, ge=0, le=65535)
+    nats_3_cluster_port: int = Field(default=platform_names.NATS_3_CLUSTER_PORT, ge=0, le=65535)
+    """The cluster's other ports (route ports are used only on the cluster); 0 as below."""
+    nats_nodes: int = platform_names.NATS_NODE_COUNTS[0]
+    """STACK_NATS_NODES: 1 nats-server, or 3 forming one JetStream cluster (R3, as the cloud)."""
     dynamodb_port: int = Field(default=platform_names.DYNAMODB_PORT, ge=0, le=65535)
     gateway_port: int = Field(default=platform_names.GATEWAY_PORT, ge=0, le=65535)
     controlplane_port: int = Field(default=platform_names.CONTROLPLANE_PORT, ge=0, le=65535)
@@ -83,6 +136,14 @@ class StackConfig(BaseSettings):
     """STACK_MODE: what `invoke up` starts when no --mode is given."""
     service_overrides: tuple[tuple[str, str], ...] = ()
     """Extra service settings for the replicas, from `STACK_SERVICE_<VARIABLE>=value`."""
+
+    @field_validator("nats_nodes")
+    @classmethod
+    def _allowed_nodes(cls, nodes: int) -> int:
+        if nodes not in platform_names.NATS_NODE_COUNTS:
+            allowed = " or ".join(str(n) for n in platform_names.NATS_NODE_COUNTS)
+            raise ValueError(f"must be {allowed}, not {nodes}")
+        return nodes
 
     @field_validator("root")
     @classmethod
@@ -101,8 +162,23 @@ class StackConfig(BaseSettings):
         return init_settings, env_settings, _ServiceOverrides(settings_cls)
 
     @property
+    def clustered(self) -> bool:
+        return self.nats_nodes > 1
+
+    @property
+    def nats_nodes_list(self) -> list[NatsNode]:
+        """Every nats-server of the stack, node 1 first."""
+        return [self.nats_node(index) for index in range(1, self.nats_nodes + 1)]
+
+    def nats_node(self, index: int) -> NatsNode:
+        port, monitor, cluster = NatsNode(index, 0, 0, 0).port_fields
+        return NatsNode(index, getattr(self, port), getattr(self, monitor), getattr(self, cluster))
+
+    @property
     def nats_url(self) -> str:
-        return f"nats://{names.LOCAL_HOST}:{self.nats_port}"
+        """Every node's client URL, comma-separated (one on a single server): clients are
+        given the server list, as in the cloud, and fail over between its nodes."""
+        return ",".join(node.url for node in self.nats_nodes_list)
 
     @property
     def nats_monitor_url(self) -> str:
@@ -151,6 +227,11 @@ class StackConfig(BaseSettings):
             "DDB_TABLE": self.table,
             "AWS_ENDPOINT_URL": self.dynamodb_endpoint,
             "AWS_REGION": names.DEFAULT_REGION,
+            **(
+                {"STREAM_REPLICAS": str(platform_names.CLUSTER_STREAM_REPLICAS)}
+                if self.clustered
+                else {}
+            ),
             **dict(self.service_overrides),
         }
 

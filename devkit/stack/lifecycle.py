@@ -17,10 +17,11 @@ from devkit.stack import compose
 from devkit.stack.backend import Backend, Change
 from devkit.stack.backends import BACKENDS
 from devkit.stack.capacity import check_replicas, machine_bound
-from devkit.stack.config import StackConfig, StackError
+from devkit.stack.config import ConfigurationError, StackConfig, StackError
 from devkit.stack.lock import stack_lock
 from devkit.stack.ownership import marking_children, owned_processes
 from devkit.stack.processes import stop_processes, terminate_as_interrupt
+from devkit.stack.replication import Replication, replication
 from devkit.stack.report import ComponentStatus, JobStatus, OrphanStatus, StackStatus
 from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import DOCKER, NATIVE, Mode, StackState, component_order
@@ -138,8 +139,14 @@ def _up(
     count = replicas or (found or 1 if stack.active else 1)
     check_replicas(count, machine_bound(running_replicas=len(stack.state.replicas())))
     chosen, reason = resolve_mode(mode or asked.mode, stack.state, compose.docker_problem)
+    if chosen == DOCKER and stack.config.clustered:
+        raise ConfigurationError(
+            f"STACK_NATS_NODES={stack.config.nats_nodes} is not yet supported in docker mode"
+            " (the cluster runs in native mode: --mode native, or STACK_NATS_NODES=1)"
+        )
     backend = backends[chosen]
-    backend.start(stack, Wanted(count), change, wait=wait)
+    nats_names = tuple(node.name for node in stack.config.nats_nodes_list)
+    backend.start(stack, Wanted(count, nats_names), change, wait=wait)
     stack.state.replica_count = count
     stack.save()
     return UpResult(change.started, change.stopped, count, _status(stack, backend), reason)
@@ -184,9 +191,12 @@ def _status(stack: Stack, backend: Backend) -> StackStatus:
         components, jobs = backend.components(stack)
     components.sort(key=lambda c: component_order(c.name))
     stream = None
+    replicated: list[Replication] = []
     if state.active and config.service_creds.exists():
         stream = stack.run(stream_usage(config.nats_url, config.service_creds))
+        if config.clustered:
+            replicated = stack.run(replication(config.nats_url, config.service_creds))
     tracked = {c.pid for c in state.components.values()}
     orphans = [OrphanStatus.of(p) for p in owned_processes(config.root) if p.pid not in tracked]
     mode = state.mode if state.active else None
-    return StackStatus.of(config, mode, components, jobs, stream, orphans)
+    return StackStatus.of(config, mode, components, jobs, stream, orphans, replicated)

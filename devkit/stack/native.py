@@ -14,13 +14,21 @@ from pathlib import Path
 
 from devkit.auth.security import ensure_security
 from devkit.stack.backend import Change, Stopped
-from devkit.stack.config import StackConfig, service_default
+from devkit.stack.config import NatsNode, StackConfig, is_nats_node, service_default
 from devkit.stack.hosted import Planned, start_all, stop_components, undo
 from devkit.stack.logfiles import show_files
 from devkit.stack.processes import launch
-from devkit.stack.readiness import wait_until_answering, wait_until_healthy
+from devkit.stack.readiness import wait_for_cluster, wait_until_answering, wait_until_healthy
 from devkit.stack.report import ComponentStatus, JobStatus
-from devkit.stack.servers import MOTO_MODULE, start_moto, start_nats
+from devkit.stack.servers import (
+    CHOSEN_BY_SERVER,
+    MOTO_MODULE,
+    SINGLE_SERVER_NAME,
+    ClusterSettings,
+    reroute_nats,
+    start_moto,
+    start_nats,
+)
 from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import HOST_TWINS, Component
 from devkit.stack.twins import planned_twins
@@ -38,17 +46,24 @@ class NativeBackend:
         surplus = {c.name for c in state.replicas()} - wanted.names
         if wanted.names <= running and not surplus:
             return
-        servers: list[Planned] = []
-        if "nats" not in running:
-            servers.append((_nats(config), partial(_start_nats, stack)))
+        nodes = [n for n in config.nats_nodes_list if n.name not in running]
+        servers: list[Planned] = [
+            (_nats(config, node), partial(_start_nats, stack, node.index)) for node in nodes
+        ]
         if "dynamodb" not in running:
             servers.append((_dynamodb(config), partial(_start_dynamodb, stack)))
         try:
             start_all(stack, [*servers, *planned_twins(stack)], change)
             config = stack.config  # with the ports the servers took, when asked for 0
+            if config.clustered and nodes:
+                _reroute(stack)
+                wait_for_cluster(config)
             stack.run(bootstrap(config.service_settings()))
-            # Replicas of a restarted nats or moto hold dead connections: start them afresh.
-            leaving = [r for r in state.replicas() if servers or r.name in surplus]
+            fresh = replicas_start_afresh(
+                nats_restarted=len(nodes) == config.nats_nodes,
+                dynamodb_restarted="dynamodb" not in running,
+            )
+            leaving = [r for r in state.replicas() if fresh or r.name in surplus]
             stop_components(leaving, grace_s=drain_budget(config))
             for replica in leaving:
                 del state.components[replica.name]
@@ -73,8 +88,8 @@ class NativeBackend:
         stopped = stop_components(state.replicas(), grace_s=drain_budget(stack.config))
         others = (*HOST_TWINS, "dynamodb")
         stopped += stop_components(state.components[n] for n in others if n in state.components)
-        if "nats" in state.components:
-            stopped += stop_components([state.components["nats"]])
+        nats = [c for name, c in state.components.items() if is_nats_node(name)]
+        stopped += stop_components(nats)
         return Stopped(stopped)
 
     def components(self, stack: Stack) -> tuple[list[ComponentStatus], list[JobStatus]]:
@@ -94,34 +109,86 @@ def drain_budget(config: StackConfig) -> float:
     return budget + DRAIN_MARGIN_S
 
 
+def replicas_start_afresh(*, nats_restarted: bool, dynamodb_restarted: bool) -> bool:
+    """Whether `up` restarts the running replicas: only when every nats-server or moto was
+    restarted.
+
+    A replica's connections to a restarted moto, or to a nats that was the only one (a single
+    server, or a whole cluster restarted), are dead, and it is started afresh. On a cluster that
+    lost some nodes, the replicas were given the server list and have failed over to a node that
+    kept running, and the stream and bucket kept a leader (R3 keeps a quorum with one node
+    down): restarting them would only drop requests that are being answered, and would hide the
+    failover the cluster exists to rehearse. The restarted node catches up on its own.
+    """
+    return nats_restarted or dynamodb_restarted
+
+
 def _number(name: str) -> int:
     return int(name.rsplit("-", 1)[1])
 
 
-def _nats(config: StackConfig) -> Component:
+def nats_workdir(config: StackConfig, node: NatsNode) -> Path:
+    """A single server's is `nats/`, as always; a cluster's nodes keep theirs apart from it
+    (`cluster/nats`, `cluster/nats-2`, ...), so a single server's standalone JetStream data is
+    never read by a cluster node, nor the other way round."""
+    if not config.clustered:
+        return config.root / "nats"
+    return config.root / "cluster" / node.name
+
+
+def _nats(config: StackConfig, node: NatsNode) -> Component:
     return Component(
-        name="nats",
+        name=node.name,
         marker="nats-server",
-        log=str(config.root / "nats" / "nats.log"),
-        address=config.nats_url,
-        address_monitor=config.nats_monitor_url,
+        log=str(nats_workdir(config, node) / "nats.log"),
+        address=node.url,
+        address_monitor=node.monitor_url,
+        address_cluster=node.route_url if config.clustered else None,
     )
 
 
-def _start_nats(stack: Stack) -> None:
+def cluster_settings(config: StackConfig, node: NatsNode) -> ClusterSettings:
+    """Routes to every other node whose route port is known (0: chosen, not yet taken)."""
+    routes = tuple(
+        other.route_url
+        for other in config.nats_nodes_list
+        if other.index != node.index and other.cluster_port != CHOSEN_BY_SERVER
+    )
+    return ClusterSettings(port=node.cluster_port, routes=routes)
+
+
+def _reroute(stack: Stack) -> None:
+    """Every node routes to every other, now that all their route ports are known."""
+    for node in stack.config.nats_nodes_list:
+        component = stack.state.components[node.name]
+        assert component.pid is not None  # started just before
+        config_path = nats_workdir(stack.config, node) / "nats.conf"
+        reroute_nats(config_path, cluster_settings(stack.config, node), component.pid)
+
+
+def _start_nats(stack: Stack, index: int) -> None:
+    """Started with the stack's configuration as it is now: the route ports the nodes before it
+    took, or those the state recorded (a restarted node)."""
     config = stack.config
-    material = ensure_security(config.root, account=config.account)
+    node = config.nats_node(index)
+    material = ensure_security(config.root, account=config.account, clustered=config.clustered)
     nats = start_nats(
-        workdir=config.root / "nats",
-        port=config.nats_port,
-        monitor_port=config.nats_monitor_port,
+        workdir=nats_workdir(config, node),
+        port=node.port,
+        monitor_port=node.monitor_port,
         security=material,
+        server_name=node.name if config.clustered else SINGLE_SERVER_NAME,
+        cluster=cluster_settings(config, node) if config.clustered else None,
     )
-    stack.took(
-        "nats",
-        {"nats_port": nats.port, "nats_monitor_port": nats.monitor_port},
-        {"address": nats.url, "address_monitor": nats.monitor_url},
-    )
+    port_field, monitor_field, cluster_field = node.port_fields
+    ports = {port_field: nats.port, monitor_field: nats.monitor_port}
+    if nats.cluster_port is not None:
+        ports[cluster_field] = nats.cluster_port
+    took = config.model_copy(update=ports).nats_node(index)
+    addresses = {"address": took.url, "address_monitor": took.monitor_url}
+    if config.clustered:
+        addresses["address_cluster"] = took.route_url
+    stack.took(node.name, ports, addresses)
 
 
 def _dynamodb(config: StackConfig) -> Component:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from devkit.caller import CallError, call_once
 from devkit.stack.config import StackConfig, StackError
-from devkit.stack.processes import tail
+from devkit.stack.processes import http_ok, tail
 from devkit.stack.state import StackState
 from service.protocol import Reply
 
 READY_TIMEOUT_S = 90.0
+CLUSTER_TIMEOUT_S = 60.0
 HEALTHY_TIMEOUT_S = 30.0
 
 
@@ -49,3 +50,19 @@ def wait_until_healthy(state: StackState, timeout_s: float = HEALTHY_TIMEOUT_S) 
             return
         time.sleep(0.1)
     raise StackError(f"not healthy after {timeout_s:g} s: {', '.join(sick)}; see `invoke logs`")
+
+
+def wait_for_cluster(config: StackConfig, timeout_s: float = CLUSTER_TIMEOUT_S) -> None:
+    """Every node of the cluster healthy: routed, a JetStream meta leader elected, and its
+    streams' replicas current (a restarted node has caught up)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = config.nats_nodes_list
+    while time.monotonic() < deadline:
+        waiting = [n for n in waiting if not http_ok(f"{n.monitor_url}/healthz", timeout_s=2.0)]
+        if not waiting:
+            return
+        time.sleep(0.2)
+    raise StackError(
+        f"the NATS cluster was not healthy within {timeout_s:g} s:"
+        f" {', '.join(n.name for n in waiting)} (see `invoke logs -c nats`)"
+    )

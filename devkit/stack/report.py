@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from devkit.stack.config import StackConfig
 from devkit.stack.ownership import OwnedProcess
+from devkit.stack.replication import Replication
 from devkit.stack.state import REPLICA_PREFIX, SLOW, Component, Mode
 from devkit.stack.stream import StreamUsage
 from service import names
@@ -24,6 +25,8 @@ class ComponentStatus(BaseModel):
     """Why the status could not be read (docker mode, when Compose fails)."""
     problem: str | None = None
     """Why a running component is not healthy (a replica that cannot receive requests)."""
+    route: str | None = None
+    """A node of the NATS cluster: its route address (the other nodes connect to it)."""
 
     @classmethod
     def of(cls, component: Component) -> ComponentStatus:
@@ -33,6 +36,7 @@ class ComponentStatus(BaseModel):
             name=component.name,
             pid=component.pid if running else None,
             address=component.address,
+            route=component.address_cluster,
             running=running,
             healthy=running and problem is None,
             log=component.log,
@@ -73,6 +77,9 @@ class StackStatus(BaseModel):
     stream: StreamUsage | None = None
     """The event stream's fill, when it could be read."""
     orphans: list[OrphanStatus] = []
+    nats_nodes: int = 1
+    replication: list[Replication] = []
+    """On the cluster: the stream's and the bucket's leader and followers."""
 
     @classmethod
     def of(
@@ -83,6 +90,7 @@ class StackStatus(BaseModel):
         jobs: list[JobStatus] | None = None,
         stream: StreamUsage | None = None,
         orphans: list[OrphanStatus] | None = None,
+        replication: list[Replication] | None = None,
     ) -> StackStatus:
         return cls(
             mode=mode,
@@ -95,6 +103,8 @@ class StackStatus(BaseModel):
             jobs=jobs or [],
             stream=stream,
             orphans=orphans or [],
+            nats_nodes=config.nats_nodes,
+            replication=replication or [],
         )
 
     @property
@@ -107,18 +117,26 @@ class StackStatus(BaseModel):
         if self.orphans:
             found.append(f"{_orphans(self.orphans)} the state does not name (`invoke down` stops)")
         found += [f"job {j.name} failed" for j in self.jobs if j.state == "failed"]
+        found += [
+            f"{r.kind} {r.name} has not every replica current"
+            for r in self.replication
+            if not r.all_current
+        ]
         return found
 
     def document(self) -> dict[str, Any]:
-        """`invoke status --json`: a component carries `error` only when there is one; the
-        document carries `orphans` only when there are some."""
-        document = self.model_dump(
-            mode="json", exclude={"components", *(() if self.orphans else ("orphans",))}
-        )
+        """`invoke status --json`: a component carries `error` (`problem`, `route`) only when
+        there is one; the document carries `orphans` only when there are some, `nats_nodes` and
+        `replication` only on the cluster (a single server's document is as it always was)."""
+        omitted = {
+            *(() if self.orphans else ("orphans",)),
+            *(() if self.nats_nodes > 1 else ("nats_nodes", "replication")),
+        }
+        document = self.model_dump(mode="json", exclude={"components", *omitted})
         document["components"] = [
             c.model_dump(
                 mode="json",
-                exclude={field for field in ("error", "problem") if getattr(c, field) is None},
+                exclude={f for f in ("error", "problem", "route") if getattr(c, f) is None},
             )
             for c in self.components
         ]
@@ -153,7 +171,10 @@ def render_status(status: StackStatus) -> str:
     rows = [("component", "pid", "health", "address")]
     for c in status.components:
         health = "healthy" if c.healthy else ("running" if c.running else "stopped")
-        rows.append((c.name, str(c.pid or "-"), health, c.address or c.error or ""))
+        address = c.address or c.error or ""
+        rows.append(
+            (c.name, str(c.pid or "-"), health, address + (f"  route {c.route}" if c.route else ""))
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"mode: {status.mode}   table: {status.table}"]
     lines += [
@@ -164,6 +185,7 @@ def render_status(status: StackStatus) -> str:
     lines += [f"orphan {o.pid}: {o.command} (`invoke down` stops it)" for o in status.orphans]
     if status.stream is not None:
         lines.append(status.stream.describe())
+    lines += [r.describe() for r in status.replication]
     for job in status.jobs:
         line = f"job {job.name}: {job.state}"
         if job.state == "failed":

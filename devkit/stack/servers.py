@@ -8,6 +8,8 @@ binding it and letting go, which another program can take in between.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from pathlib import Path, PurePath
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from devkit import platform_names
 from devkit.auth.security import SecurityMaterial
 from devkit.port_file import port_in
 from devkit.stack.processes import (
@@ -36,6 +39,9 @@ CHOSEN_BY_SERVER = 0
 
 PORT_TIMEOUT_S = 30.0
 
+SINGLE_SERVER_NAME = "local"
+"""A single nats-server's `server_name`; a cluster's nodes are named as their components."""
+
 Found = TypeVar("Found")
 
 
@@ -45,6 +51,8 @@ class LaunchedNats(Launched):
 
     port: int
     monitor_port: int
+    cluster_port: int | None = None
+    """Its route port, on a cluster."""
 
     @property
     def url(self) -> str:
@@ -53,6 +61,51 @@ class LaunchedNats(Launched):
     @property
     def monitor_url(self) -> str:
         return f"http://{names.LOCAL_HOST}:{self.monitor_port}"
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """A node's place in the cluster: its route port, and the routes to the other nodes it knows
+    (a node started before the others, on chosen ports, knows none: they route to it)."""
+
+    port: int
+    routes: tuple[str, ...]
+    name: str = platform_names.NATS_CLUSTER_NAME
+
+    def block(self, host: str) -> str:
+        return (
+            f"cluster {{\n"
+            f"  name: {self.name}\n"
+            f"  listen: {host}:{nats_listen_port(self.port)}\n"
+            f"{self.routes_block()}"
+            f"}}\n"
+        )
+
+    def routes_block(self) -> str:
+        """A JetStream cluster refuses to start with no route at all; the first node started
+        on chosen ports knows no other, and is given one that refuses until `reroute_nats`
+        gives it the others' (a node routing to a node that routes to it is how NATS meshes)."""
+        routes = "".join(f"    {route}\n" for route in self.routes or (NO_ROUTE_YET,))
+        return f"  routes: [\n{routes}  ]\n"
+
+
+NO_ROUTE_YET = f"nats-route://{names.LOCAL_HOST}:1"
+"""A route nothing answers (port 1 needs root to listen on), for a node that knows no other."""
+
+
+def reroute_nats(config_path: Path, cluster: ClusterSettings, pid: int) -> bool:
+    """Give a running node of the cluster `cluster`'s routes (its config rewritten, then
+    reloaded by SIGHUP, as nats-server reloads routes without a restart); False when it has
+    them already."""
+    text = config_path.read_text()
+    start = text.index("  routes: [\n")
+    end = text.index("  ]\n", start) + len("  ]\n")
+    wanted = cluster.routes_block()
+    if text[start:end] == wanted:
+        return False
+    config_path.write_text(text[:start] + wanted + text[end:])
+    os.kill(pid, signal.SIGHUP)
+    return True
 
 
 @dataclass(frozen=True)
@@ -80,6 +133,8 @@ def nats_config(
     host: str = names.LOCAL_HOST,
     log_file: PurePath | None = None,
     ports_dir: PurePath | None = None,
+    server_name: str = SINGLE_SERVER_NAME,
+    cluster: ClusterSettings | None = None,
 ) -> str:
     """JetStream keeps its data in `data_dir/jetstream`, the account resolver in `data_dir/jwt`;
     without `security` the server asks for no authentication.
@@ -87,7 +142,8 @@ def nats_config(
     `host` stays 127.0.0.1 on a laptop; inside a container it is 0.0.0.0, and Compose publishes
     the port on 127.0.0.1 only. With `log_file` (native) the server rotates its own log at the
     same bound as every other component's; in a container it logs to stdout. A port of 0 is
-    left to the server, which writes the ports it took to a file in `ports_dir`.
+    left to the server, which writes the ports it took to a file in `ports_dir`. With
+    `cluster`, a node of a JetStream cluster (its own `server_name`, routes to the others).
     """
     auth = "" if security is None else security.server_config(data_dir / "jwt")
     if log_file is not None:
@@ -97,8 +153,9 @@ def nats_config(
             f"logfile_max_num: {names.LOG_FILE_BACKUPS + 1}\n"
         )
     ports_file = "" if ports_dir is None else f'ports_file_dir: "{ports_dir}"\n'
+    routes = "" if cluster is None else cluster.block(host)
     return (
-        f"server_name: local\n"
+        f"server_name: {server_name}\n"
         f"listen: {host}:{nats_listen_port(port)}\n"
         f"http: {host}:{nats_listen_port(monitor_port)}\n"
         f"jetstream {{\n"
@@ -107,6 +164,7 @@ def nats_config(
         f"  max_file_store: 1GB\n"
         f"}}\n"
         f"{ports_file}"
+        f"{routes}"
         f"{auth}"
     )
 
@@ -115,17 +173,28 @@ def nats_ports(ports_file: str) -> tuple[int, int] | None:
     """(client, monitor) from nats-server's ports file; None until it is whole.
 
     The server writes `{"nats": ["nats://host:port"], "monitoring": ["http://host:port"]}`
-    without a rename, so a reader can meet it empty or cut short.
+    (and `"cluster": [...]` on a cluster) without a rename, so a reader can meet it empty or
+    cut short.
     """
+    found = _listed_ports(ports_file, ("nats", "monitoring"))
+    return None if found is None else (found[0], found[1])
+
+
+def nats_cluster_ports(ports_file: str) -> tuple[int, int, int] | None:
+    """(client, monitor, route) from a cluster node's ports file; None until it is whole."""
+    found = _listed_ports(ports_file, ("nats", "monitoring", "cluster"))
+    return None if found is None else (found[0], found[1], found[2])
+
+
+def _listed_ports(ports_file: str, kinds: tuple[str, ...]) -> list[int] | None:
     try:
         listed = json.loads(ports_file)
-        client = urlsplit(listed["nats"][0]).port
-        monitor = urlsplit(listed["monitoring"][0]).port
+        ports = [urlsplit(listed[kind][0]).port for kind in kinds]
     except (ValueError, KeyError, IndexError, TypeError):
         return None
-    if client is None or monitor is None:
+    if any(port is None for port in ports):
         return None
-    return client, monitor
+    return [port for port in ports if port is not None]
 
 
 def wait_for_ports(
@@ -176,9 +245,15 @@ def start_nats(
     port: int = CHOSEN_BY_SERVER,
     monitor_port: int = CHOSEN_BY_SERVER,
     security: SecurityMaterial | None = None,
+    server_name: str = SINGLE_SERVER_NAME,
+    cluster: ClusterSettings | None = None,
 ) -> LaunchedNats:
-    """Serving and healthy; with port 0 (the default) for either, on one it chose, read back."""
-    for used in (port, monitor_port):
+    """Serving and healthy; with port 0 (the default) for either, on one it chose, read back.
+
+    A node of a cluster is healthy here once its JetStream is enabled: the cluster's meta
+    leader needs a quorum of nodes, which the caller starts next (`wait_for_cluster`)."""
+    used_ports = (port, monitor_port) if cluster is None else (port, monitor_port, cluster.port)
+    for used in used_ports:
         if used != CHOSEN_BY_SERVER:
             ensure_free(used, "nats-server")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -196,19 +271,31 @@ def start_nats(
             security=security,
             log_file=log_path,
             ports_dir=ports_dir,
+            server_name=server_name,
+            cluster=cluster,
         )
     )
     launched = launch([str(find_binary("nats-server")), "-c", str(config)], log_path=log_path)
 
-    def read() -> tuple[int, int] | None:
+    def read() -> tuple[int, int, int | None] | None:
         written = next(ports_dir.glob(f"*_{launched.pid}.ports"), None)  # <executable>_<pid>
-        return None if written is None else nats_ports(read_text(written))
+        if written is None:
+            return None
+        if cluster is not None:
+            return nats_cluster_ports(read_text(written))
+        found = nats_ports(read_text(written))
+        return None if found is None else (*found, None)
 
     with stopped_on_failure(launched):
-        client, monitor = wait_for_ports(
-            read, name="nats-server", process=launched.process, log_path=log_path
+        client, monitor, route = wait_for_ports(
+            read,
+            name="nats-server" if cluster is None else f"nats-server {server_name}",
+            process=launched.process,
+            log_path=log_path,
         )
-        nats = LaunchedNats(launched.pid, launched.process, port=client, monitor_port=monitor)
+        nats = LaunchedNats(
+            launched.pid, launched.process, port=client, monitor_port=monitor, cluster_port=route
+        )
         wait_http(
             f"{nats.monitor_url}/healthz?js-enabled-only=true",
             name="nats-server",

@@ -20,6 +20,14 @@ def record(config: StackConfig) -> Recorded:
     return Recorded(
         nats_port=config.nats_port,
         nats_monitor_port=config.nats_monitor_port,
+        nats_cluster_port=config.nats_cluster_port,
+        nats_2_port=config.nats_2_port,
+        nats_2_monitor_port=config.nats_2_monitor_port,
+        nats_2_cluster_port=config.nats_2_cluster_port,
+        nats_3_port=config.nats_3_port,
+        nats_3_monitor_port=config.nats_3_monitor_port,
+        nats_3_cluster_port=config.nats_3_cluster_port,
+        nats_nodes=config.nats_nodes,
         dynamodb_port=config.dynamodb_port,
         gateway_port=config.gateway_port,
         controlplane_port=config.controlplane_port,
@@ -57,6 +65,7 @@ class Wanted:
     """What `up` converges on, computed once: every component's name."""
 
     replicas: int
+    nats_names: tuple[str, ...] = ("nats",)
 
     @property
     def replica_names(self) -> list[str]:
@@ -64,7 +73,7 @@ class Wanted:
 
     @property
     def names(self) -> set[str]:
-        return {"nats", "dynamodb", *HOST_TWINS, *self.replica_names}
+        return {*self.nats_names, "dynamodb", *HOST_TWINS, *self.replica_names}
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Final, Literal
 from pydantic import BaseModel
 
 from devkit import platform_names
+from devkit.stack.config import is_nats_node
 from devkit.stack.processes import http_answer_s, http_ok, process_alive, process_matches
 from service import names
 from service.health import check_heartbeat
@@ -38,6 +39,8 @@ def component_order(name: str) -> tuple[int, int]:
     """nats, dynamodb, the twins, then the replicas by number: one order in both modes."""
     if name.startswith(REPLICA_PREFIX) and name[len(REPLICA_PREFIX) :].isdigit():
         return 4, int(name[len(REPLICA_PREFIX) :])
+    if is_nats_node(name) and name != "nats":
+        return 0, int(name.removeprefix("nats-"))
     return {"nats": 0, "dynamodb": 1, GATEWAY: 2, CONTROLPLANE: 3}.get(name, 5), 0
 
 
@@ -52,6 +55,8 @@ class Component(BaseModel):
     log: str
     address: str | None = None
     address_monitor: str | None = None
+    address_cluster: str | None = None
+    """A node of the cluster: its route address."""
     health_file: str | None = None
 
     def running(self) -> bool:
@@ -66,7 +71,7 @@ class Component(BaseModel):
         """Why the component is not healthy, or None when it is."""
         if not self.running():
             return "stopped"
-        if self.name == "nats":
+        if is_nats_node(self.name):
             return _nats_health(f"{self.address_monitor}/healthz")
         if self.name == "dynamodb":
             return _answers(f"{self.address}/moto-api/")
@@ -108,6 +113,15 @@ class Recorded(BaseModel):
 
     nats_port: int
     nats_monitor_port: int
+    nats_cluster_port: int = platform_names.NATS_CLUSTER_PORT
+    nats_2_port: int = platform_names.NATS_2_PORT
+    nats_2_monitor_port: int = platform_names.NATS_2_MONITOR_PORT
+    nats_2_cluster_port: int = platform_names.NATS_2_CLUSTER_PORT
+    nats_3_port: int = platform_names.NATS_3_PORT
+    nats_3_monitor_port: int = platform_names.NATS_3_MONITOR_PORT
+    nats_3_cluster_port: int = platform_names.NATS_3_CLUSTER_PORT
+    nats_nodes: int = 1
+    """States written before the cluster existed: one server."""
     dynamodb_port: int
     gateway_port: int = platform_names.GATEWAY_PORT
     controlplane_port: int = platform_names.CONTROLPLANE_PORT
