@@ -21,12 +21,14 @@ from service.connection import open_connection
 from service.credentials import inbox_prefix_of
 
 INTERVAL_S = 0.1
+ANSWER_S = 1.0
+"""How long one question waits for its answer."""
 
 
 @dataclass(frozen=True)
 class Sighting:
     at_s: float
-    """Seconds on the watcher's clock (from when it started)."""
+    """When the answer (or the lack of one) came, in seconds on the watcher's clock."""
     leader: str | None
     """None: no answer, or an answer that named no leader."""
     followers: tuple[str, ...] = ()
@@ -79,25 +81,34 @@ async def watch_stream(
         reconnect_time_wait=0.1,
         connect_timeout=1,
     )
-    js = nc.jetstream(timeout=interval_s * 5)
+    js = nc.jetstream(timeout=ANSWER_S)
     sightings: list[Sighting] = []
+
+    async def ask() -> None:
+        try:
+            info = await js.stream_info(stream)
+        except (NatsError, TimeoutError, OSError):
+            sightings.append(Sighting(time.monotonic() - began, None))
+            return
+        cluster = info.cluster
+        peers = (cluster.replicas or []) if cluster else []
+        sightings.append(
+            Sighting(
+                time.monotonic() - began,
+                (cluster.leader or None) if cluster else None,
+                tuple(sorted(p.name or "" for p in peers)),
+                tuple(sorted(p.name or "" for p in peers if p.current and not p.offline)),
+            )
+        )
+
+    asking: list[asyncio.Task[None]] = []
     try:
+        # One question every interval whatever the answers do: a question left unanswered
+        # while there is no leader does not delay the one that sees the new leader.
         while (now := time.monotonic() - began) < duration_s:
-            try:
-                info = await js.stream_info(stream)
-                cluster = info.cluster
-                peers = (cluster.replicas or []) if cluster else []
-                sightings.append(
-                    Sighting(
-                        now,
-                        (cluster.leader or None) if cluster else None,
-                        tuple(sorted(p.name or "" for p in peers)),
-                        tuple(sorted(p.name or "" for p in peers if p.current and not p.offline)),
-                    )
-                )
-            except (NatsError, TimeoutError, OSError):
-                sightings.append(Sighting(now, None))
+            asking.append(asyncio.create_task(ask()))
             await asyncio.sleep(max(0.0, began + now + interval_s - time.monotonic()))
+        await asyncio.gather(*asking)
     finally:
         await nc.close()
-    return sightings
+    return sorted(sightings, key=lambda s: s.at_s)
