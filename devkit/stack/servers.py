@@ -71,12 +71,16 @@ class ClusterSettings:
     port: int
     routes: tuple[str, ...]
     name: str = platform_names.NATS_CLUSTER_NAME
+    advertise: str = ""
+    """host:port the other nodes are told to reach this one's routes at, when not its own."""
 
     def block(self, host: str) -> str:
+        advertise = f"  advertise: {self.advertise}\n" if self.advertise else ""
         return (
             f"cluster {{\n"
             f"  name: {self.name}\n"
             f"  listen: {host}:{nats_listen_port(self.port)}\n"
+            f"{advertise}"
             f"{self.routes_block()}"
             f"}}\n"
         )
