@@ -353,6 +353,11 @@ def check(run_: Run, name: str, *, closing: bool = False) -> None:
     assert set(answering) == replicas, answering
     assert max(answering.values()) < RECOVERY_S, answering
     assert all(s.ok for s in timeline.between(elected.at_s + RECOVERY_S, timeline.shots[-1].sent_s))
+    if run_.back_s is not None:  # the node back, a follower caught up within the same bound
+        assert current is not None, (
+            "not every replica of the stream current after the node's return"
+        )
+        assert current.at_s - run_.back_s < RECOVERY_S
 
 
 def _inside(shot: Shot, window: tuple[float, float]) -> bool:
