@@ -5,6 +5,8 @@ import os
 import pytest
 from hypothesis import settings
 
+from tests.support import commands
+
 settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True)
 """CI (`CI` set): a thousand examples per property; HYPOTHESIS_PROFILE chooses another."""
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -21,6 +23,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where integration tests get NATS and DynamoDB: native processes, containers"
         " (testcontainers), or auto (containers when a Docker engine answers)",
     )
+    parser.addoption(
+        "--nats-nodes",
+        choices=("1", "3"),
+        default="1",
+        help="nats-servers of every stack the tests start with `invoke up` (STACK_NATS_NODES):"
+        " one, or a three-node JetStream cluster with R3 storage",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One switch for every stack a test starts (tests/support/commands.stack_environment)."""
+    commands.NATS_NODES = int(config.getoption("--nats-nodes"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

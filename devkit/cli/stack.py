@@ -9,8 +9,9 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from devkit import flags
+from devkit import flags, platform_names
 from devkit.cli.friendly_task import FriendlyTask
+from devkit.flags import FlagError
 from devkit.stack import lifecycle
 from devkit.stack.config import load_stack_config
 from devkit.stack.logs import show_logs
@@ -28,13 +29,30 @@ NOT_RUNNING = 3
         "mode": "auto (docker when an engine and its compose plugin answer, else native),"
         " native or docker; default STACK_MODE or auto",
         "wait": "wait until a real balance request is answered (default on)",
+        "nodes": "nats-servers: 1, or 3 forming one JetStream cluster with R3 storage"
+        " (default STACK_NATS_NODES or 1; a running stack keeps its own)",
     },
 )
-def up(c: Context, replicas: str = "", mode: str = "", wait: bool = True) -> None:
+def up(c: Context, replicas: str = "", mode: str = "", wait: bool = True, nodes: str = "") -> None:
     """Start nats-server, a DynamoDB emulator and the service; wait for a real answer."""
     count = flags.whole_number("--replicas", replicas, minimum=1) if replicas else None
-    result = lifecycle.up(load_stack_config(), replicas=count, mode=mode or None, wait=wait)
+    config = load_stack_config()
+    if nodes:
+        config = config.model_copy(update={"nats_nodes": nats_node_count(nodes)})
+    result = lifecycle.up(config, replicas=count, mode=mode or None, wait=wait)
     print(render_up(result.status, result.started, result.stopped, result.mode_reason))
+
+
+def nats_node_count(text: str) -> int:
+    """`--nodes`: one of the counts STACK_NATS_NODES allows."""
+    allowed = platform_names.NATS_NODE_COUNTS
+    try:
+        count = int(text.strip())
+    except ValueError:
+        count = -1
+    if count not in allowed:
+        raise FlagError(f"--nodes must be {' or '.join(map(str, allowed))}, not {text!r}")
+    return count
 
 
 @task(

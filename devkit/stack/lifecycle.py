@@ -138,18 +138,27 @@ def _up(
     found = stack.state.replica_count
     count = replicas or (found or 1 if stack.active else 1)
     check_replicas(count, machine_bound(running_replicas=len(stack.state.replicas())))
-    chosen, reason = resolve_mode(mode or asked.mode, stack.state, compose.docker_problem)
-    if chosen == DOCKER and stack.config.clustered:
-        raise ConfigurationError(
-            f"STACK_NATS_NODES={stack.config.nats_nodes} is not yet supported in docker mode"
-            " (the cluster runs in native mode: --mode native, or STACK_NATS_NODES=1)"
-        )
+    requested = mode or asked.mode
+    if requested == DOCKER:
+        refuse_cluster_in_docker(stack.config)
+    chosen, reason = resolve_mode(requested, stack.state, compose.docker_problem)
+    if chosen == DOCKER:
+        refuse_cluster_in_docker(stack.config)
     backend = backends[chosen]
     nats_names = tuple(node.name for node in stack.config.nats_nodes_list)
     backend.start(stack, Wanted(count, nats_names), change, wait=wait)
     stack.state.replica_count = count
     stack.save()
     return UpResult(change.started, change.stopped, count, _status(stack, backend), reason)
+
+
+def refuse_cluster_in_docker(config: StackConfig) -> None:
+    """Compose mode starts one nats-server for now; the cluster is native mode's."""
+    if config.clustered:
+        raise ConfigurationError(
+            f"STACK_NATS_NODES={config.nats_nodes} is not yet supported in docker mode:"
+            " use --mode native (STACK_MODE=native), or STACK_NATS_NODES=1"
+        )
 
 
 def _interrupted(change: Change) -> str:

@@ -12,11 +12,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support.commands import STACK_PORTS, invoke, stack_environment, taken_port
+from tests.support.commands import (
+    invoke,
+    nats_components,
+    stack_environment,
+    taken_port,
+    used_ports,
+)
 
 pytestmark = pytest.mark.integration
-
-ALL_PORTS = (*STACK_PORTS, "STACK_NATS_MONITOR_PORT")
 
 
 @pytest.fixture
@@ -32,7 +36,9 @@ def addresses(env: dict[str, str]) -> dict[str, int]:
     """The port of each address `invoke status --json` reports."""
     report = json.loads(invoke(env, "status", "--json").stdout)
     found = {c["name"]: urlsplit(c["address"]).port for c in report["components"]}
-    found["nats_url"] = urlsplit(report["nats_url"]).port
+    servers = report["nats_url"].split(",")  # a cluster's is the list of its nodes'
+    assert servers == [c["address"] for c in report["components"] if c["name"] in nats_components()]
+    found["nats_url"] = urlsplit(servers[0]).port
     found["dynamodb_endpoint"] = urlsplit(report["dynamodb_endpoint"]).port
     return {name: port for name, port in found.items() if port is not None}
 
@@ -40,14 +46,15 @@ def addresses(env: dict[str, str]) -> dict[str, int]:
 def test_two_stacks_on_ports_their_servers_chose_run_side_by_side(
     two_stacks: list[dict[str, str]],
 ) -> None:
+    all_ports = used_ports()
     for env in two_stacks:
-        assert all(env[variable] == "0" for variable in ALL_PORTS)
+        assert all(env[variable] == "0" for variable in all_ports)
         up = invoke(env, "up")
         assert up.returncode == 0, up.stdout + up.stderr
-    taken = [{v: taken_port(env, v) for v in ALL_PORTS} for env in two_stacks]
+    taken = [{v: taken_port(env, v) for v in all_ports} for env in two_stacks]
     for ports in taken:
         assert 0 not in ports.values()
-        assert len(set(ports.values())) == len(ALL_PORTS)
+        assert len(set(ports.values())) == len(all_ports)
     assert not set(taken[0].values()) & set(taken[1].values())
 
     for env, ports in zip(two_stacks, taken, strict=True):

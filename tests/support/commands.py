@@ -78,11 +78,34 @@ def taken_port(env: dict[str, str], variable: str) -> int:
     return port
 
 
-def stack_environment(root: Path, mode: str) -> dict[str, str]:
-    """A stack of its own: its directory, and ports its servers choose, in `mode`."""
+CLUSTER_PORTS = (
+    "STACK_NATS_CLUSTER_PORT",
+    *(f"STACK_NATS_{node}_{kind}PORT" for node in (2, 3) for kind in ("", "MONITOR_", "CLUSTER_")),
+)
+"""The cluster's other ports: chosen by the servers too, whatever the node count."""
+
+NATS_NODES = 1
+"""STACK_NATS_NODES of every stack the tests start: pytest's `--nats-nodes` (tests/conftest.py)."""
+
+
+def nats_components() -> tuple[str, ...]:
+    """The nats-servers of a stack the tests start: "nats", and on the cluster its other nodes."""
+    return ("nats", "nats-2", "nats-3")[:NATS_NODES]
+
+
+def used_ports() -> tuple[str, ...]:
+    """Every port variable a stack the tests start takes a port for (on the cluster, the
+    other nodes' and every node's route port too)."""
+    return (*STACK_PORTS, "STACK_NATS_MONITOR_PORT", *(CLUSTER_PORTS if NATS_NODES > 1 else ()))
+
+
+def stack_environment(root: Path, mode: str, *, nats_nodes: int | None = None) -> dict[str, str]:
+    """A stack of its own: its directory, and ports its servers choose, in `mode`; with
+    `--nats-nodes` servers (or `nats_nodes`, for a test of the cluster itself)."""
     return {
         **clean_environment(),
         "STACK_MODE": mode,
         "STACK_DIR": str(root),
-        **stack_ports((*STACK_PORTS, "STACK_NATS_MONITOR_PORT")),
+        "STACK_NATS_NODES": str(nats_nodes or NATS_NODES),
+        **stack_ports((*STACK_PORTS, "STACK_NATS_MONITOR_PORT", *CLUSTER_PORTS)),
     }

@@ -1,0 +1,114 @@
+"""The cluster's decisions, without servers: the node list and the server list clients get,
+the cloud's replica count, routes to what is known, and when replicas start afresh."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+import pytest
+
+from devkit.stack.config import ConfigurationError, StackConfig, is_nats_node, load_stack_config
+from devkit.stack.native import cluster_settings, replicas_start_afresh
+from devkit.stack.replication import Replica, Replication
+from devkit.stack.servers import NO_ROUTE_YET, ClusterSettings, nats_cluster_ports, nats_config
+from service.connection import server_list
+
+
+def test_one_server_keeps_one_url_and_the_cloud_settings_stay_r1() -> None:
+    config = StackConfig(nats_port=4000)
+    assert config.nats_url == "nats://127.0.0.1:4000"
+    assert [n.name for n in config.nats_nodes_list] == ["nats"]
+    assert "STREAM_REPLICAS" not in config.service_environment()
+
+
+def test_the_cluster_gives_every_client_the_server_list_and_r3() -> None:
+    config = StackConfig(nats_nodes=3, nats_port=4000, nats_2_port=4001, nats_3_port=4002)
+    assert [n.name for n in config.nats_nodes_list] == ["nats", "nats-2", "nats-3"]
+    assert config.nats_url == "nats://127.0.0.1:4000,nats://127.0.0.1:4001,nats://127.0.0.1:4002"
+    assert server_list(config.nats_url) == [
+        "nats://127.0.0.1:4000",
+        "nats://127.0.0.1:4001",
+        "nats://127.0.0.1:4002",
+    ]
+    assert config.service_environment()["STREAM_REPLICAS"] == "3"
+    assert config.service_environment()["NATS_URL"] == config.nats_url
+
+
+def test_a_service_override_of_the_replicas_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACK_NATS_NODES", "3")
+    monkeypatch.setenv("STACK_SERVICE_STREAM_REPLICAS", "1")
+    assert load_stack_config().service_environment()["STREAM_REPLICAS"] == "1"
+
+
+@pytest.mark.parametrize("nodes", ["2", "0", "5", "three"])
+def test_only_one_or_three_nodes(monkeypatch: pytest.MonkeyPatch, nodes: str) -> None:
+    monkeypatch.setenv("STACK_NATS_NODES", nodes)
+    with pytest.raises(ConfigurationError, match="STACK_NATS_NODES") as refused:
+        load_stack_config()
+    assert refused.value.exit_code == 2
+    assert "\n" not in str(refused.value)
+
+
+def test_a_node_routes_to_the_others_whose_route_port_is_known() -> None:
+    config = StackConfig(nats_nodes=3, nats_cluster_port=0, nats_2_cluster_port=0)
+    config = config.model_copy(update={"nats_cluster_port": 6000})
+    assert cluster_settings(config, config.nats_node(1)).routes == (
+        f"nats-route://127.0.0.1:{config.nats_3_cluster_port}",
+    )
+    assert cluster_settings(config, config.nats_node(2)).routes == (
+        "nats-route://127.0.0.1:6000",
+        f"nats-route://127.0.0.1:{config.nats_3_cluster_port}",
+    )
+    alone = StackConfig(
+        nats_nodes=3, nats_cluster_port=0, nats_2_cluster_port=0, nats_3_cluster_port=0
+    )
+    assert cluster_settings(alone, alone.nats_node(1)).routes == ()
+
+
+def test_a_node_that_knows_no_other_is_given_a_route_that_refuses() -> None:
+    text = nats_config(
+        port=0,
+        monitor_port=0,
+        data_dir=PurePath("/d"),
+        server_name="nats-2",
+        cluster=ClusterSettings(port=0, routes=()),
+    )
+    assert "server_name: nats-2\n" in text
+    assert "  listen: 127.0.0.1:-1\n" in text
+    assert NO_ROUTE_YET in text
+
+
+def test_a_cluster_nodes_ports_file_has_its_route_port() -> None:
+    written = (
+        '{"nats": ["nats://127.0.0.1:1"], "monitoring": ["http://127.0.0.1:2"],'
+        ' "cluster": ["nats://127.0.0.1:3"]}'
+    )
+    assert nats_cluster_ports(written) == (1, 2, 3)
+    assert nats_cluster_ports('{"nats": ["nats://127.0.0.1:1"], "monitoring": []}') is None
+
+
+def test_replicas_start_afresh_only_when_every_server_they_used_restarted() -> None:
+    assert replicas_start_afresh(nats_restarted=True, dynamodb_restarted=False)
+    assert replicas_start_afresh(nats_restarted=False, dynamodb_restarted=True)
+    assert not replicas_start_afresh(nats_restarted=False, dynamodb_restarted=False)
+
+
+def test_nats_node_names() -> None:
+    assert all(is_nats_node(n) for n in ("nats", "nats-2", "nats-3"))
+    assert not any(is_nats_node(n) for n in ("nats-cli", "natsx", "balance-1", "dynamodb"))
+
+
+def test_every_replica_current_needs_a_leader_and_all_followers() -> None:
+    follower = Replica(name="nats-2", current=True)
+    behind = Replica(name="nats-3", current=False, lag=4)
+    whole = Replication(
+        name="s", kind="stream", replicas=3, leader="nats", followers=[follower, follower]
+    )
+    assert whole.all_current
+    assert not whole.model_copy(update={"followers": [follower, behind]}).all_current
+    assert not whole.model_copy(update={"followers": [follower]}).all_current
+    assert not whole.model_copy(update={"leader": None}).all_current
+    assert (
+        "nats-3 behind (lag 4)"
+        in whole.model_copy(update={"followers": [follower, behind]}).describe()
+    )
