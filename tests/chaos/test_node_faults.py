@@ -52,15 +52,6 @@ RECOVERY_S = 10.0
 LATE_S = 0.5
 """A request sent this long after the new leader was seen may still fail: the watcher polls
 every 0.1 s, and the leader's first answer crosses a route before the service's publish does."""
-NODE_PORTS = (
-    "STACK_NATS_CLUSTER_PORT",
-    "STACK_NATS_2_PORT",
-    "STACK_NATS_2_MONITOR_PORT",
-    "STACK_NATS_2_CLUSTER_PORT",
-    "STACK_NATS_3_PORT",
-    "STACK_NATS_3_MONITOR_PORT",
-    "STACK_NATS_3_CLUSTER_PORT",
-)
 
 
 @dataclass(frozen=True)
@@ -126,13 +117,16 @@ class Cluster:
         assert again.returncode == 0, again.stdout + again.stderr
 
 
+PLACEMENT_RACE = "no suitable peers for placement, peer offline"
+"""What the stream's creation sometimes meets on a cluster just formed: every node answers its
+health check, yet the meta leader has not heard from one of them (seen in about one start of
+three with node 3 behind its proxy, never on the plain cluster here). A second `invoke up`
+creates the stream; the start-up check belongs to the cluster's readiness, not to these faults."""
+
+
 def cluster_environment(root: Path, **variables: str) -> dict[str, str]:
-    return {
-        **stack_environment(root, "native"),
-        **{variable: "0" for variable in NODE_PORTS},
-        "STACK_NATS_NODES": "3",
-        **variables,
-    }
+    """Three nodes whatever `--nats-nodes` says: these faults exist only on the cluster."""
+    return {**stack_environment(root, "native", nats_nodes=3), **variables}
 
 
 @contextmanager
@@ -145,6 +139,8 @@ def running(
         beside.start()
         up = invoke(env, "up", "-r", "2")
         beside.join(timeout=5)
+        if PLACEMENT_RACE in up.stderr:  # the cluster's start-up race: `up` again (below)
+            up = invoke(env, "up", "-r", "2")
         assert up.returncode == 0, up.stdout + up.stderr
         ready = Cluster(env)
         ready.wait_all_current()
