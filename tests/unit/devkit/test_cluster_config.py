@@ -7,10 +7,11 @@ from pathlib import PurePath
 
 import pytest
 
+from devkit.stack.cluster import NO_ROUTE_YET, ClusterSettings
 from devkit.stack.config import ConfigurationError, StackConfig, is_nats_node, load_stack_config
 from devkit.stack.native import cluster_settings, replicas_start_afresh
 from devkit.stack.replication import Replica, Replication
-from devkit.stack.servers import NO_ROUTE_YET, ClusterSettings, nats_cluster_ports, nats_config
+from devkit.stack.servers import nats_cluster_ports, nats_config
 from service.connection import server_list
 
 
