@@ -11,8 +11,10 @@ a lie. A message id stored twice is a duplicate whatever the counts say.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ import orjson
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header
+from nats.js.client import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 
 from devkit.chaos.load import Shot
 from service import names
@@ -32,6 +36,8 @@ from service.protocol import Reply
 BATCH = 512
 WAIT_S = 2.0
 """How long one pull waits: the stream is still while the ledger is read."""
+META_WAIT_S = 30.0
+"""How long a consumer's creation may wait for the cluster's meta leader."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ async def read_ledger(servers: str, creds: Path, after_seq: int) -> list[Event]:
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=after_seq + 1,
         )
-        await js.add_consumer(names.STREAM_NAME, config=config)
+        await _add_consumer(js, config)
         subscription = await js.pull_subscribe_bind(name, stream=names.STREAM_NAME)
         events: list[Event] = []
         seq = after_seq
@@ -156,6 +162,20 @@ async def read_ledger(servers: str, creds: Path, after_seq: int) -> list[Event]:
         return events
     finally:
         await nc.close()
+
+
+async def _add_consumer(js: JetStreamContext, config: ConsumerConfig) -> None:
+    """Created once the cluster's meta leader can: a node back from a fault can call a new
+    meta election (JetStream answers 503 meanwhile), which a reader simply waits out."""
+    deadline = time.monotonic() + META_WAIT_S
+    while True:
+        try:
+            await js.add_consumer(names.STREAM_NAME, config=config)
+            return
+        except (ServiceUnavailableError, NatsTimeout):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def _connect(servers: str, creds: Path) -> LatePongClient:
