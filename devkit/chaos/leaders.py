@@ -51,6 +51,37 @@ def leader_back_at(sightings: Sequence[Sighting], fault_s: float) -> Sighting | 
     return next((s for s in sightings if s.at_s >= fault_s and s.leader is not None), None)
 
 
+def leaderless_after(sightings: Sequence[Sighting], after_s: float) -> list[tuple[float, float]]:
+    """Every stretch after `after_s` in which questions went unanswered or named no leader: from
+    the last sighting of a leader before it to the first after it (the stream may have lost
+    its leader at any moment between). One still open at the end ends at the last sighting."""
+    windows: list[tuple[float, float]] = []
+    last_led = after_s
+    opened: float | None = None
+    for sighting in sightings:
+        if sighting.at_s < after_s:
+            continue
+        if sighting.leader is None:
+            opened = last_led if opened is None else opened
+        else:
+            if opened is not None:
+                windows.append((opened, sighting.at_s))
+                opened = None
+            last_led = sighting.at_s
+    if opened is not None and sightings:
+        windows.append((opened, sightings[-1].at_s))
+    return windows
+
+
+def leader_changes(sightings: Sequence[Sighting]) -> list[tuple[float, str | None]]:
+    """(when, leader) each time the answer changed: the story of a fault in a few entries."""
+    changes: list[tuple[float, str | None]] = []
+    for sighting in sightings:
+        if not changes or changes[-1][1] != sighting.leader:
+            changes.append((round(sighting.at_s, 2), sighting.leader))
+    return changes
+
+
 def all_current_at(sightings: Sequence[Sighting], after_s: float) -> Sighting | None:
     """The first sighting at or after `after_s` with every follower current and online."""
     return next((s for s in sightings if s.at_s >= after_s and s.all_current), None)

@@ -28,7 +28,14 @@ import httpx
 import pytest
 
 from devkit import platform_names
-from devkit.chaos.leaders import Sighting, all_current_at, new_leader_at, watch_stream
+from devkit.chaos.leaders import (
+    Sighting,
+    all_current_at,
+    leader_changes,
+    leaderless_after,
+    new_leader_at,
+    watch_stream,
+)
 from devkit.chaos.ledger import Event, audit, read_ledger, stream_last_seq
 from devkit.chaos.load import Shot, Timeline, open_loop
 from devkit.chaos.sockets import connected_ports
@@ -302,8 +309,9 @@ def check(run_: Run, name: str, *, closing: bool = False) -> None:
     elected = new_leader_at(run_.sightings, fault_s, run_.old_leader)
     assert elected is not None, f"no new leader after the fault: {run_.sightings[-5:]}"
     window = (fault_s, elected.at_s)
+    later = leaderless_after(run_.sightings, elected.at_s)
     failed = [s for s in timeline.shots if not s.ok]
-    outside = [s for s in failed if not _inside(s, window)]
+    outside = [s for s in failed if not any(_inside(s, w) for w in (window, *later))]
     while_closing = (fault_s, run_.moments["gone"]) if closing else None
     unexplained = [s for s in outside if while_closing is None or not _inside(s, while_closing)]
     first = timeline.first_ok_after(fault_s)
@@ -328,6 +336,12 @@ def check(run_: Run, name: str, *, closing: bool = False) -> None:
             else round(first.sent_s + first.latency_s - fault_s, 2),
             "requests": len(timeline.shots),
             "failures": len(failed),
+            "later_leaderless_windows_s": [
+                (round(a - fault_s, 2), round(b - a, 2)) for a, b in later
+            ],
+            "leader_changes": [
+                (round(t - fault_s, 2), leader) for t, leader in leader_changes(run_.sightings)
+            ],
             "failures_outside_window": len(outside),
             "failures_outside_window_sent_after_fault_s": [
                 round(s.sent_s - fault_s, 2) for s in outside[:10]
@@ -416,7 +430,7 @@ def test_stream_leader_partitioned_for_20_s(partitionable: Partitionable) -> Non
         toxiproxy.enabled(to_node, True)
         return {"back": time.monotonic()}
 
-    check(run(cluster, 28, 4, partition, servers=majority), "stream-leader-partitioned")
+    check(run(cluster, 34, 4, partition, servers=majority), "stream-leader-partitioned")
 
 
 PARTITION_S = 20.0

@@ -3,7 +3,13 @@ stream's leadership read from a sequence of stream infos."""
 
 from __future__ import annotations
 
-from devkit.chaos.leaders import Sighting, all_current_at, new_leader_at
+from devkit.chaos.leaders import (
+    Sighting,
+    all_current_at,
+    leader_changes,
+    leaderless_after,
+    new_leader_at,
+)
 from devkit.chaos.ledger import Event, audit
 from devkit.chaos.load import Shot
 from devkit.chaos.sockets import remote_ports_in
@@ -73,3 +79,17 @@ def test_connected_ports_are_the_remote_ports_of_established_rows() -> None:
 """
     assert remote_ports_in(table, {"333", "111"}) == {0x107E}
     assert remote_ports_in(table, {"111"}) == set()
+
+
+def test_later_leaderless_stretches_run_from_the_last_leader_seen_to_the_next() -> None:
+    seen = [
+        Sighting(4.0, "n2"),
+        Sighting(5.0, "n2"),
+        Sighting(6.0, None),
+        Sighting(6.5, None),
+        Sighting(7.0, "n1"),
+        Sighting(8.0, None),
+    ]
+    assert leaderless_after(seen, 4.0) == [(5.0, 7.0), (7.0, 8.0)]
+    assert leaderless_after(seen[:2], 4.0) == []
+    assert leader_changes(seen) == [(4.0, "n2"), (6.0, None), (7.0, "n1"), (8.0, None)]
