@@ -28,7 +28,8 @@ ANSWER_S = 1.0
 @dataclass(frozen=True)
 class Sighting:
     at_s: float
-    """When the answer (or the lack of one) came, in seconds on the watcher's clock."""
+    """When the answer came, or when the question that got none was asked, in seconds on the
+    watcher's clock."""
     leader: str | None
     """None: no answer, or an answer that named no leader."""
     followers: tuple[str, ...] = ()
@@ -116,10 +117,11 @@ async def watch_stream(
     sightings: list[Sighting] = []
 
     async def ask() -> None:
+        asked = time.monotonic() - began
         try:
             info = await js.stream_info(stream)
         except (NatsError, TimeoutError, OSError):
-            sightings.append(Sighting(time.monotonic() - began, None))
+            sightings.append(Sighting(asked, None))  # no leader when asked
             return
         cluster = info.cluster
         peers = (cluster.replicas or []) if cluster else []
