@@ -43,3 +43,10 @@ def test_with_it_the_others_dial_node_3_through_the_proxy_and_node_3_dials_none(
 def test_only_a_local_address_is_taken(address: str) -> None:
     with pytest.raises(ValidationError):
         config(nats_3_route_via=address)
+
+
+def test_the_others_route_to_the_proxy_before_node_3_has_a_port() -> None:
+    starting = config(nats_3_route_via="127.0.0.1:40000", nats_3_cluster_port=0)
+    assert (
+        "nats-route://127.0.0.1:40000" in cluster_settings(starting, starting.nats_node(1)).routes
+    )
