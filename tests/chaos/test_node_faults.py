@@ -131,13 +131,13 @@ class Cluster:
 
 
 START_RACE = "bootstrap failed: nats: "
-"""What the stream's creation sometimes meets on a cluster just formed, when node 3 joins
-through its proxy (and so later than the others): every node answers its health check, yet the
-meta leader has not heard from node 3 ("no suitable peers for placement, peer offline") or
-node 3 has no account yet ("JetStream not enabled for account"); seen in about one start of
-four with the proxy, never on the plain cluster here. `invoke up` again creates the stream;
-the start-up check belongs to the cluster's readiness, not to these faults, and the test log
-says each time it happened."""
+"""What the stream's creation met on a cluster just formed while node 3 joined late (before the
+other nodes routed to its proxy from their start): every node answered its health check, yet
+the meta leader had not heard from node 3 ("no suitable peers for placement, peer offline") or
+node 3 had no account yet ("JetStream not enabled for account"), in about one start of four.
+Not seen since, nor on the plain cluster; kept as a guard: `invoke up` again creates the
+stream, and the test log says each time it happened. The start-up check belongs to the
+cluster's readiness, not to these faults."""
 START_ATTEMPTS = 3
 
 
