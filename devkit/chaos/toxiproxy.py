@@ -71,6 +71,12 @@ class Toxiproxy:
         """Off: its listener closes and every open connection through it is cut."""
         self._call("POST", f"/proxies/{proxy.name}", {"enabled": on})
 
+    def redirect(self, proxy: Proxy, upstream: str) -> Proxy:
+        """Point `proxy` at another upstream (one known only after the proxy had to exist);
+        it keeps its listening port."""
+        self._call("POST", f"/proxies/{proxy.name}", {"upstream": upstream})
+        return Proxy(proxy.name, proxy.listen_port, upstream)
+
     def toxic(
         self,
         proxy: Proxy,

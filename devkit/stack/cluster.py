@@ -20,10 +20,16 @@ class ClusterSettings:
     port: int
     routes: tuple[str, ...]
     name: str = platform_names.NATS_CLUSTER_NAME
+    advertise: str = ""
+    """host:port the other nodes are told to reach this one's routes at, when not its own."""
 
     def block(self, listen: str) -> str:
         """The `cluster {}` block of nats-server's configuration, listening on `listen`."""
-        return f"cluster {{\n  name: {self.name}\n  listen: {listen}\n{self.routes_block()}}}\n"
+        advertise = f"  advertise: {self.advertise}\n" if self.advertise else ""
+        return (
+            f"cluster {{\n  name: {self.name}\n  listen: {listen}\n"
+            f"{advertise}{self.routes_block()}}}\n"
+        )
 
     def routes_block(self) -> str:
         """A JetStream cluster refuses to start with no route at all; the first node started

@@ -123,6 +123,10 @@ class StackConfig(BaseSettings):
     """The cluster's other ports (route ports are used only on the cluster); 0 as below."""
     nats_nodes: int = platform_names.NATS_NODE_COUNTS[0]
     """STACK_NATS_NODES: 1 nats-server, or 3 forming one JetStream cluster (R3, as the cloud)."""
+    nats_3_route_via: str = Field(default="", pattern=r"^(127\.0\.0\.1:\d{1,5})?$")
+    """STACK_NATS_3_ROUTE_VIA (the chaos suite): 127.0.0.1:<port> of a proxy (Toxiproxy) through
+    which the other nodes reach node 3's route port. Node 3 advertises it and dials no node
+    itself, so every route of node 3 passes the proxy, which can cut it off (a partition)."""
     dynamodb_port: int = Field(default=platform_names.DYNAMODB_PORT, ge=0, le=65535)
     gateway_port: int = Field(default=platform_names.GATEWAY_PORT, ge=0, le=65535)
     controlplane_port: int = Field(default=platform_names.CONTROLPLANE_PORT, ge=0, le=65535)
@@ -173,6 +177,15 @@ class StackConfig(BaseSettings):
     def nats_node(self, index: int) -> NatsNode:
         port, monitor, cluster = NatsNode(index, 0, 0, 0).port_fields
         return NatsNode(index, getattr(self, port), getattr(self, monitor), getattr(self, cluster))
+
+    def route_via(self, node: NatsNode) -> str:
+        """The proxy's address the other nodes reach `node`'s routes through, or ""."""
+        return self.nats_3_route_via if node.index == 3 else ""
+
+    def route_to(self, node: NatsNode) -> str:
+        """The route URL the other nodes dial for `node`: its own, or the proxy's."""
+        via = self.route_via(node)
+        return f"nats-route://{via}" if via else node.route_url
 
     @property
     def nats_url(self) -> str:

@@ -147,13 +147,18 @@ def _nats(config: StackConfig, node: NatsNode) -> Component:
 
 
 def cluster_settings(config: StackConfig, node: NatsNode) -> ClusterSettings:
-    """Routes to every other node whose route port is known (0: chosen, not yet taken)."""
+    """Routes to every other node whose route port is known (0: chosen, not yet taken); a node
+    reached through a proxy (`STACK_NATS_3_ROUTE_VIA`) advertises it and dials none, and the
+    others route to the proxy from their start (its address is known before the node's port)."""
+    via = config.route_via(node)
     routes = tuple(
-        other.route_url
+        config.route_to(other)
         for other in config.nats_nodes_list
-        if other.index != node.index and other.cluster_port != CHOSEN_BY_SERVER
+        if other.index != node.index
+        and (other.cluster_port != CHOSEN_BY_SERVER or config.route_via(other))
+        and not via
     )
-    return ClusterSettings(port=node.cluster_port, routes=routes)
+    return ClusterSettings(port=node.cluster_port, routes=routes, advertise=via)
 
 
 def _reroute(stack: Stack) -> None:
