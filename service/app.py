@@ -139,7 +139,7 @@ async def _start(
                     "request": '{"client_id":"<id>"}',
                     "response": '{"balance":<integer>}',
                 },
-                stats_data=reader.metrics.document,
+                stats_data=lambda: {**reader.metrics.document(), **events.figures()},
             ),
             max_concurrency=settings.max_concurrency,
             budget_s=settings.request_timeout_s,

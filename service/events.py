@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import deque
 from datetime import UTC, datetime
 
@@ -23,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import Error as NatsError
 from nats.js.api import Header
+from pydantic import JsonValue
 
 from service import names
 from service.faults import UnavailableError
@@ -134,6 +136,11 @@ class EventRecorder:
         self._pending = PendingAcks(ack_timeout_s)
         self._inbox = ""
         """The reply prefix of every publish; empty until `start` subscribed to it."""
+        self.ack_wait_ns = 0
+        """Total time answers spent waiting for their event's ack (retries and failures included):
+        the share of processing time the stream's replication costs (docs/benchmarks.md)."""
+        self.ack_waits = 0
+        """How many answers waited for an ack, acknowledged or not."""
 
     async def start(self) -> None:
         inbox = self._nc.new_inbox() + "."
@@ -148,6 +155,19 @@ class EventRecorder:
             Header.EXPECTED_STREAM.value: names.STREAM_NAME,
         }
         subject = names.event_subject(client_id)
+        started_ns = time.perf_counter_ns()
+        try:
+            await self._record(subject, payload, headers)
+        finally:
+            self.ack_wait_ns += time.perf_counter_ns() - started_ns
+            self.ack_waits += 1
+
+    def figures(self) -> dict[str, JsonValue]:
+        """The ack wait figures `$SRV.STATS` adds to the endpoint's `data`."""
+        return {"event_ack_wait_ns": self.ack_wait_ns, "event_ack_waits": self.ack_waits}
+
+    async def _record(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Publish, and once more on a retryable failure; UnavailableError when not stored."""
         try:
             try:
                 # The common case without tenacity's per-call set-up; retries only after a failure.

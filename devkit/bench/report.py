@@ -238,6 +238,11 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
             f" {stats.expired} dropped as expired, concurrency limit at the end"
             f" {', '.join(map(str, stats.concurrency_limits)) or 'n/a'}"
         )
+        if stats.event_ack_share is not None or stats.mean_event_ack_wait_ms is not None:
+            lines.append(
+                f"event ack share: {_share(stats.event_ack_share)} of processing time;"
+                f" mean ack wait per answered request {_ms(stats.mean_event_ack_wait_ms, 3)} ms"
+            )
     lines.append(
         "CPU seconds: "
         + "  ".join(f"{name} {seconds:.2f}" for name, seconds in document.cpu_s.items())
@@ -339,3 +344,7 @@ def write_json(path: Path, document: Mapping[str, Any]) -> None:
 
 def _ms(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _share(fraction: float | None) -> str:
+    return "n/a" if fraction is None else f"{fraction:.1%}"

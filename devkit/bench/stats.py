@@ -16,6 +16,9 @@ from devkit.bench.plan import ServiceAddress
 from service import names
 from service.discovery import EndpointStats, StatsResponse
 
+ACK_WAIT = "event_ack_wait_ns"
+"""The service's total event ack wait in `$SRV.STATS` data (service.events.EventRecorder)."""
+
 
 class StatsDelta(BaseModel):
     """What the replicas themselves counted during a run."""
@@ -28,6 +31,11 @@ class StatsDelta(BaseModel):
     """Requests dropped unanswered because their caller's timeout had passed."""
     concurrency_limits: list[int] = []
     """Each replica's concurrency limit at the end (service/concurrency_limit.py)."""
+    event_ack_share: float | None = None
+    """Time answers waited for their event's JetStream ack / processing time; None when the
+    replicas do not count it."""
+    mean_event_ack_wait_ms: float | None = None
+    """Total event ack wait / requests answered without an error."""
 
 
 async def service_stats(
@@ -68,7 +76,7 @@ def stats_delta(
     before: Mapping[str, EndpointStats], after: Mapping[str, EndpointStats]
 ) -> StatsDelta:
     """Instances that restarted during the run count whole."""
-    requests = errors = processing_ns = expired = 0
+    requests = errors = processing_ns = expired = ack_wait_ns = 0
     limits = []
     for instance, now in after.items():
         then = before.get(instance)
@@ -76,8 +84,10 @@ def stats_delta(
         errors += now.num_errors - (then.num_errors if then else 0)
         processing_ns += now.processing_time - (then.processing_time if then else 0)
         expired += _figure(now, "expired") - (_figure(then, "expired") if then else 0)
+        ack_wait_ns += _figure(now, ACK_WAIT) - (_figure(then, ACK_WAIT) if then else 0)
         if now.data and isinstance(limit := now.data.get("concurrency_limit"), int):
             limits.append(limit)
+    counted = any(ACK_WAIT in (stats.data or {}) for stats in after.values())
     return StatsDelta(
         instances=len(after),
         requests=requests,
@@ -85,7 +95,19 @@ def stats_delta(
         average_processing_ms=processing_ns / requests / 1e6 if requests else 0.0,
         expired=expired,
         concurrency_limits=limits,
+        **(ack_wait_figures(ack_wait_ns, processing_ns, requests - errors) if counted else {}),
     )
+
+
+def ack_wait_figures(
+    ack_wait_ns: int, processing_ns: int, answered: int
+) -> dict[str, float | None]:
+    """The event ack share of processing time and the mean wait per answered request; each None
+    when there is nothing to divide by."""
+    return {
+        "event_ack_share": round(ack_wait_ns / processing_ns, 3) if processing_ns else None,
+        "mean_event_ack_wait_ms": round(ack_wait_ns / answered / 1e6, 3) if answered else None,
+    }
 
 
 def _figure(stats: EndpointStats, name: str) -> int:

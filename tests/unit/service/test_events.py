@@ -189,3 +189,18 @@ async def test_a_first_try_stored_after_all_is_confirmed_by_the_retry() -> None:
     events = await recorder(nats)
     await events.record_balance("1", 5)  # the answer stands: the stream holds the event
     assert len(nats.published) == 2
+
+
+async def test_every_wait_for_an_ack_is_counted_acknowledged_or_not() -> None:
+    acked = b'{"stream":"s","seq":1}'
+    nats = FakeNats(lambda n: acked if n == 1 else None)  # the first acked, then never again
+    events = await recorder(nats)
+    assert events.figures() == {"event_ack_wait_ns": 0, "event_ack_waits": 0}
+    await events.record_balance("1", 5)
+    after_one = events.ack_wait_ns
+    assert after_one > 0
+    with pytest.raises(UnavailableError):
+        await events.record_balance("2", 6)  # two timeouts of 50 ms each
+    assert events.ack_waits == 2
+    assert events.ack_wait_ns - after_one >= 2 * 50_000_000
+    assert events.figures() == {"event_ack_wait_ns": events.ack_wait_ns, "event_ack_waits": 2}
