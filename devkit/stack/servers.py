@@ -71,12 +71,17 @@ class ClusterSettings:
     port: int
     routes: tuple[str, ...]
     name: str = platform_names.NATS_CLUSTER_NAME
+    no_advertise: bool = False
+    """Clients are not told the other nodes' addresses (in containers, ones the host may not
+    reach); each client is given the server list."""
 
     def block(self, host: str) -> str:
+        advertise = "  no_advertise: true\n" if self.no_advertise else ""
         return (
             f"cluster {{\n"
             f"  name: {self.name}\n"
             f"  listen: {host}:{nats_listen_port(self.port)}\n"
+            f"{advertise}"
             f"{self.routes_block()}"
             f"}}\n"
         )
