@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 BURST = 20_000
 CONCURRENCY = 200
+CATCH_UP_S = 60.0
 NODE_PORTS = ("STACK_NATS_PORT", "STACK_NATS_2_PORT", "STACK_NATS_3_PORT")
 """Each node's published client port, as the stack's state records it."""
 
@@ -130,6 +132,32 @@ def check_the_cluster(env: dict[str, str], report: dict[str, Any]) -> None:
     assert "Name:     nats-2" in logs.stdout  # the node's own log: its server name
 
 
+def a_stopped_node_is_started_by_up_and_catches_up(env: dict[str, str], project: str) -> None:
+    """One node's container stopped: the others answer through the server list, `status` names
+    it, `up` starts it again and its replicas become current."""
+    stopped = docker("stop", f"{project}-nats-3-1")
+    assert stopped.returncode == 0, stopped.stderr
+    down = invoke(env, "status")
+    assert down.returncode == 1
+    assert "nats-3 stopped" in down.stderr
+    answered = invoke(env, "req", "678")
+    assert answered.returncode == 0, answered.stderr
+
+    restarted = invoke(env, "up")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    deadline = time.monotonic() + CATCH_UP_S
+    while time.monotonic() < deadline:
+        report = json.loads(invoke(env, "status", "--json").stdout)
+        placed = {r["leader"] for r in report["replication"]} | {
+            f["name"] for r in report["replication"] for f in r["followers"] if f["current"]
+        }
+        healthy = all(c["healthy"] for c in report["components"])
+        if healthy and "nats-3" in placed and all(r["all_current"] for r in report["replication"]):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"nats-3 did not catch up within {CATCH_UP_S:g} s: {report}")
+
+
 def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
     env = compose_env
     project = env["STACK_PROJECT"]
@@ -159,6 +187,7 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
 
     if commands.NATS_NODES > 1:
         check_the_cluster(env, report)
+        a_stopped_node_is_started_by_up_and_catches_up(env, project)
 
     answer = invoke(env, "req", "678")
     assert answer.returncode == 0, answer.stderr
