@@ -21,6 +21,7 @@ from devkit import platform_names
 from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
 from devkit.project import COMPOSE_FILE, repository_file
+from devkit.stack.cluster import ClusterSettings
 from devkit.stack.config import NatsNode, StackConfig, service_default
 from devkit.stack.containers import (
     CONTAINER_CLUSTER_PORT,
@@ -32,12 +33,7 @@ from devkit.stack.containers import (
 )
 from devkit.stack.images import nats_server_version
 from devkit.stack.report import ComponentStatus, JobStatus
-from devkit.stack.servers import (
-    CHOSEN_BY_SERVER,
-    SINGLE_SERVER_NAME,
-    ClusterSettings,
-    nats_config,
-)
+from devkit.stack.servers import CHOSEN_BY_SERVER, SINGLE_SERVER_NAME, nats_config
 from devkit.stack.state import StackState
 from service import __version__, names
 from service.operator_errors import OperatorError

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from devkit.auth.security import ensure_security
 from devkit.stack.backend import Change, Stopped
+from devkit.stack.cluster import ClusterSettings, reroute_nats
 from devkit.stack.config import NatsNode, StackConfig, is_nats_node, service_default
 from devkit.stack.hosted import Planned, start_all, stop_components, undo
 from devkit.stack.logfiles import show_files
@@ -24,8 +25,6 @@ from devkit.stack.servers import (
     CHOSEN_BY_SERVER,
     MOTO_MODULE,
     SINGLE_SERVER_NAME,
-    ClusterSettings,
-    reroute_nats,
     start_moto,
     start_nats,
 )

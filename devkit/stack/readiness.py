@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from devkit.caller import CallError, call_once
 from devkit.stack.config import StackConfig, StackError
@@ -53,12 +56,13 @@ def wait_until_healthy(state: StackState, timeout_s: float = HEALTHY_TIMEOUT_S) 
 
 
 def wait_for_cluster(config: StackConfig, timeout_s: float = CLUSTER_TIMEOUT_S) -> None:
-    """Every node of the cluster healthy: routed, a JetStream meta leader elected, and its
-    streams' replicas current (a restarted node has caught up)."""
+    """Every node of the cluster healthy (routed, a JetStream meta leader elected) and every
+    stream it holds led: a cluster restarted from its data elects the stream's and the bucket's
+    leaders after its meta leader, and a bootstrap before that times out."""
     deadline = time.monotonic() + timeout_s
     waiting = config.nats_nodes_list
     while time.monotonic() < deadline:
-        waiting = [n for n in waiting if not http_ok(f"{n.monitor_url}/healthz", timeout_s=2.0)]
+        waiting = [n for n in waiting if not _node_ready(n.monitor_url)]
         if not waiting:
             return
         time.sleep(0.2)
@@ -66,3 +70,26 @@ def wait_for_cluster(config: StackConfig, timeout_s: float = CLUSTER_TIMEOUT_S) 
         f"the NATS cluster was not healthy within {timeout_s:g} s:"
         f" {', '.join(n.name for n in waiting)} (see `invoke logs -c nats`)"
     )
+
+
+def _node_ready(monitor_url: str) -> bool:
+    if not http_ok(f"{monitor_url}/healthz", timeout_s=2.0):
+        return False
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - the node's monitor port on loopback
+            f"{monitor_url}/jsz?accounts=true&streams=true", timeout=2.0
+        ) as answer:
+            jsz = json.loads(answer.read())
+    except (OSError, ValueError):
+        return False
+    return unled_streams(jsz) == []
+
+
+def unled_streams(jsz: dict[str, Any]) -> list[str]:
+    """Streams a node's `/jsz?accounts=true&streams=true` lists without a leader."""
+    return [
+        stream.get("name", "?")
+        for account in jsz.get("account_details") or []
+        for stream in account.get("stream_detail") or []
+        if not (stream.get("cluster") or {}).get("leader")
+    ]

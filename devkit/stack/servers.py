@@ -8,8 +8,6 @@ binding it and letting go, which another program can take in between.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,9 +18,9 @@ from pathlib import Path, PurePath
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from devkit import platform_names
 from devkit.auth.security import SecurityMaterial
 from devkit.port_file import port_in
+from devkit.stack.cluster import ClusterSettings
 from devkit.stack.processes import (
     Launched,
     ServerError,
@@ -61,56 +59,6 @@ class LaunchedNats(Launched):
     @property
     def monitor_url(self) -> str:
         return f"http://{names.LOCAL_HOST}:{self.monitor_port}"
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """A node's place in the cluster: its route port, and the routes to the other nodes it knows
-    (a node started before the others, on chosen ports, knows none: they route to it)."""
-
-    port: int
-    routes: tuple[str, ...]
-    name: str = platform_names.NATS_CLUSTER_NAME
-    no_advertise: bool = False
-    """Clients are not told the other nodes' addresses (in containers, ones the host may not
-    reach); each client is given the server list."""
-
-    def block(self, host: str) -> str:
-        advertise = "  no_advertise: true\n" if self.no_advertise else ""
-        return (
-            f"cluster {{\n"
-            f"  name: {self.name}\n"
-            f"  listen: {host}:{nats_listen_port(self.port)}\n"
-            f"{advertise}"
-            f"{self.routes_block()}"
-            f"}}\n"
-        )
-
-    def routes_block(self) -> str:
-        """A JetStream cluster refuses to start with no route at all; the first node started
-        on chosen ports knows no other, and is given one that refuses until `reroute_nats`
-        gives it the others' (a node routing to a node that routes to it is how NATS meshes)."""
-        routes = "".join(f"    {route}\n" for route in self.routes or (NO_ROUTE_YET,))
-        return f"  routes: [\n{routes}  ]\n"
-
-
-NO_ROUTE_YET = f"nats-route://{names.LOCAL_HOST}:1"
-"""A route nothing answers (port 1 needs root to listen on), for a node that knows no other."""
-
-
-def reroute_nats(config_path: Path, cluster: ClusterSettings, pid: int) -> bool:
-    """Give a running node of the cluster `cluster`'s routes (its config rewritten, then
-    reloaded by SIGHUP, as nats-server reloads routes without a restart); False when it has
-    them already."""
-    text = config_path.read_text()
-    start = text.index("  routes: [\n")
-    end = text.index("  ]\n", start) + len("  ]\n")
-    wanted = cluster.routes_block()
-    if text[start:end] == wanted:
-        return False
-    config_path.write_text(text[:start] + wanted + text[end:])
-    os.kill(pid, signal.SIGHUP)
-    return True
 
 
 @dataclass(frozen=True)
@@ -158,7 +106,7 @@ def nats_config(
             f"logfile_max_num: {names.LOG_FILE_BACKUPS + 1}\n"
         )
     ports_file = "" if ports_dir is None else f'ports_file_dir: "{ports_dir}"\n'
-    routes = "" if cluster is None else cluster.block(host)
+    routes = "" if cluster is None else cluster.block(f"{host}:{nats_listen_port(cluster.port)}")
     return (
         f"server_name: {server_name}\n"
         f"listen: {host}:{nats_listen_port(port)}\n"

@@ -117,7 +117,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
     context = json.loads(
         (Path(stack.env["XDG_CONFIG_HOME"]) / "nats" / "context" / "cloud-client.json").read_text()
     )
-    assert context["url"] == stack.nats_url
+    assert context["url"] == stack.servers
 
     table = f"rehearsal-{uuid.uuid4().hex[:8]}"
     dynamodb = f"http://127.0.0.1:{taken_port(stack.env, 'STACK_DYNAMODB_PORT')}"
@@ -126,7 +126,7 @@ def test_cloud_up_rehearses_the_whole_cloud_side(
         tmp_path,
         "cloud-replica",
         {
-            "NATS_URL": stack.nats_url,
+            "NATS_URL": stack.servers,
             "NATS_CREDENTIALS": base64.b64encode(service_creds.encode()).decode(),
             "DDB_TABLE": table,
             "AWS_ENDPOINT_URL": dynamodb,

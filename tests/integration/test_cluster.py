@@ -233,3 +233,18 @@ def test_the_nodes_flag_takes_1_or_3(tmp_path: Path) -> None:
     refused = invoke(env, "up", "--nodes", "2")
     assert refused.returncode == 2
     assert refused.stderr == "error: --nodes must be 1 or 3, not '2'\n"
+
+
+def test_the_whole_cluster_restarted_from_its_data_serves_again(cluster: dict[str, str]) -> None:
+    """Stream leaders are elected after the meta leader: `up` waits for them before the
+    bootstrap (which timed out before it did)."""
+    assert invoke(cluster, "req", "678").returncode == 0
+    before = status(cluster)["stream"]["messages"]
+    stopped = invoke(cluster, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    restarted = invoke(cluster, "up", "--nodes", "3")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    report = status(cluster)
+    assert report["stream"]["messages"] >= before  # kept, on every node's store
+    assert all(r["replicas"] == 3 and r["leader"] in NODES for r in report["replication"])
+    assert invoke(cluster, "req", "678").returncode == 0

@@ -26,9 +26,13 @@ from tests.support.commands import invoke, stack_environment, taken_port
 class HttpStack:
     url: str
     nats_url: str
+    """Node 1's URL (the only server's on one server): what a raw `nats.connect` takes."""
     tokens: dict[str, str]
     creds: Path
     env: dict[str, str]
+    servers: str
+    """The stack's server list, as its clients get it (`nats_url` of `invoke status --json`):
+    on the cluster, every node's URL, comma-separated."""
 
     def subjects(self, subject: str) -> str:
         return f"{self.url}/v1/nats/subjects/{subject}"
@@ -51,6 +55,7 @@ def http_stack(mode: str, root: Path) -> Iterator[HttpStack]:
             tokens=tokens,
             creds=root / "creds",
             env=env,
+            servers=json.loads(invoke(env, "status", "--json").stdout)["nats_url"],
         )
     finally:
         invoke(env, "down", "--wipe")

@@ -7,10 +7,12 @@ from pathlib import PurePath
 
 import pytest
 
+from devkit.stack.cluster import NO_ROUTE_YET, ClusterSettings
 from devkit.stack.config import ConfigurationError, StackConfig, is_nats_node, load_stack_config
 from devkit.stack.native import cluster_settings, replicas_start_afresh
+from devkit.stack.readiness import unled_streams
 from devkit.stack.replication import Replica, Replication
-from devkit.stack.servers import NO_ROUTE_YET, ClusterSettings, nats_cluster_ports, nats_config
+from devkit.stack.servers import nats_cluster_ports, nats_config
 from service.connection import server_list
 
 
@@ -112,3 +114,19 @@ def test_every_replica_current_needs_a_leader_and_all_followers() -> None:
         "nats-3 behind (lag 4)"
         in whole.model_copy(update={"followers": [follower, behind]}).describe()
     )
+
+
+def test_a_stream_without_a_leader_is_not_ready() -> None:
+    jsz = {
+        "account_details": [
+            {
+                "stream_detail": [
+                    {"name": "customer-balances", "cluster": {"leader": "nats-2"}},
+                    {"name": "KV_config", "cluster": {"name": "local"}},
+                ]
+            },
+            {"name": "no streams"},
+        ]
+    }
+    assert unled_streams(jsz) == ["KV_config"]
+    assert unled_streams({}) == []
