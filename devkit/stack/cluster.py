@@ -22,10 +22,14 @@ class ClusterSettings:
     name: str = platform_names.NATS_CLUSTER_NAME
     advertise: str = ""
     """host:port the other nodes are told to reach this one's routes at, when not its own."""
+    no_advertise: bool = False
+    """Clients are not told the other nodes' addresses (in containers, ones the host may not
+    reach); each client is given the server list."""
 
     def block(self, listen: str) -> str:
         """The `cluster {}` block of nats-server's configuration, listening on `listen`."""
         advertise = f"  advertise: {self.advertise}\n" if self.advertise else ""
+        advertise += "  no_advertise: true\n" if self.no_advertise else ""
         return (
             f"cluster {{\n  name: {self.name}\n  listen: {listen}\n"
             f"{advertise}{self.routes_block()}}}\n"

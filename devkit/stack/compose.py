@@ -21,21 +21,34 @@ from devkit import platform_names
 from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
 from devkit.project import COMPOSE_FILE, repository_file
-from devkit.stack.config import StackConfig, service_default
-from devkit.stack.containers import JOBS, ComposeRow, compose_rows, compose_selection
+from devkit.stack.cluster import ClusterSettings
+from devkit.stack.config import NatsNode, StackConfig, service_default
+from devkit.stack.containers import (
+    CONTAINER_CLUSTER_PORT,
+    JOBS,
+    ComposeRow,
+    compose_rows,
+    compose_selection,
+    container_route,
+)
 from devkit.stack.images import nats_server_version
 from devkit.stack.report import ComponentStatus, JobStatus
-from devkit.stack.servers import CHOSEN_BY_SERVER, nats_config
+from devkit.stack.servers import CHOSEN_BY_SERVER, SINGLE_SERVER_NAME, nats_config
 from devkit.stack.state import StackState
 from service import __version__, names
 from service.operator_errors import OperatorError
 
 CONTAINER_DATA_DIR = PurePosixPath("/data")
+"""The nats-data volume: JetStream's store and the account resolver's JWTs."""
 CONTAINER_NATS_PORT = 4222
 """nats' client port inside its container, published on the host (compose/docker-compose.yml)."""
+CONTAINER_MONITOR_PORT = 8222
+"""nats' monitoring port inside its container (its health check); never published."""
 CONTAINER_DYNAMODB_PORT = 8000
 """DynamoDB Local's port inside its container, published on the host."""
-"""The nats-data volume: JetStream's store and the account resolver's JWTs."""
+
+CLUSTER_COMPOSE_FILE = COMPOSE_FILE.with_name("cluster.yml")
+"""Nodes 2 and 3 of the cluster, laid over the Compose file when STACK_NATS_NODES=3."""
 
 
 class ComposeError(OperatorError):
@@ -67,8 +80,12 @@ def docker_problem() -> str | None:
 
 
 def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]:
-    """Every variable the Compose file interpolates; a port of 0 is published empty, which
-    Compose reads as "any port" (`127.0.0.1::4222`)."""
+    """Every variable the Compose files interpolate (on the cluster, compose/cluster.yml's
+    too); a port of 0 is published empty, which Compose reads as "any port" (`127.0.0.1::4222`)."""
+    cluster_ports = {
+        PORT_VARIABLES[node.port_fields[0]]: published_port(node.port)
+        for node in config.nats_nodes_list[1:]
+    }
     return {
         "STACK_DIR": str(config.root.resolve()),
         "NATS_VERSION": nats_server_version(),
@@ -77,6 +94,9 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
         "SERVICE_VERSION": __version__,
         PORT_VARIABLES["nats_port"]: published_port(config.nats_port),
         PORT_VARIABLES["dynamodb_port"]: published_port(config.dynamodb_port),
+        **cluster_ports,
+        "NATS_URL": ",".join(container_url(node) for node in config.nats_nodes_list),
+        "STREAM_REPLICAS": stream_replicas(config),
         "DDB_TABLE": config.table,
         "AWS_REGION": names.DEFAULT_REGION,
         "SEED_ROWS": service_default("SEED_ROWS"),
@@ -90,12 +110,31 @@ def published_port(port: int) -> str:
     return "" if port == CHOSEN_BY_SERVER else str(port)
 
 
+def container_url(node: NatsNode) -> str:
+    """A node's client URL on the Compose network: its service name is its host name."""
+    return f"nats://{node.name}:{CONTAINER_NATS_PORT}"
+
+
+def stream_replicas(config: StackConfig) -> str:
+    """The containers' STREAM_REPLICAS: the service's default (1) on one server, R3 on the
+    cluster, as the native stack gives its replicas (StackConfig.service_environment)."""
+    if config.clustered:
+        return str(platform_names.CLUSTER_STREAM_REPLICAS)
+    return service_default("STREAM_REPLICAS")
+
+
 def render_env_file(environment: Mapping[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in environment.items())
 
 
-PORT_VARIABLES = {"nats_port": "NATS_PORT", "dynamodb_port": "DYNAMODB_PORT"}
-"""The configuration's published ports, as the env file names them."""
+PORT_VARIABLES = {
+    "nats_port": "NATS_PORT",
+    "dynamodb_port": "DYNAMODB_PORT",
+    "nats_2_port": "NATS_2_PORT",
+    "nats_3_port": "NATS_3_PORT",
+}
+"""The configuration's published ports, as the env file names them (the last two: the cluster's
+nodes 2 and 3, written only on the cluster)."""
 
 
 def chosen_by_server(env_file: Path | None) -> set[str]:
@@ -124,22 +163,51 @@ def same_inputs(env_file: Path, environment: Mapping[str, str]) -> bool:
     }
 
 
-def container_nats_config(material: SecurityMaterial) -> str:
+def container_nats_config(
+    material: SecurityMaterial,
+    *,
+    node: NatsNode | None = None,
+    cluster: list[NatsNode] | None = None,
+) -> str:
+    """One server's configuration, or with `cluster` (every node) that of its `node`: named as
+    its component, routing to the others by service name. Routes are not advertised to clients:
+    the addresses a node would give them are the containers', which a client on the host may not
+    reach (Docker Desktop); every client is given its own server list instead."""
+    settings, server_name = None, SINGLE_SERVER_NAME
+    if cluster is not None and node is not None:
+        routes = tuple(container_route(other) for other in cluster if other.index != node.index)
+        settings = ClusterSettings(port=CONTAINER_CLUSTER_PORT, routes=routes, no_advertise=True)
+        server_name = node.name
     return nats_config(
         port=CONTAINER_NATS_PORT,
-        monitor_port=8222,
+        monitor_port=CONTAINER_MONITOR_PORT,
         data_dir=CONTAINER_DATA_DIR,
         security=material,
         host="0.0.0.0",  # inside the container's namespace; published on 127.0.0.1 only
+        server_name=server_name,
+        cluster=settings,
     )
 
 
+def nats_config_files(config: StackConfig, material: SecurityMaterial) -> dict[str, str]:
+    """Each nats service's configuration, by file name in the stack's compose directory (the
+    Compose files mount `<service>.conf`)."""
+    if not config.clustered:
+        return {"nats.conf": container_nats_config(material)}
+    nodes = config.nats_nodes_list
+    return {
+        f"{node.name}.conf": container_nats_config(material, node=node, cluster=nodes)
+        for node in nodes
+    }
+
+
 def write_inputs(
-    stack_dir: Path, material: SecurityMaterial, environment: Mapping[str, str]
+    config: StackConfig, material: SecurityMaterial, environment: Mapping[str, str]
 ) -> Path:
-    """Write the nats config and the env file (it holds a secret: 0600); return the env file."""
-    directory = stack_dir / "compose"
-    write_private(directory / "nats.conf", container_nats_config(material))
+    """Write every nats config and the env file (it holds a secret: 0600); return the env file."""
+    directory = config.root / "compose"
+    for name, text in nats_config_files(config, material).items():
+        write_private(directory / name, text)
     env_file = directory / "compose.env"
     write_private(env_file, render_env_file(environment))
     return env_file
@@ -147,20 +215,26 @@ def write_inputs(
 
 @dataclass(frozen=True)
 class ComposeProject:
-    """One Compose project of the stack: its name and the env file it was started with."""
+    """One Compose project of the stack: its name, the env file it was started with, and
+    whether it is the cluster (compose/cluster.yml laid over the Compose file)."""
 
     name: str
     env_file: Path
+    clustered: bool = False
+
+    @property
+    def files(self) -> list[Path]:
+        return [COMPOSE_FILE, *([CLUSTER_COMPOSE_FILE] if self.clustered else [])]
 
     def command(self, *args: str) -> list[str]:
         """The one place that knows the `docker compose -p ... -f ... --env-file ...` prefix."""
+        files = [option for f in self.files for option in ("-f", str(repository_file(f)))]
         return [
             "docker",
             "compose",
             "-p",
             self.name,
-            "-f",
-            str(repository_file(COMPOSE_FILE)),
+            *files,
             "--env-file",
             str(self.env_file),
             *args,
@@ -291,5 +365,7 @@ def project_of(state: StackState) -> ComposeProject | None:
     if state.compose_env is None:
         return None
     return ComposeProject(
-        state.compose_project or platform_names.COMPOSE_PROJECT, Path(state.compose_env)
+        state.compose_project or platform_names.COMPOSE_PROJECT,
+        Path(state.compose_env),
+        clustered=state.recorded is not None and state.recorded.nats_nodes > 1,
     )

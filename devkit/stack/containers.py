@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, TypeAdapter
 
-from devkit.stack.config import StackConfig
+from devkit.stack.config import NatsNode, StackConfig, is_nats_node
 from devkit.stack.report import ComponentStatus
 from devkit.stack.state import replica_name
 from service import names
@@ -13,6 +13,9 @@ from service import names
 JOBS = ("dynamodb-volume", "bootstrap")
 """One-shot services (`restart: "no"`): reported apart from the components."""
 REPLICATED = "balance"
+CONTAINER_CLUSTER_PORT = 6222
+"""A cluster node's route port inside its container: the other nodes reach it by service name
+on the Compose network; never published."""
 
 
 class Publisher(BaseModel):
@@ -42,17 +45,36 @@ class ComposeRow(BaseModel):
         return self.State == "running"
 
     def status(self, config: StackConfig) -> ComponentStatus:
-        addresses = {"nats": config.nats_url, "dynamodb": config.dynamodb_endpoint}
+        """A nats service (`nats`, `nats-2`, `nats-3`) is addressed by its node's published
+        port; on the cluster its route is the one the other nodes use on the Compose network."""
+        address = f"{names.REQUEST_SUBJECT} (queue {names.QUEUE_GROUP})"
+        route = None
+        if is_nats_node(self.Service):
+            node = config.nats_node(node_index(self.Service))
+            address = node.url
+            if config.clustered:
+                route = container_route(node)
+        elif self.Service == "dynamodb":
+            address = config.dynamodb_endpoint
         return ComponentStatus(
             name=self.component,
             pid=None,
-            address=addresses.get(
-                self.Service, f"{names.REQUEST_SUBJECT} (queue {names.QUEUE_GROUP})"
-            ),
+            address=address,
+            route=route,
             running=self.running,
             healthy=self.running and self.Health in ("", "healthy", None),
             log=None,
         )
+
+
+def container_route(node: NatsNode) -> str:
+    """A node's route URL on the Compose network (the other nodes connect to it)."""
+    return f"nats-route://{node.name}:{CONTAINER_CLUSTER_PORT}"
+
+
+def node_index(service: str) -> int:
+    """`nats` is node 1 of the cluster, `nats-2` node 2."""
+    return 1 if service == "nats" else int(service.rsplit("-", 1)[1])
 
 
 def compose_selection(component: str | None) -> list[str]:

@@ -18,8 +18,9 @@ from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import DOCKER, HOST_TWINS, StackState
 from devkit.stack.twins import planned_twins
 
-PUBLISHED_PORTS = ("nats_port", "dynamodb_port")
-"""The ports Compose publishes on the host (the twins run on the host, as in native mode)."""
+PUBLISHED_PORTS = ("nats_port", "dynamodb_port", "nats_2_port", "nats_3_port")
+"""The ports Compose publishes on the host (the twins run on the host, as in native mode); the
+last two only on the cluster."""
 
 
 class DockerBackend:
@@ -27,14 +28,14 @@ class DockerBackend:
         config, state = stack.config, stack.state
         if not state.active:  # a running Compose stack holds these ports itself
             for port, user in (
-                (config.nats_port, "nats"),
+                *((node.port, node.name) for node in config.nats_nodes_list),
                 (config.dynamodb_port, "DynamoDB"),
                 (config.gateway_port, "HTTP gateway"),
                 (config.controlplane_port, "control-plane twin"),
             ):
                 if port != CHOSEN_BY_SERVER:
                     ensure_free(port, user)
-        material = ensure_security(config.root, account=config.account)
+        material = ensure_security(config.root, account=config.account, clustered=config.clustered)
         environment = compose.compose_environment(published(stack), replicas=wanted.replicas)
         if state.compose_env is not None and compose.same_inputs(
             Path(state.compose_env), environment
@@ -42,8 +43,10 @@ class DockerBackend:
             healthy = {c.name for c in self.components(stack)[0] if c.healthy}
             if healthy == wanted.names:
                 return
-        env_file = compose.write_inputs(config.root, material, environment)
-        project = compose.ComposeProject(state.compose_project or config.project, env_file)
+        env_file = compose.write_inputs(config, material, environment)
+        project = compose.ComposeProject(
+            state.compose_project or config.project, env_file, clustered=config.clustered
+        )
         # Saved before Compose runs: a run that fails half-way leaves a stack `down` can remove.
         stack.state = StackState(
             mode=DOCKER,
@@ -55,9 +58,13 @@ class DockerBackend:
         stack.save()
         project.run("up", "--detach", "--build", "--wait")
         change.started.append(f"docker compose ({wanted.replicas} replicas)")
+        nats_ports = {
+            node.port_fields[0]: project.published(node.name, compose.CONTAINER_NATS_PORT)
+            for node in config.nats_nodes_list
+        }
         stack.runs_on(
             {
-                "nats_port": project.published("nats", compose.CONTAINER_NATS_PORT),
+                **nats_ports,
                 "dynamodb_port": project.published("dynamodb", compose.CONTAINER_DYNAMODB_PORT),
             }
         )

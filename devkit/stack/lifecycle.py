@@ -17,7 +17,7 @@ from devkit.stack import compose
 from devkit.stack.backend import Backend, Change
 from devkit.stack.backends import BACKENDS
 from devkit.stack.capacity import check_replicas, machine_bound
-from devkit.stack.config import ConfigurationError, StackConfig, StackError
+from devkit.stack.config import StackConfig, StackError
 from devkit.stack.lock import stack_lock
 from devkit.stack.ownership import marking_children, owned_processes
 from devkit.stack.processes import stop_processes, terminate_as_interrupt
@@ -138,27 +138,13 @@ def _up(
     found = stack.state.replica_count
     count = replicas or (found or 1 if stack.active else 1)
     check_replicas(count, machine_bound(running_replicas=len(stack.state.replicas())))
-    requested = mode or asked.mode
-    if requested == DOCKER:
-        refuse_cluster_in_docker(stack.config)
-    chosen, reason = resolve_mode(requested, stack.state, compose.docker_problem)
-    if chosen == DOCKER:
-        refuse_cluster_in_docker(stack.config)
+    chosen, reason = resolve_mode(mode or asked.mode, stack.state, compose.docker_problem)
     backend = backends[chosen]
     nats_names = tuple(node.name for node in stack.config.nats_nodes_list)
     backend.start(stack, Wanted(count, nats_names), change, wait=wait)
     stack.state.replica_count = count
     stack.save()
     return UpResult(change.started, change.stopped, count, _status(stack, backend), reason)
-
-
-def refuse_cluster_in_docker(config: StackConfig) -> None:
-    """Compose mode starts one nats-server for now; the cluster is native mode's."""
-    if config.clustered:
-        raise ConfigurationError(
-            f"STACK_NATS_NODES={config.nats_nodes} is not yet supported in docker mode:"
-            " use --mode native (STACK_MODE=native), or STACK_NATS_NODES=1"
-        )
 
 
 def _interrupted(change: Change) -> str:

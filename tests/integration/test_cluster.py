@@ -216,14 +216,6 @@ def test_a_node_count_other_than_1_or_3_is_a_usage_error(tmp_path: Path, nodes: 
     assert not (tmp_path / "stack" / "state.json").exists()
 
 
-def test_the_cluster_in_docker_mode_is_not_yet_there(tmp_path: Path) -> None:
-    env = stack_environment(tmp_path / "stack", "docker", nats_nodes=3)
-    refused = invoke(env, "up")
-    assert refused.returncode == 2
-    assert "not yet" in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1
-
-
 def test_up_with_another_node_count_than_the_running_stack_says_so(
     cluster: dict[str, str],
 ) -> None:

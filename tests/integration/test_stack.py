@@ -112,9 +112,10 @@ def test_a_stack_whose_nats_died_fails_at_once_with_the_real_cause(
     assert invoke(stack_env, "up").returncode == 0
     report = json.loads(invoke(stack_env, "status", "--json").stdout)
     nats = next(c for c in report["components"] if c["name"] == "nats")
-    if nats["pid"] is None:  # docker mode: the container
+    if nats["pid"] is None:  # docker mode: every node's container
+        project = stack_env.get("STACK_PROJECT", "customer-balance")
         subprocess.run(
-            ["docker", "kill", f"{stack_env.get('STACK_PROJECT', 'customer-balance')}-nats-1"],
+            ["docker", "kill", *(f"{project}-{node}-1" for node in nats_components())],
             check=False,
             capture_output=True,
         )
