@@ -59,17 +59,43 @@ def wait_until_healthy(state: StackState, timeout_s: float = HEALTHY_TIMEOUT_S) 
 def wait_for_cluster(config: StackConfig, timeout_s: float = CLUSTER_TIMEOUT_S) -> None:
     """Every node of the cluster healthy (routed, a JetStream meta leader elected) and every
     stream it holds led: a cluster restarted from its data elects the stream's and the bucket's
-    leaders after its meta leader, and a bootstrap before that times out."""
+    leaders after its meta leader, and a bootstrap before that times out. And the meta leader
+    sees every other node current: a leader elected by two nodes places an R3 stream only once
+    it has heard from the third (before, 10005 "no suitable peers for placement")."""
     deadline = time.monotonic() + timeout_s
-    waiting = config.nats_nodes_list
+    waiting = [*config.nats_nodes_list]
+    whole = False
     while time.monotonic() < deadline:
         waiting = [n for n in waiting if not _node_ready(n.monitor_url)]
-        if not waiting:
+        whole = not waiting and _meta_group_whole(config)
+        if whole:
             return
         time.sleep(0.2)
     raise StackError(
         f"the NATS cluster was not healthy within {timeout_s:g} s:"
-        f" {', '.join(n.name for n in waiting)} (see `invoke logs -c nats`)"
+        f" {', '.join(n.name for n in waiting) or 'the meta leader does not see every node'}"
+        " (see `invoke logs -c nats`)"
+    )
+
+
+def _meta_group_whole(config: StackConfig) -> bool:
+    for node in config.nats_nodes_list:
+        jsz = _jsz(node.monitor_url)
+        if jsz is not None and leads_every_node(jsz, node.name, config.nats_nodes):
+            return True
+    return False
+
+
+def leads_every_node(jsz: dict[str, Any], name: str, nodes: int) -> bool:
+    """Whether the node `name`'s `/jsz` says it is the meta leader of a group of `nodes`, every
+    other node current (only the leader tracks the others: a follower sees its peers behind)."""
+    meta = jsz.get("meta_cluster") or {}
+    peers = meta.get("replicas") or []
+    return (
+        meta.get("leader") == name
+        and meta.get("cluster_size") == nodes
+        and len(peers) == nodes - 1
+        and all(p.get("current") and not p.get("offline") for p in peers)
     )
 
 
