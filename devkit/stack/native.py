@@ -19,7 +19,12 @@ from devkit.stack.config import NatsNode, StackConfig, is_nats_node, service_def
 from devkit.stack.hosted import Planned, start_all, stop_components, undo
 from devkit.stack.logfiles import show_files
 from devkit.stack.processes import launch
-from devkit.stack.readiness import wait_for_cluster, wait_until_answering, wait_until_healthy
+from devkit.stack.readiness import (
+    wait_for_account_jetstream,
+    wait_for_cluster,
+    wait_until_answering,
+    wait_until_healthy,
+)
 from devkit.stack.report import ComponentStatus, JobStatus
 from devkit.stack.servers import (
     CHOSEN_BY_SERVER,
@@ -57,6 +62,7 @@ class NativeBackend:
             if config.clustered and nodes:
                 _reroute(stack)
                 wait_for_cluster(config)
+                stack.run(wait_for_account_jetstream(config))
             stack.run(bootstrap(config.service_settings()))
             fresh = replicas_start_afresh(
                 nats_restarted=len(nodes) == config.nats_nodes,

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.commands import invoke, taken_port
+from tests.support import commands
+from tests.support.commands import invoke, nats_components, taken_port
 from tests.support.gateway import HttpStack, cloud_stack
 
 pytestmark = pytest.mark.integration
@@ -29,12 +30,40 @@ def stack(tmp_path: Path) -> Iterator[HttpStack]:
         yield running
 
 
-def nats_dir(stack: HttpStack) -> Path:
-    return Path(stack.env["STACK_DIR"]) / "nats"
+def nats_dirs(stack: HttpStack) -> list[Path]:
+    """Each nats-server's folder: a single server's `nats/`, a cluster node's `cluster/<node>/`
+    (devkit.stack.native.nats_workdir)."""
+    root = Path(stack.env["STACK_DIR"])
+    if commands.NATS_NODES == 1:
+        return [root / "nats"]
+    return [root / "cluster" / node for node in nats_components()]
 
 
-def healthz_seconds(stack: HttpStack) -> float:
-    url = f"http://127.0.0.1:{taken_port(stack.env, 'STACK_NATS_MONITOR_PORT')}/healthz"
+def monitor_ports(stack: HttpStack) -> list[str]:
+    """Each nats-server's monitor port variable: node 1's, then the cluster's other nodes'."""
+    others = [f"STACK_NATS_{n}_MONITOR_PORT" for n in range(2, commands.NATS_NODES + 1)]
+    return ["STACK_NATS_MONITOR_PORT", *others]
+
+
+def leftovers(folders: set[Path]) -> dict[str, list[str]]:
+    """What a JetStream folder of a deleted account still holds, as paths inside it.
+
+    On the cluster the server's purge deletes the account's streams on every node but keeps
+    its empty `streams` folder (nats-server 2.15.1): the server's business, not ours; what is
+    ours is that nothing of the account's data is left, and that it costs the health check
+    nothing (below)."""
+    return {
+        folder.name: [
+            str(found.relative_to(folder))
+            for found in sorted(folder.rglob("*"))
+            if not (found.is_dir() and found == folder / "streams" and not any(found.iterdir()))
+        ]
+        for folder in folders
+    }
+
+
+def healthz_seconds(stack: HttpStack, monitor_port: str) -> float:
+    url = f"http://127.0.0.1:{taken_port(stack.env, monitor_port)}/healthz"
     started = time.monotonic()
     answer = httpx.get(url, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -51,15 +80,24 @@ def test_cloud_down_leaves_nats_healthy(stack: HttpStack) -> None:
     deleted_at = time.monotonic()
 
     # The single server's health check looks up every account with a JetStream folder.
-    held = {path.name.removesuffix(".jwt") for path in (nats_dir(stack) / "jwt").glob("*.jwt")}
-    folders = {path.name for path in (nats_dir(stack) / "jetstream" / "jetstream").iterdir()}
-    assert folders <= held, f"JetStream folders of accounts the server no longer holds: {folders}"
+    for nats_dir in nats_dirs(stack):
+        held = {path.name.removesuffix(".jwt") for path in (nats_dir / "jwt").glob("*.jwt")}
+        folders = set((nats_dir / "jetstream" / "jetstream").iterdir())
+        orphans = {folder for folder in folders if folder.name not in held}
+        if commands.NATS_NODES == 1:
+            assert orphans == set(), f"JetStream folders of accounts it no longer holds: {orphans}"
+        left = leftovers(orphans)
+        assert all(found == [] for found in left.values()), f"{nats_dir.name} kept: {left}"
 
     status = invoke(stack.env, "status")
     assert status.returncode == 0, status.stdout + status.stderr
-    timings = [healthz_seconds(stack)]
-    while time.monotonic() - deleted_at < 2 * REFETCH_AFTER_S or len(timings) < 3:
-        timings.append(healthz_seconds(stack))
-    typical = statistics.median(timings)  # one call slowed by a busy machine is not the fault
-    assert typical < 0.1, f"nats /healthz took {typical:.2f} s (median of {len(timings)} calls)"
-    assert FETCH_FAILED not in (nats_dir(stack) / "nats.log").read_text(errors="replace")
+    for monitor_port in monitor_ports(stack):
+        timings = [healthz_seconds(stack, monitor_port)]
+        while time.monotonic() - deleted_at < 2 * REFETCH_AFTER_S or len(timings) < 3:
+            timings.append(healthz_seconds(stack, monitor_port))
+        typical = statistics.median(timings)  # one call slowed by a busy machine is not the fault
+        assert typical < 0.1, (
+            f"{monitor_port}: /healthz took {typical:.2f} s ({len(timings)} calls)"
+        )
+    for nats_dir in nats_dirs(stack):
+        assert FETCH_FAILED not in (nats_dir / "nats.log").read_text(errors="replace"), nats_dir

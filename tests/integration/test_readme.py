@@ -148,9 +148,12 @@ SHOWN_CLOUD_DIR = "/path/to/clone/.cloud"
 
 @pytest.mark.parametrize("document", RUNNABLE)
 def test_the_runnable_blocks_print_what_they_show(tmp_path: Path, document: str) -> None:
-    """As the quick start leaves a reader: `invoke up` has run; then every block, in order."""
+    """As the quick start leaves a reader: `invoke up` has run; then every block, in order.
+
+    The reader's `invoke up` starts the default stack, one nats-server, and the documents show
+    its output: so does this stack, whatever `--nats-nodes` the other tests run with."""
     env = {
-        **stack_environment(tmp_path / "stack", "native"),
+        **stack_environment(tmp_path / "stack", "native", nats_nodes=1),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
         "CLOUD_DIR": str(tmp_path / "cloud"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.commands import ROOT, invoke
+from tests.support.commands import ROOT, invoke, nats_components
 from tests.support.servers import Provider
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def test_up_converges_on_what_is_asked_and_remembers_it(
     assert smaller.returncode == 0, smaller.stderr
     assert "Stopped: balance-2, balance-3" in smaller.stdout
     assert set(components(stack_env)) == {
-        "nats",
+        *nats_components(),
         "dynamodb",
         "gateway",
         "controlplane",
