@@ -130,17 +130,6 @@ class Cluster:
         assert again.returncode == 0, again.stdout + again.stderr
 
 
-START_RACE = "bootstrap failed: nats: "
-"""What the stream's creation met on a cluster just formed while node 3 joined late (before the
-other nodes routed to its proxy from their start): every node answered its health check, yet
-the meta leader had not heard from node 3 ("no suitable peers for placement, peer offline") or
-node 3 had no account yet ("JetStream not enabled for account"), in about one start of four.
-Not seen since, nor on the plain cluster; kept as a guard: `invoke up` again creates the
-stream, and the test log says each time it happened. The start-up check belongs to the
-cluster's readiness, not to these faults."""
-START_ATTEMPTS = 3
-
-
 def cluster_environment(root: Path, **variables: str) -> dict[str, str]:
     """Three nodes whatever `--nats-nodes` says: these faults exist only on the cluster."""
     return {**stack_environment(root, "native", nats_nodes=3), **variables}
@@ -156,12 +145,10 @@ def running(
     beside = threading.Thread(target=during_up or threading.Event.wait, args=(done,), daemon=True)
     try:
         beside.start()
+        # No second `up`: the stack's readiness waits until the meta leader hears every node and
+        # every node has the account's JetStream (devkit/stack/readiness.py), the two start-up
+        # races ("peer offline", "JetStream not enabled for account") this once retried.
         up = invoke(env, "up", "-r", "2")
-        for _ in range(START_ATTEMPTS - 1):  # the cluster's start-up race: `up` again (above)
-            if up.returncode == 0 or START_RACE not in up.stderr:
-                break
-            report("cluster-up-again", {"up_said": up.stderr.strip()[-200:]})
-            up = invoke(env, "up", "-r", "2")
         done.set()
         beside.join(timeout=5)
         assert up.returncode == 0, up.stdout + up.stderr
