@@ -5,7 +5,9 @@ Defaults suit one stack on a laptop; the variables move it (a second stack, a bu
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -83,7 +85,8 @@ def is_nats_node(name: str) -> bool:
 
 
 class _ServiceOverrides(PydanticBaseSettingsSource):
-    """Collects every `STACK_SERVICE_*` variable: their names are the service's, not ours."""
+    """Collects every `STACK_SERVICE_*` variable: their names are the service's, not ours. An
+    empty one is unset, as for every `STACK_*` variable."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -92,9 +95,28 @@ class _ServiceOverrides(PydanticBaseSettingsSource):
         overrides = sorted(
             (key.removeprefix(SERVICE_PREFIX), value)
             for key, value in os.environ.items()
-            if key.startswith(SERVICE_PREFIX) and key != SERVICE_PREFIX
+            if key.startswith(SERVICE_PREFIX) and key != SERVICE_PREFIX and value
         )
+        unknown = unknown_service_settings(name for name, _ in overrides)
+        if unknown:
+            raise ConfigurationError(f"invalid configuration: {unknown}")
         return {"service_overrides": tuple(overrides)} if overrides else {}
+
+
+def unknown_service_settings(variables: Iterable[str]) -> str:
+    """Why `STACK_SERVICE_<VARIABLE>` names no setting of the service ("" when all do): a typo
+    would otherwise reach the replicas, which ignore variables they do not read."""
+    known = sorted(field.upper() for field in Settings.model_fields)
+    problems = []
+    for variable in variables:
+        if variable.lower() in Settings.model_fields:
+            continue
+        close = difflib.get_close_matches(variable.upper(), known, n=1)
+        hint = f" (did you mean {SERVICE_PREFIX}{close[0]}?)" if close else ""
+        problems.append(f"{SERVICE_PREFIX}{variable}: the service has no setting {variable}{hint}")
+    if not problems:
+        return ""
+    return "; ".join(problems) + " (its settings: docs/configuration.md)"
 
 
 class StackConfig(BaseSettings):

@@ -228,6 +228,7 @@ BAD_VARIABLES = [
     ("STACK_MODE", "bogus", "STACK_MODE: Input should be 'auto', 'native' or 'docker'"),
     ("STACK_PROJECT", "Bad Name", "STACK_PROJECT: String should match pattern"),
     ("STACK_SERVICE_DDB_BATCH_MAX", "abc", "DDB_BATCH_MAX: Input should be a valid integer"),
+    ("STACK_SERVICE_NOPE", "1", "STACK_SERVICE_NOPE: the service has no setting NOPE"),
 ]
 """Every `STACK_*` variable with a checked value (STACK_NATS_PORT: test_flags.py)."""
 

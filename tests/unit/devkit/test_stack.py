@@ -193,3 +193,17 @@ def test_a_freshly_started_process_is_recognised() -> None:
         finally:
             launched.process.kill()
             launched.process.wait()
+
+
+def test_a_service_setting_the_service_does_not_have_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STACK_SERVICE_DDB_BATCH_MAXX", "1")
+    with pytest.raises(StackError) as caught:
+        load_stack_config()
+    assert str(caught.value) == (
+        "invalid configuration: STACK_SERVICE_DDB_BATCH_MAXX: the service has no setting"
+        " DDB_BATCH_MAXX (did you mean STACK_SERVICE_DDB_BATCH_MAX?) (its settings:"
+        " docs/configuration.md)"
+    )
+    assert caught.value.exit_code == 2
