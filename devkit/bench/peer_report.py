@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from devkit.bench.load import Latency, LoadResult
+from devkit.bench.load import LoadResult
+from devkit.bench.outcome import Outcome, outcome_fields
 from devkit.bench.ratios import floor_ratio
 
 
@@ -32,18 +33,10 @@ class OwnBenchReport(BaseModel):
     said: str
 
 
-class PeerReport(BaseModel):
+class PeerReport(Outcome):
     """The peer (`--peer original`) under the same load on the same stack, after this service."""
 
     name: Literal["original"] = "original"
-    throughput_rps: float
-    goodput_rps: float
-    latency_ms: Latency
-    ok: int
-    errors: dict[str, int]
-    timeouts: int
-    no_responders: int
-    failed: int
     cpu_s: float
     """The peer's own process."""
     cpu_us_per_answered_request: float | None
@@ -51,28 +44,20 @@ class PeerReport(BaseModel):
     throughput_ratio: float | None
     """This service's throughput / the peer's, the same plan on the same stack."""
     goodput_ratio: float | None
-    own_bench: list[OwnBenchReport] = []
+    own_bench: list[OwnBenchReport] = Field(default_factory=list)
 
 
 def peer_report(
     result: LoadResult, cpu_s: float, ours: Ours, own_bench: Sequence[OwnBenchReport]
 ) -> PeerReport:
-    goodput = round(result.ok / result.duration_s, 1) if result.duration_s else 0.0
-    throughput = round(result.throughput_rps, 1)
+    outcome = outcome_fields(result)
     return PeerReport(
-        throughput_rps=throughput,
-        goodput_rps=goodput,
-        latency_ms=result.latency_ms().rounded(),
-        ok=result.ok,
-        errors=result.errors,
-        timeouts=result.timeouts,
-        no_responders=result.no_responders,
-        failed=result.failed,
+        **outcome,
         cpu_s=round(cpu_s, 3),
         cpu_us_per_answered_request=round(cpu_s / result.ok * 1e6, 1) if result.ok else None,
         generator_cpu_s=round(result.generator_cpu_s, 3),
-        throughput_ratio=floor_ratio(ours.throughput_rps, throughput),
-        goodput_ratio=floor_ratio(ours.goodput_rps, goodput),
+        throughput_ratio=floor_ratio(ours.throughput_rps, outcome["throughput_rps"]),
+        goodput_ratio=floor_ratio(ours.goodput_rps, outcome["goodput_rps"]),
         own_bench=list(own_bench),
     )
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 
 from devkit.bench.caveats import comparison_lines, warnings
-from devkit.bench.load import Latency, LoadResult
+from devkit.bench.load import LoadResult
+from devkit.bench.outcome import Outcome, outcome_fields
 from devkit.bench.peer_report import PeerReport
 from devkit.bench.ratios import (
     GATEWAY_FLOOR_TARGET,
@@ -86,7 +87,7 @@ class Machine(BaseModel):
     note: str = "load generator and stack share the same cores"
 
 
-class BenchResult(BaseModel):
+class BenchResult(Outcome):
     """The `--json` document; keys are stable, figures rounded as printed."""
 
     requests: int
@@ -95,15 +96,6 @@ class BenchResult(BaseModel):
     rate: float | None
     timeout_s: float
     duration_s: float
-    throughput_rps: float
-    goodput_rps: float
-    """Answered in time, per second: what callers got (throughput counts timeouts too)."""
-    latency_ms: Latency
-    ok: int
-    errors: dict[str, int]
-    timeouts: int
-    no_responders: int
-    failed: int
     cpu_s: dict[str, float]
     service_stats: StatsDelta | None
     machine: Machine
@@ -119,7 +111,7 @@ class BenchResult(BaseModel):
     """The repository's commit (with "-dirty" for uncommitted changes), when known."""
     service_settings: dict[str, JsonValue] | None = None
     """The local replicas' settings that shape performance; None for a remote target."""
-    warnings: list[str] = []
+    warnings: list[str] = Field(default_factory=list)
     generator: Literal["python", "vegeta"] = "python"
     """Who sent the requests: the Python generator's processes, or vegeta (Go, HTTP only)."""
     peer: PeerReport | None = None
@@ -164,14 +156,7 @@ def result_document(
         rate=result.rate,
         timeout_s=result.timeout_s,
         duration_s=round(result.duration_s, 3),
-        throughput_rps=round(throughput, 1),
-        goodput_rps=round(result.ok / result.duration_s, 1) if result.duration_s else 0.0,
-        latency_ms=result.latency_ms().rounded(),
-        ok=result.ok,
-        errors=result.errors,
-        timeouts=result.timeouts,
-        no_responders=result.no_responders,
-        failed=result.failed,
+        **outcome_fields(result),
         cpu_s={"generator": round(result.generator_cpu_s, 3), **cpu},
         service_stats=stats,
         machine=machine or machine_description(),
