@@ -7,14 +7,18 @@ never shares the service's queue group or writes into customer-balances.
 
 from __future__ import annotations
 
+import asyncio
 import select
+import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.nuid import NUID
 
@@ -22,6 +26,7 @@ from devkit.bench.closed_loop import count_calls
 from devkit.bench.load import LoadResult, connect
 from devkit.bench.plan import BenchError, LoadPlan, ServiceAddress
 from devkit.bench.stats import process_cpu_seconds
+from devkit.caller import CallError, connect_client
 from service import names
 from service.protocol import encode_request
 
@@ -32,6 +37,8 @@ FLOOR_STREAM_PREFIX = "bench-floor-"
 FLOOR_STREAM_MAX_BYTES = 8 * 1024 * 1024
 """Every stream in the account must set max_bytes; 8 MiB fits beside the service's own."""
 READY_WITHIN_S = 15.0
+READY = "ready"
+"""What a floor process prints once it serves (the gateway floor adds its port)."""
 
 
 @dataclass(frozen=True)
@@ -170,3 +177,24 @@ def gateway_floor(
         result = drive(target, plan)
         cpu = floor.cpu_seconds() - before
     return FloorRun(result.requests, round(cpu, 3), result.duration_s)
+
+
+@asynccontextmanager
+async def floor_connection(
+    url: str, creds: Path | None, name: str
+) -> AsyncIterator[tuple[Client, asyncio.Event]]:
+    """A floor process's life, the same for both: its connection (as `name`; one line and exit 1
+    when it cannot connect), and the event SIGTERM or SIGINT sets."""
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        nc = await connect_client(url, name=name, creds=creds)
+    except CallError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    try:
+        yield nc, stopped
+    finally:
+        await nc.close()

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-import sys
 from pathlib import Path
 
 from aiohttp import web
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
+from devkit.bench.floors import READY, floor_connection
 from devkit.bench.transports import HEADER_PREFIX
-from devkit.caller import CallError, connect_client
 from service import names
 from service.protocol import timeout_headers
 
-READY = "ready"
-"""The floor prints `ready <port>` once it listens."""
 NATS = web.AppKey("nats", Client)
 
 
@@ -48,27 +44,18 @@ async def request_reply(request: web.Request) -> web.Response:
 
 
 async def serve(url: str, creds: Path | None) -> None:
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
-    try:
-        nc = await connect_client(url, name="customer-bench-gateway-floor", creds=creds)
-    except CallError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
-    app = web.Application()
-    app[NATS] = nc
-    app.router.add_post("/v1/nats/subjects/{subject}", request_reply)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, names.LOCAL_HOST, 0).start()
-        print(f"{READY} {runner.addresses[0][1]}", flush=True)
-        await stopped.wait()
-    finally:
-        await runner.cleanup()
-        await nc.close()
+    async with floor_connection(url, creds, "customer-bench-gateway-floor") as (nc, stopped):
+        app = web.Application()
+        app[NATS] = nc
+        app.router.add_post("/v1/nats/subjects/{subject}", request_reply)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, names.LOCAL_HOST, 0).start()
+            print(f"{READY} {runner.addresses[0][1]}", flush=True)
+            await stopped.wait()
+        finally:
+            await runner.cleanup()
 
 
 def main() -> None:

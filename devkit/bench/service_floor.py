@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,10 +20,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import Header
 
-from devkit.caller import CallError, connect_client
+from devkit.bench.floors import READY, floor_connection
 
-READY = "ready"
-"""The line the floor prints once it listens: the harness starts measuring after it."""
 FLOOR_BALANCE = 1_234_567
 """A balance-sized number for the reply body."""
 
@@ -88,21 +84,10 @@ class Responder:
 
 
 async def serve(url: str, creds: Path | None, subject: str, event_prefix: str, stream: str) -> None:
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
-    try:
-        nc = await connect_client(url, name="customer-bench-service-floor", creds=creds)
-    except CallError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
-    try:
+    async with floor_connection(url, creds, "customer-bench-service-floor") as (nc, stopped):
         await Responder(nc, event_prefix=event_prefix, stream=stream).start(subject)
         print(READY, flush=True)
         await stopped.wait()
-    finally:
-        await nc.close()
 
 
 def main() -> None:
