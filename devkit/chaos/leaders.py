@@ -137,8 +137,9 @@ async def watch_stream(
     asking: list[asyncio.Task[None]] = []
     try:
         # One question every interval whatever the answers do: a question left unanswered
-        # while there is no leader does not delay the one that sees the new leader.
-        while (now := time.monotonic() - began) < duration_s:
+        # while there is no leader does not delay the one that sees the new leader. At least
+        # one, however long connecting took (the clock starts before it, as the load's does).
+        while (now := time.monotonic() - began) < duration_s or not asking:
             asking.append(asyncio.create_task(ask()))
             await asyncio.sleep(max(0.0, began + now + interval_s - time.monotonic()))
         await asyncio.gather(*asking)

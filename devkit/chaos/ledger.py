@@ -79,7 +79,11 @@ def answered_balance(shot: Shot) -> int:
 
 
 def audit(shots: Sequence[Shot], events: Iterable[Event]) -> Audit:
-    """The stream's events (those stored since the load began) against the load's outcomes."""
+    """The stream's events (those stored since the load began) against the load's outcomes.
+
+    Events carry the customer, not the request: with one customer per request (as the node
+    faults send) every count here is a count of requests; with a customer asked twice, a lost
+    event can hide behind a failed request's stored one."""
     answers: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     for shot in shots:

@@ -52,9 +52,12 @@ pytestmark = pytest.mark.chaos
 
 RATE = 200
 """Requests a second: the rate the brief asks for, well within two replicas on the cluster."""
-IDS = [str(n) for n in range(2, 1001)]
-"""Seeded customers; not 1, which `invoke up` asks for to see the stack answer (its event is
-in the stream beside the load's, and would count as one nobody asked for)."""
+SEED_ROWS = 8000
+IDS = [str(n) for n in range(2, SEED_ROWS + 1)]
+"""Seeded customers, one per request of a run (the longest sends 6,800): the audit counts events
+by customer, so only then does it count them by request (a customer asked twice could hide a
+lost event behind a failed request's stored one). Not 1, which `invoke up` asks for to see the
+stack answer (its event is in the stream beside the load's)."""
 RECOVERY_S = 10.0
 """Every replica answers within this many seconds of the new leader."""
 LATE_S = 0.5
@@ -132,7 +135,11 @@ class Cluster:
 
 def cluster_environment(root: Path, **variables: str) -> dict[str, str]:
     """Three nodes whatever `--nats-nodes` says: these faults exist only on the cluster."""
-    return {**stack_environment(root, "native", nats_nodes=3), **variables}
+    return {
+        **stack_environment(root, "native", nats_nodes=3),
+        "STACK_SERVICE_SEED_ROWS": str(SEED_ROWS),
+        **variables,
+    }
 
 
 @contextmanager
@@ -239,6 +246,7 @@ def run(
     """Load for `duration_s`; at `fault_at_s`, `fault(leader node)`, which returns the moments
     it saw (time.monotonic(), by name). The callers and the watcher connect to `servers`
     (every node's when not given)."""
+    assert int(RATE * duration_s) <= len(IDS), "a customer asked twice: the audit needs one each"
     leader = cluster.sighting().leader
     assert leader is not None, "no stream leader before the fault"
     victim = cluster.node_named(leader)
