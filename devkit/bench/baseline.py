@@ -138,7 +138,9 @@ async def measure(
     floor = (
         None
         if floor_target is None
-        else await service_floor(floor_target, ids, concurrency, duration_s)
+        else await service_floor(
+            floor_target, ids, concurrency, duration_s, replicas=settings.stream_replicas
+        )
     )
     dynamodb_share = getitem if batch_keys == 1 else batches  # what a replica calls
     return BaselineFigures(

@@ -43,7 +43,8 @@ READY = "ready"
 
 @dataclass(frozen=True)
 class FloorRun:
-    """What a floor did under load: requests answered, its own CPU seconds meanwhile."""
+    """What a floor did under load: requests (counted as for the component it is the floor
+    of), its own CPU seconds meanwhile."""
 
     requests: int
     cpu_s: float
@@ -105,8 +106,9 @@ def floor_process(module: str, arguments: Sequence[str]) -> Iterator[FloorProces
 
 
 @asynccontextmanager
-async def floor_stream(admin: ServiceAddress) -> AsyncIterator[tuple[str, str]]:
-    """A stream of the floor's own for one run, removed after: (stream name, subject root)."""
+async def floor_stream(admin: ServiceAddress, replicas: int) -> AsyncIterator[tuple[str, str]]:
+    """A stream of the floor's own for one run, removed after: (stream name, subject root);
+    with the service's stream's replicas (R3 on the cluster), so its acks cost the same."""
     run = NUID().next().decode().lower()
     stream, root = f"{FLOOR_STREAM_PREFIX}{run}", f"{FLOOR_SUBJECT_ROOT}.{run}"
     nc = await connect(admin, "customer-bench-floor-stream")
@@ -117,6 +119,7 @@ async def floor_stream(admin: ServiceAddress) -> AsyncIterator[tuple[str, str]]:
                 name=stream,
                 subjects=[f"{root}.events.>"],
                 storage=StorageType.FILE,
+                num_replicas=replicas,
                 max_bytes=FLOOR_STREAM_MAX_BYTES,
                 discard=DiscardPolicy.OLD,
                 duplicate_window=names.STREAM_DUPLICATE_WINDOW_S,
@@ -131,11 +134,17 @@ async def floor_stream(admin: ServiceAddress) -> AsyncIterator[tuple[str, str]]:
 
 
 async def service_floor(
-    admin: ServiceAddress, ids: Sequence[str], concurrency: int, duration_s: float
+    admin: ServiceAddress,
+    ids: Sequence[str],
+    concurrency: int,
+    duration_s: float,
+    *,
+    replicas: int = 1,
 ) -> FloorRun:
-    """Drive the bare responder (devkit.bench.service_floor) closed-loop for `duration_s`."""
+    """Drive the bare responder (devkit.bench.service_floor) closed-loop for `duration_s`;
+    answered requests count (an error reply does not), as for the service."""
     payloads = [encode_request(i) for i in ids]
-    async with floor_stream(admin) as (stream, root):
+    async with floor_stream(admin, replicas) as (stream, root):
         subject = f"{root}.requests"
         arguments = ["--url", admin.url, "--subject", subject]
         arguments += ["--event-prefix", f"{root}.events", "--stream", stream]
@@ -166,7 +175,8 @@ def gateway_floor(
     drive: Callable[[ServiceAddress, LoadPlan], LoadResult],
 ) -> FloorRun:
     """The bare aiohttp handler (devkit.bench.gateway_floor), as the client user, driven by the
-    same generator and plan as the gateway; requests answered count, as for the gateway."""
+    same generator and plan as the gateway; every request carried counts, as for the gateway
+    (both CPU figures are per request carried: a failed one costs the handler too)."""
     arguments = ["--url", nats.url]
     if nats.creds is not None:
         arguments += ["--creds", str(nats.creds)]

@@ -25,12 +25,15 @@ NATS = web.AppKey("nats", Client)
 
 
 async def request_reply(request: web.Request) -> web.Response:
+    """The service's subject only: the floor is no relay for anything else the user may ask."""
+    if request.match_info["subject"] != names.REQUEST_SUBJECT:
+        return web.Response(status=404)
     nc = request.app[NATS]
     timeout_s = int(request.query.get("timeout", "5000")) / 1000
     body = await request.read()
     try:
         reply = await nc.request(
-            request.match_info["subject"],
+            names.REQUEST_SUBJECT,
             body,
             timeout=timeout_s,
             headers=timeout_headers(timeout_s),

@@ -35,7 +35,8 @@ from devkit.bench.stats import process_cpu_seconds
 from devkit.project import ROOT
 from devkit.stack.config import StackConfig
 from devkit.stack.lifecycle import up
-from devkit.stack.state import StackState
+from devkit.stack.ownership import OWNER_VARIABLE
+from devkit.stack.state import Component, StackState
 from service import names
 from service.operator_errors import OperatorError
 
@@ -63,7 +64,9 @@ class OriginalBuild:
     bench: Path
 
 
-def original_build(cache: Path, script: Path = ORIGINAL_CLIENTS) -> OriginalBuild:
+def original_build(
+    cache: Path, script: Path = ORIGINAL_CLIENTS, within_s: float = BUILD_WITHIN_S
+) -> OriginalBuild:
     """The original's service and benchmark, built once into `cache`."""
     built = OriginalBuild(cache / "original-service", cache / "original-bench")
     if built.service.exists() and built.bench.exists():
@@ -71,9 +74,14 @@ def original_build(cache: Path, script: Path = ORIGINAL_CLIENTS) -> OriginalBuil
     if not script.exists():
         raise PeerError(f"{script} is missing: --peer original builds the original with it")
     cache.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [str(script), str(cache)], capture_output=True, text=True, timeout=BUILD_WITHIN_S
-    )
+    try:
+        done = subprocess.run(
+            [str(script), str(cache)], capture_output=True, text=True, timeout=within_s
+        )
+    except subprocess.TimeoutExpired:
+        raise PeerError(
+            f"cannot build the original: {script.name} did not finish in {within_s:g} s"
+        ) from None
     if done.returncode != 0:
         said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         raise PeerError(f"cannot build the original (needs Go and the Go module proxy): {said}")
@@ -81,10 +89,12 @@ def original_build(cache: Path, script: Path = ORIGINAL_CLIENTS) -> OriginalBuil
 
 
 def original_environment(
-    nats_url: str, admin_creds: Path, table: str, dynamodb_endpoint: str
+    nats_url: str, admin_creds: Path, table: str, dynamodb_endpoint: str, *, owner: str
 ) -> dict[str, str]:
-    """What the original reads (its notes): base64 creds, the table, the emulator."""
+    """What the original reads (its notes): base64 creds, the table, the emulator; and the
+    stack's owner mark, so `invoke down` finds it if this command dies without stopping it."""
     return {
+        OWNER_VARIABLE: owner,
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", ""),
         "NATS_URL": nats_url,
@@ -250,17 +260,23 @@ def run_own_bench(binary: Path, nats_url: str, creds: Path, requests: int) -> Ow
     return own_bench_result(done.stdout + done.stderr)
 
 
-@contextmanager
-def replicas_stopped(config: StackConfig) -> Iterator[int]:
-    """This service's replicas stopped (SIGTERM: they drain) for the peer's run, and the same
-    count started again after, by `up`; yields the count."""
+def replicas_stoppable(config: StackConfig) -> list[Component]:
+    """This service's replicas, when they are processes the peer's run can stop."""
     replicas = StackState.load(config.state_path).replicas()
-    pids = [replica.pid for replica in replicas if replica.running()]
     if not replicas or any(replica.pid is None for replica in replicas):
         raise PeerError(
             "--peer original stops this service's replicas while the original runs: it needs a"
             " native stack (STACK_MODE=native)"
         )
+    return replicas
+
+
+@contextmanager
+def replicas_stopped(config: StackConfig) -> Iterator[int]:
+    """This service's replicas stopped (SIGTERM: they drain) for the peer's run, and the same
+    count started again after, by `up`; yields the count."""
+    replicas = replicas_stoppable(config)
+    pids = [replica.pid for replica in replicas if replica.running()]
     try:
         for pid in pids:
             _stop(pid)

@@ -141,8 +141,9 @@ def result_document(
     context = context or RunContext()
     per_request = None
     replicas_cpu = sum(v for k, v in cpu.items() if k.startswith(REPLICA_PREFIX)) or None
-    if stats is not None and stats.requests and replicas_cpu:
-        per_request = round(replicas_cpu / stats.requests * 1e6, 1)
+    answered = 0 if stats is None else stats.requests - stats.errors
+    if answered > 0 and replicas_cpu:  # per answered request: what the floor is measured by
+        per_request = round(replicas_cpu / answered * 1e6, 1)
     throughput = result.throughput_rps
     gateway_per_request = (
         round(cpu[GATEWAY] / result.requests * 1e6, 1)
@@ -226,7 +227,7 @@ def render(document: BenchResult, result: LoadResult) -> list[str]:
         if stats.event_ack_share is not None or stats.mean_event_ack_wait_ms is not None:
             lines.append(
                 f"event ack share: {_share(stats.event_ack_share)} of processing time;"
-                f" mean ack wait per answered request {_ms(stats.mean_event_ack_wait_ms, 3)} ms"
+                f" mean ack wait per event {_ms(stats.mean_event_ack_wait_ms, 3)} ms"
             )
     lines.append(
         "CPU seconds: "

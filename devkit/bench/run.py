@@ -21,6 +21,7 @@ from devkit.bench.peer import (
     OriginalBuild,
     original_build,
     original_environment,
+    replicas_stoppable,
     replicas_stopped,
     run_own_bench,
     running_original,
@@ -52,6 +53,7 @@ from devkit.project import ROOT
 from devkit.stack import compose
 from devkit.stack.config import StackConfig, StackError
 from devkit.stack.lifecycle import Interrupted, up
+from devkit.stack.ownership import owner_value
 from devkit.stack.processes import terminate_as_interrupt
 from devkit.stack.running import gateway_token
 from devkit.stack.state import StackState
@@ -81,15 +83,17 @@ class BenchRequest:
     context: RunContext = field(default_factory=RunContext)
 
 
+def warmup_plan(plan: LoadPlan) -> LoadPlan:
+    """The warm-up before a measured run: its requests, closed loop, one client."""
+    return LoadPlan(plan.warmup, min(plan.concurrency, plan.warmup), plan.timeout_s, plan.ids, 1)
+
+
 def benchmark(request: BenchRequest, *, say: Callable[[str], None] = print) -> BenchResult:
     """One full run: warm-up, load, the service's own counters, CPU, baseline, report."""
     plan = request.plan
     if plan.warmup:
         say(f"warm-up: {plan.warmup} requests")
-        drive(
-            request,
-            LoadPlan(plan.warmup, min(plan.concurrency, plan.warmup), plan.timeout_s, plan.ids, 1),
-        )
+        drive(request, warmup_plan(plan))
     stats_target = request.stats_target or request.target
     stats_before = asyncio.run(service_stats(stats_target))
     cpu_before = cpu_snapshot(request.local_cpu)
@@ -248,17 +252,20 @@ def run_for_stack(config: StackConfig, options: BenchOptions, environ: Mapping[s
     rows: list[tuple[int, BenchResult]] = []
     state = StackState.load(config.state_path)
     found = state.replica_count if state.active else None
+    # The peer's checks and build come first: a machine that cannot run it says so before
+    # minutes of load, not after.
+    build = peer_build(config) if options.peer else None
     try:
         with terminate_as_interrupt():
             _run_counts(config, options, target, counts, rows)
+            _restored(config, options, found)
+            if build is not None and rows:
+                rows[-1] = (rows[-1][0], run_peer(config, options, target, rows[-1][1], build))
     except (KeyboardInterrupt, Interrupted):
         done = ", ".join(f"{n} replica(s)" for n, _ in rows) or "no run"
         raise Interrupted(
             f"interrupted: finished {done}" + _restored(config, options, found)
         ) from None
-    _restored(config, options, found)
-    if options.peer and rows:
-        rows[-1] = (rows[-1][0], run_peer(config, options, target, rows[-1][1]))
     if len(counts) > 1:
         print("\n".join(replica_table(rows)))
         if options.json_path:
@@ -321,15 +328,29 @@ def _run_counts(
         rows.append((count or 0, document))
 
 
+def peer_build(config: StackConfig) -> OriginalBuild:
+    """The original, built; refused first where it cannot run (its replicas are not processes)."""
+    replicas_stoppable(config)
+    return original_build(config.root / "peers" / "original")
+
+
 def run_peer(
-    config: StackConfig, options: BenchOptions, target: ServiceAddress, ours: BenchResult
+    config: StackConfig,
+    options: BenchOptions,
+    target: ServiceAddress,
+    ours: BenchResult,
+    build: OriginalBuild,
 ) -> BenchResult:
-    """The original on the same stack under the same plan, after this service; its own
-    benchmark client against it and against this service. Returns `ours` with the peer in it."""
-    build = original_build(config.root / "peers" / "original")
+    """The original on the same stack under the same plan (its warm-up too), after this
+    service; its own benchmark client against it and against this service. Returns `ours`
+    with the peer in it."""
     admin = ServiceAddress(config.nats_url, config.admin_creds)
     environment = original_environment(
-        config.nats_url, config.admin_creds, config.table, config.dynamodb_endpoint
+        config.nats_url,
+        config.admin_creds,
+        config.table,
+        config.dynamodb_endpoint,
+        owner=owner_value(config.root),
     )
     request = BenchRequest(target=target, plan=options.plan, generator=options.generator)
     own: list[OwnBenchReport] = []
@@ -339,8 +360,12 @@ def run_peer(
         seed_marker(admin),
         running_original(build.service, environment) as original,
     ):
+        plan = options.plan
+        if plan.warmup:
+            print(f"peer warm-up: {plan.warmup} requests")
+            drive(request, warmup_plan(plan))
         before = original.cpu_seconds()
-        result = drive(request, options.plan)
+        result = drive(request, plan)
         cpu_s = original.cpu_seconds() - before
         own.append(_own_bench("original", build, config, options))
     own.append(_own_bench("this service", build, config, options))

@@ -17,6 +17,8 @@ from service import names
 from service.discovery import EndpointStats, StatsResponse
 
 ACK_WAIT = "event_ack_wait_ns"
+ACK_WAITS = "event_ack_waits"
+"""The service's own counts in `$SRV.STATS` data: total ack wait, and how many answers waited."""
 """The service's total event ack wait in `$SRV.STATS` data (service.events.EventRecorder)."""
 
 
@@ -76,7 +78,7 @@ def stats_delta(
     before: Mapping[str, EndpointStats], after: Mapping[str, EndpointStats]
 ) -> StatsDelta:
     """Instances that restarted during the run count whole."""
-    requests = errors = processing_ns = expired = ack_wait_ns = 0
+    requests = errors = processing_ns = expired = ack_wait_ns = ack_waits = 0
     limits = []
     for instance, now in after.items():
         then = before.get(instance)
@@ -85,6 +87,7 @@ def stats_delta(
         processing_ns += now.processing_time - (then.processing_time if then else 0)
         expired += _figure(now, "expired") - (_figure(then, "expired") if then else 0)
         ack_wait_ns += _figure(now, ACK_WAIT) - (_figure(then, ACK_WAIT) if then else 0)
+        ack_waits += _figure(now, ACK_WAITS) - (_figure(then, ACK_WAITS) if then else 0)
         if now.data and isinstance(limit := now.data.get("concurrency_limit"), int):
             limits.append(limit)
     counted = any(ACK_WAIT in (stats.data or {}) for stats in after.values())
@@ -95,18 +98,17 @@ def stats_delta(
         average_processing_ms=processing_ns / requests / 1e6 if requests else 0.0,
         expired=expired,
         concurrency_limits=limits,
-        **(ack_wait_figures(ack_wait_ns, processing_ns, requests - errors) if counted else {}),
+        **(ack_wait_figures(ack_wait_ns, processing_ns, ack_waits) if counted else {}),
     )
 
 
-def ack_wait_figures(
-    ack_wait_ns: int, processing_ns: int, answered: int
-) -> dict[str, float | None]:
-    """The event ack share of processing time and the mean wait per answered request; each None
-    when there is nothing to divide by."""
+def ack_wait_figures(ack_wait_ns: int, processing_ns: int, waits: int) -> dict[str, float | None]:
+    """The event ack share of processing time and the mean wait per event (the service counts
+    each wait, acknowledged or not, beside its total); each None when there is nothing to
+    divide by."""
     return {
         "event_ack_share": round(ack_wait_ns / processing_ns, 3) if processing_ns else None,
-        "mean_event_ack_wait_ms": round(ack_wait_ns / answered / 1e6, 3) if answered else None,
+        "mean_event_ack_wait_ms": round(ack_wait_ns / waits / 1e6, 3) if waits else None,
     }
 
 

@@ -34,6 +34,8 @@ from service.protocol import decode_reply, encode_request
 
 NO_TARGETS = "no targets to attack"
 """vegeta's last result when the lazy targets ran out: the end of the run, not a request."""
+STOP_WITHIN_S = 5.0
+"""How long vegeta has to stop when the command is interrupted before it is killed."""
 TIMED_OUT = ("Client.Timeout", "context deadline exceeded", "timeout")
 """How vegeta's error for a request that ran out of time reads."""
 
@@ -173,10 +175,16 @@ def run_vegeta(target: ServiceAddress, plan: LoadPlan, *, binary: Path | None = 
         )
         assert process.stdin is not None
         assert process.stderr is not None
-        feeder = threading.Thread(target=_feed, args=(process.stdin, targets(target, plan)))
+        # A daemon: an interrupted run must not wait for a soak's targets to be fed.
+        feeder = threading.Thread(
+            target=_feed, args=(process.stdin, targets(target, plan)), daemon=True
+        )
         feeder.start()  # fed as vegeta reads: a soak's targets are never all in memory
-        stderr = process.stderr.read()
-        process.wait()
+        try:
+            stderr = process.stderr.read()
+            process.wait()
+        finally:
+            _stopped(process)  # Ctrl-C or SIGTERM here: the attack ends with the command
         feeder.join()
         generator_cpu_s = _children_cpu_s() - children_before  # reaped: counted as our child's
         if process.returncode != 0:
@@ -184,6 +192,17 @@ def run_vegeta(target: ServiceAddress, plan: LoadPlan, *, binary: Path | None = 
             raise BenchError(f"vegeta attack failed (exit {process.returncode}): {last}")
         counted = _encoded(vegeta, results_file)
     return load_result(plan, counted, generator_cpu_s=generator_cpu_s)
+
+
+def _stopped(process: subprocess.Popen[bytes]) -> None:
+    """vegeta gone: asked to stop (it reports what it sent), killed if it does not."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(STOP_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _feed(stdin: IO[bytes], lines: Iterable[bytes]) -> None:

@@ -11,10 +11,12 @@ from tests.unit.devkit.test_bench import load_result
 
 
 def endpoint(
-    requests: int, errors: int, processing_ns: int, ack_wait_ns: int | None
+    requests: int, errors: int, processing_ns: int, ack_wait_ns: int | None, ack_waits: int = 0
 ) -> EndpointStats:
     data: dict[str, JsonValue] = (
-        {"expired": 0} if ack_wait_ns is None else {"event_ack_wait_ns": ack_wait_ns}
+        {"expired": 0}
+        if ack_wait_ns is None
+        else {"event_ack_wait_ns": ack_wait_ns, "event_ack_waits": ack_waits}
     )
     return EndpointStats(
         name="balance",
@@ -28,7 +30,7 @@ def endpoint(
     )
 
 
-def test_the_share_is_ack_wait_over_processing_and_the_mean_is_per_answered_request() -> None:
+def test_the_share_is_ack_wait_over_processing_and_the_mean_is_per_wait() -> None:
     assert ack_wait_figures(300_000_000, 1_200_000_000, 150) == {
         "event_ack_share": 0.25,
         "mean_event_ack_wait_ms": 2.0,
@@ -40,15 +42,16 @@ def test_nothing_to_divide_by_is_no_figure() -> None:
 
 
 def test_the_delta_sums_the_run_only_and_counts_a_new_replica_whole() -> None:
-    before = {"a": endpoint(10, 0, 10_000_000, ack_wait_ns=4_000_000)}
+    before = {"a": endpoint(10, 0, 10_000_000, ack_wait_ns=4_000_000, ack_waits=10)}
     after = {
-        "a": endpoint(110, 10, 110_000_000, ack_wait_ns=44_000_000),
-        "b": endpoint(100, 0, 100_000_000, ack_wait_ns=20_000_000),
+        "a": endpoint(110, 10, 110_000_000, ack_wait_ns=44_000_000, ack_waits=105),
+        "b": endpoint(100, 0, 100_000_000, ack_wait_ns=20_000_000, ack_waits=100),
     }
     delta = stats_delta(before, after)
-    # ack wait 40 + 20 ms of processing 100 + 100 ms; 190 answered without an error
+    # ack wait 40 + 20 ms of processing 100 + 100 ms; 95 + 100 waits (a failed lookup waits for
+    # no event, a failed event's wait counts), not the 190 answered without an error
     assert delta.event_ack_share == 0.3
-    assert delta.mean_event_ack_wait_ms == round(60 / 190, 3)
+    assert delta.mean_event_ack_wait_ms == round(60 / 195, 3)
 
 
 def test_replicas_that_do_not_count_ack_waits_give_no_figure() -> None:
@@ -72,4 +75,4 @@ def test_the_report_prints_both_and_the_json_carries_them() -> None:
     assert document.document()["service_stats"]["mean_event_ack_wait_ms"] == 1.5
     text = "\n".join(render(document, load_result()))
     assert "event ack share: 37.5% of processing time" in text
-    assert "mean ack wait per answered request 1.500 ms" in text
+    assert "mean ack wait per event 1.500 ms" in text

@@ -16,6 +16,7 @@ from devkit.bench.peer import (
     PeerError,
     go_duration_s,
     original_build,
+    original_environment,
     own_bench_result,
     running_original,
 )
@@ -23,6 +24,7 @@ from devkit.bench.peer_report import OwnBenchReport, peer_lines, peer_report
 from devkit.bench.plan import BenchError
 from devkit.bench.report import result_document
 from devkit.flags import FlagError
+from devkit.stack.ownership import OWNER_VARIABLE
 
 
 def load_result(requests: int, duration_s: float, ok: int, timeouts: int = 0) -> LoadResult:
@@ -135,6 +137,24 @@ def test_a_build_that_fails_says_its_last_line(tmp_path: Path) -> None:
     script.chmod(0o755)
     with pytest.raises(PeerError, match=r"GOPROXY=off$"):
         original_build(tmp_path / "cache", script=script)
+
+
+def test_a_build_that_hangs_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    script = tmp_path / "original-clients"
+    script.write_text("#!/bin/sh\nexec sleep 30\n")
+    script.chmod(0o755)
+    with pytest.raises(PeerError, match=r"original-clients did not finish in 0.5 s$"):
+        original_build(tmp_path / "cache", script=script, within_s=0.5)
+
+
+def test_the_original_carries_the_stacks_owner_mark(tmp_path: Path) -> None:
+    """So `invoke down` finds it if the bench dies without stopping it."""
+    creds = tmp_path / "admin.creds"
+    creds.write_text("creds")
+    environment = original_environment(
+        "nats://127.0.0.1:4222", creds, "t", "http://127.0.0.1:8000", owner=str(tmp_path)
+    )
+    assert environment[OWNER_VARIABLE] == str(tmp_path)
 
 
 def test_a_cached_build_is_not_rebuilt(tmp_path: Path) -> None:

@@ -4,8 +4,14 @@ Python generator counts them, without running it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -16,6 +22,7 @@ from devkit.bench.plan import LoadPlan, ServiceAddress
 from devkit.bench.vegeta import attack_arguments, load_result, nats_headers, tally, targets
 from devkit.flags import FlagError
 from devkit.gotools import VEGETA, built_name
+from devkit.project import ROOT
 
 PLAN = LoadPlan(requests=5, concurrency=3, timeout_s=2.0, ids=("1", "2"))
 GATEWAY = ServiceAddress("http://127.0.0.1:8080", None, http_token="Bearer secret-token")
@@ -149,3 +156,38 @@ def test_options_carry_the_generator() -> None:
     )
     assert BenchOptions.parse(**common, http=True).generator == "vegeta"  # type: ignore[arg-type]
     assert BenchOptions.parse(**common, http=True, generator="python").generator == "python"  # type: ignore[arg-type]
+
+
+def test_an_interrupted_run_leaves_no_vegeta_attacking(tmp_path: Path) -> None:
+    """Ctrl-C (or SIGTERM, which the bench turns into one) during the attack stops vegeta too,
+    and the command does not wait for the rest of the targets to be fed."""
+    pid_file = tmp_path / "vegeta.pid"
+    fake = tmp_path / "vegeta"
+    fake.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    fake.chmod(0o755)
+    program = (
+        "from pathlib import Path\n"
+        "from devkit.bench.plan import LoadPlan, ServiceAddress\n"
+        "from devkit.bench.vegeta import run_vegeta\n"
+        "plan = LoadPlan(requests=10_000_000, concurrency=3, timeout_s=2.0, ids=('1',))\n"
+        "target = ServiceAddress('http://127.0.0.1:9', None, http_token='Bearer t')\n"
+        f"run_vegeta(target, plan, binary=Path({str(fake)!r}))\n"
+    )
+    bench = subprocess.Popen([sys.executable, "-c", program], cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert bench.poll() is None, "the bench ended before vegeta started"
+            assert time.monotonic() < deadline, "no fake vegeta ran within 30 s"
+            time.sleep(0.05)
+        vegeta = int(pid_file.read_text())
+        bench.send_signal(signal.SIGINT)
+        assert bench.wait(15) != 0  # interrupted, within seconds although targets remained
+        with pytest.raises(ProcessLookupError):
+            os.kill(vegeta, 0)
+    finally:
+        bench.kill()
+        bench.wait()
+        if pid_file.exists() and pid_file.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
