@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from devkit.bench.load import LoadResult
 from devkit.bench.outcome import Outcome, outcome_fields
-from devkit.bench.ratios import floor_ratio
+from devkit.bench.ratios import ratio
 
 
 class Ours(Protocol):
@@ -56,8 +56,8 @@ def peer_report(
         cpu_s=round(cpu_s, 3),
         cpu_us_per_answered_request=round(cpu_s / result.ok * 1e6, 1) if result.ok else None,
         generator_cpu_s=round(result.generator_cpu_s, 3),
-        throughput_ratio=floor_ratio(ours.throughput_rps, outcome["throughput_rps"]),
-        goodput_ratio=floor_ratio(ours.goodput_rps, outcome["goodput_rps"]),
+        throughput_ratio=ratio(ours.throughput_rps, outcome["throughput_rps"]),
+        goodput_ratio=ratio(ours.goodput_rps, outcome["goodput_rps"]),
         own_bench=list(own_bench),
     )
 

@@ -17,8 +17,9 @@ def service_floor_cpu(nats_us: float | None, dynamodb_us: float | None) -> float
     return round(nats_us + dynamodb_us, 1)
 
 
-def floor_ratio(measured_us: float | None, floor_us: float | None) -> float | None:
-    """How many floors a component's CPU per request is (the printed figures divided)."""
-    if measured_us is None or not floor_us:
+def ratio(measured: float | None, against: float | None) -> float | None:
+    """`measured` as a multiple of `against` (the printed figures divided: a component's CPU
+    against its floor, this service's throughput against its peer's); None without both."""
+    if measured is None or not against:
         return None
-    return round(measured_us / floor_us, 2)
+    return round(measured / against, 2)

@@ -19,7 +19,7 @@ from devkit.bench.peer_report import PeerReport
 from devkit.bench.ratios import (
     GATEWAY_FLOOR_TARGET,
     SERVICE_FLOOR_TARGET,
-    floor_ratio,
+    ratio,
     service_floor_cpu,
 )
 from devkit.bench.stats import StatsDelta
@@ -75,8 +75,8 @@ def baseline_report(
         fraction_of_batchgetitem=_fraction(throughput, baseline.batchgetitem_items_per_s),
         fraction_of_nats_echo=_fraction(throughput, baseline.nats_echo_rps),
         service_floor_cpu_us_per_request=floor,
-        service_cpu_to_floor=floor_ratio(service_cpu_us, floor),
-        gateway_cpu_to_floor=floor_ratio(gateway_cpu_us, baseline.gateway_floor_cpu_us_per_request),
+        service_cpu_to_floor=ratio(service_cpu_us, floor),
+        gateway_cpu_to_floor=ratio(gateway_cpu_us, baseline.gateway_floor_cpu_us_per_request),
     )
 
 

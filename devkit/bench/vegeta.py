@@ -173,18 +173,18 @@ def run_vegeta(target: ServiceAddress, plan: LoadPlan, *, binary: Path | None = 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        assert process.stdin is not None
-        assert process.stderr is not None
-        # A daemon: an interrupted run must not wait for a soak's targets to be fed.
-        feeder = threading.Thread(
-            target=_feed, args=(process.stdin, targets(target, plan)), daemon=True
-        )
-        feeder.start()  # fed as vegeta reads: a soak's targets are never all in memory
-        try:
+        try:  # Ctrl-C or SIGTERM from here on: the attack ends with the command
+            assert process.stdin is not None
+            assert process.stderr is not None
+            # A daemon: an interrupted run must not wait for a soak's targets to be fed.
+            feeder = threading.Thread(
+                target=_feed, args=(process.stdin, targets(target, plan)), daemon=True
+            )
+            feeder.start()  # fed as vegeta reads: a soak's targets are never all in memory
             stderr = process.stderr.read()
             process.wait()
         finally:
-            _stopped(process)  # Ctrl-C or SIGTERM here: the attack ends with the command
+            _stopped(process)
         feeder.join()
         generator_cpu_s = _children_cpu_s() - children_before  # reaped: counted as our child's
         if process.returncode != 0:

@@ -8,7 +8,7 @@ from hdrh.histogram import HdrHistogram
 
 from devkit.bench.floors import FloorRun
 from devkit.bench.load import LoadResult
-from devkit.bench.ratios import floor_ratio, service_floor_cpu
+from devkit.bench.ratios import ratio, service_floor_cpu
 from devkit.bench.report import BaselineFigures, RunContext, render, result_document
 from devkit.bench.stats import StatsDelta
 
@@ -51,11 +51,11 @@ def test_the_service_floor_is_the_responder_plus_one_items_dynamodb_share() -> N
 
 
 def test_a_ratio_is_the_measured_figure_over_its_floor() -> None:
-    assert floor_ratio(130.0, 100.0) == 1.3
-    assert floor_ratio(100.0, 70.5) == 1.42
-    assert floor_ratio(None, 70.5) is None
-    assert floor_ratio(100.0, None) is None
-    assert floor_ratio(100.0, 0.0) is None  # a floor of nothing measured is no floor
+    assert ratio(130.0, 100.0) == 1.3
+    assert ratio(100.0, 70.5) == 1.42
+    assert ratio(None, 70.5) is None
+    assert ratio(100.0, None) is None
+    assert ratio(100.0, 0.0) is None  # a floor of nothing measured is no floor
 
 
 def test_a_floor_run_counts_cpu_per_answered_request() -> None:

@@ -163,7 +163,8 @@ def test_an_interrupted_run_leaves_no_vegeta_attacking(tmp_path: Path) -> None:
     and the command does not wait for the rest of the targets to be fed."""
     pid_file = tmp_path / "vegeta.pid"
     fake = tmp_path / "vegeta"
-    fake.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    # It says its pid once the first target arrived: the bench is then inside its attack.
+    fake.write_text(f"#!/bin/sh\nhead -c 1 >/dev/null\necho $$ > {pid_file}\nexec sleep 60\n")
     fake.chmod(0o755)
     program = (
         "from pathlib import Path\n"
