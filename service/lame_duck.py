@@ -1,7 +1,7 @@
 """Moving a connection's work off a server that announced lame-duck mode, losing nothing.
 
-A server in lame-duck mode (an upgrade, `nats-server --signal ldm`) sends its clients an INFO
-with `ldm`, hands its Raft leaderships over, and after its grace period (10 s by default) closes
+A server in lame-duck mode (an upgrade, `nats-server --signal ldm`) hands its Raft leaderships
+over, sends its clients an INFO with `ldm`, and after its grace period (10 s by default) closes
 their connections: whatever was in flight on one then (a request delivered, a reply or an ack
 on its way back) is lost, and nats-py's reconnect only resubscribes afterwards. On the notice,
 the owner of the connection opens another to the rest of the cluster, moves its work there

@@ -137,8 +137,10 @@ async def watch_stream(
     asking: list[asyncio.Task[None]] = []
     try:
         # One question every interval whatever the answers do: a question left unanswered
-        # while there is no leader does not delay the one that sees the new leader.
-        while (now := time.monotonic() - began) < duration_s:
+        # while there is no leader does not delay the one that sees the new leader. At least
+        # one, however long the connect took (a short watch on a busy machine asked none).
+        now = 0.0
+        while not asking or (now := time.monotonic() - began) < duration_s:
             asking.append(asyncio.create_task(ask()))
             await asyncio.sleep(max(0.0, began + now + interval_s - time.monotonic()))
         await asyncio.gather(*asking)
