@@ -15,12 +15,13 @@ from service import __version__, names
 from service.balance import BalanceHandler
 from service.bootstrap import ensure_bucket, ensure_stream
 from service.coalescer import BalanceCoalescer
-from service.connection import connect, load_credentials
+from service.connection import LatePongClient, connect, load_credentials, server_list
 from service.credentials import UserCredentials
 from service.discovery import ServiceIdentity, new_service_id
 from service.events import EventRecorder
 from service.faults import ServiceFault
 from service.health import HealthReporter
+from service.lame_duck import LameDuckNotice, hand_over, successor_servers
 from service.logs import configure_logging
 from service.micro import Endpoint, MicroService
 from service.operator_errors import OperatorError, exit_on_operator_error
@@ -48,6 +49,7 @@ def identity(settings: Settings) -> ServiceIdentity:
 class Running:
     service: MicroService
     reader: BalanceCoalescer
+    events: EventRecorder
 
 
 async def serve(
@@ -57,8 +59,13 @@ async def serve(
     credentials: UserCredentials | None,
     stop: asyncio.Event,
 ) -> None:
-    """Run until `stop` is set, then finish in-flight requests and drain the connection."""
-    nc = await connect(settings, name=f"{names.SERVICE_NAME}-{service_id}", credentials=credentials)
+    """Run until `stop` is set, then finish in-flight requests and drain the connection; when
+    the server announces lame-duck mode, move to another (service.lame_duck)."""
+    name = f"{names.SERVICE_NAME}-{service_id}"
+    notice = LameDuckNotice()
+    nc = await connect(
+        settings, name=name, credentials=credentials, lame_duck_mode_cb=notice.received
+    )
     try:
         # Alive from the first connect: a long seed is starting, not a hang (service.health).
         async with (
@@ -75,7 +82,10 @@ async def serve(
             log.info(
                 "service.ready", extra={"subject": names.REQUEST_SUBJECT, "version": __version__}
             )
-            await stop.wait()
+            while await _lame_duck_before(stop, notice):
+                nc, notice = await _move_off(
+                    nc, settings, name=name, credentials=credentials, running=running, health=health
+                )
             health.phase = "stopping"
             service = running.service
             log.info("service.stopping", extra={"in_flight": service.in_flight})
@@ -146,7 +156,7 @@ async def _start(
             service_id=service_id,
         )
         await service.start()
-        return Running(service, reader)
+        return Running(service, reader, events)
 
     preparing = asyncio.create_task(prepare())
     stopping = asyncio.create_task(stop.wait())
@@ -162,6 +172,55 @@ async def _start(
         return preparing.result()
     except (ServiceFault, NatsError) as error:
         raise StartupError(str(error) or type(error).__name__) from None
+
+
+async def _move_off(
+    nc: LatePongClient,
+    settings: Settings,
+    *,
+    name: str,
+    credentials: UserCredentials | None,
+    running: Running,
+    health: HealthReporter,
+) -> tuple[LatePongClient, LameDuckNotice]:
+    """The service moved to another server of `NATS_URL`, and the notice its new connection
+    will give; the same connection when no other server answers."""
+    notice = LameDuckNotice()
+
+    async def connect_elsewhere(leaving: str | None) -> LatePongClient:
+        return await connect(
+            settings,
+            name=name,
+            credentials=credentials,
+            servers=successor_servers(server_list(settings.nats_url), leaving),
+            lame_duck_mode_cb=notice.received,
+        )
+
+    async def move(new: LatePongClient) -> None:
+        await running.events.move_to(new)  # first: the service's own inboxes include its new one
+        await running.service.move_to(new)
+        health.follow(new)
+
+    async def settle() -> None:
+        # Its replies can leave only there; bounded as a stop's drain is.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(running.service.answered_on(nc), settings.drain_timeout_s)
+        await running.events.settled()
+
+    moved = await hand_over(
+        nc, connect_elsewhere=connect_elsewhere, move=move, settle=settle, who=name
+    )
+    return moved, notice
+
+
+async def _lame_duck_before(stop: asyncio.Event, notice: LameDuckNotice) -> bool:
+    """Wait for a stop or a lame-duck notice; True for the notice (a stop wins a tie)."""
+    stopping = asyncio.create_task(stop.wait())
+    noticed = asyncio.create_task(notice.wait())
+    await asyncio.wait({stopping, noticed}, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (stopping, noticed):
+        waiter.cancel()
+    return not stop.is_set()
 
 
 async def run(settings: Settings, service_id: str, credentials: UserCredentials | None) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 
 from nats.aio.client import Client, RawCredentials
@@ -54,6 +55,19 @@ class LatePongClient(Client):
                 future.set_result(True)
             self._pongs_received += 1
             self._pings_outstanding = 0
+
+    async def _send_ping(self, future: asyncio.Future[bool] | None = None) -> None:
+        """A PING after everything written before it, as `flush()` promises.
+
+        nats-py 2.16 writes the PING straight to the socket while earlier commands still wait in
+        its buffer: a subscription's drain (UNSUB, then a flush, then it stops reading) could
+        take its PONG before the server had the UNSUB, and drop what the server delivered in
+        between. The buffer goes out first, in one write, as nats-py's flusher would send it."""
+        if self.is_connected and self._pending and self._transport is not None:
+            self._transport.writelines(self._pending[:])
+            self._pending = []
+            self._pending_data_size = 0
+        await super()._send_ping(future)
 
     async def reconnect(self) -> None:
         """Drop the connection the way nats-py drops a stale one, and reconnect."""
@@ -124,9 +138,18 @@ async def _log_reconnected() -> None:
 
 
 async def connect(
-    settings: Settings, *, name: str, credentials: UserCredentials | None
+    settings: Settings,
+    *,
+    name: str,
+    credentials: UserCredentials | None,
+    servers: list[str] | None = None,
+    lame_duck_mode_cb: Callable[[], Coroutine[None, None, None]] | None = None,
 ) -> LatePongClient:
-    """Retry the first connect with backoff; once connected, reconnect forever."""
+    """Retry the first connect with backoff; once connected, reconnect forever.
+
+    `servers` (some of `NATS_URL`'s) narrows the first connect, as a lame-duck handover does
+    to avoid the server leaving; reconnects may use every server of `NATS_URL`."""
+    every_server = server_list(settings.nats_url)
     first_connect_failures: list[Exception] = []
     connected = False
 
@@ -139,7 +162,7 @@ async def connect(
             first_connect_failures.append(error)
 
     options: dict[str, Any] = {
-        "servers": server_list(settings.nats_url),
+        "servers": servers or every_server,
         "name": name,
         "connect_timeout": settings.connect_timeout_s,
         # The first connect gives up quickly and tenacity retries it with backoff and a log
@@ -149,6 +172,7 @@ async def connect(
         "error_cb": on_error,
         "disconnected_cb": _log_disconnected,
         "reconnected_cb": _log_reconnected,
+        "lame_duck_mode_cb": lame_duck_mode_cb,
     }
     if credentials is not None:
         options["user_credentials"] = RawCredentials(credentials.text)
@@ -172,6 +196,8 @@ async def connect(
                 connected = True
                 nc.options["allow_reconnect"] = True
                 nc.options["max_reconnect_attempts"] = -1
+                if servers:
+                    nc.set_server_pool(every_server)
                 return nc
     except (NoServersError, OSError, TimeoutError) as error:
         raise ConnectError(

@@ -108,6 +108,10 @@ class PendingAcks:
         else:
             future.set_exception(failure)
 
+    def older_than(self, token: int) -> list[asyncio.Future[None]]:
+        """The outstanding publishes made before the one numbered `token`."""
+        return [f for t, f in self._futures.items() if int(t) < token]
+
     def _expire(self) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -136,6 +140,8 @@ class EventRecorder:
         self._pending = PendingAcks(ack_timeout_s)
         self._inbox = ""
         """The reply prefix of every publish; empty until `start` subscribed to it."""
+        self._moved_at = 0
+        """The token of the first publish on the current connection (after a move)."""
         self.ack_wait_ns = 0
         """Total time answers spent waiting for their event's ack (retries and failures included):
         the share of processing time the stream's replication costs (docs/benchmarks.md)."""
@@ -146,6 +152,21 @@ class EventRecorder:
         inbox = self._nc.new_inbox() + "."
         await self._nc.subscribe(inbox + "*", cb=self._on_ack)
         self._inbox = inbox
+
+    async def move_to(self, nc: Client) -> None:
+        """Publish on `nc` from now on; the acks of publishes already made still come back to
+        the old connection's inbox, which stays subscribed until that connection is drained."""
+        inbox = nc.new_inbox() + "."
+        await nc.subscribe(inbox + "*", cb=self._on_ack)
+        self._nc, self._inbox = nc, inbox
+        self._moved_at = next(self._tokens)
+
+    async def settled(self) -> None:
+        """Returns once every publish made before the last move is acknowledged or failed (each
+        within the ack timeout): the old connection has nothing left to receive."""
+        waiting = self._pending.older_than(self._moved_at)
+        if waiting:
+            await asyncio.wait(waiting)
 
     async def record_balance(self, client_id: str, balance: int) -> None:
         payload = balance_event(client_id, balance, self._service_id, datetime.now(UTC))
@@ -204,7 +225,7 @@ class EventRecorder:
         await acknowledged
 
     async def _on_ack(self, msg: Msg) -> None:
-        token = msg.subject[len(self._inbox) :]
+        token = msg.subject.rpartition(".")[2]  # from the current inbox, or the one before a move
         status = msg.headers.get(Header.STATUS.value) if msg.headers else None
         self._pending.settle(token, ack_failure(msg.data, status))
 

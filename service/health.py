@@ -97,6 +97,10 @@ class HealthReporter:
         self._task: asyncio.Task[None] | None = None
         self.phase: Phase = "starting"
 
+    def follow(self, nc: LatePongClient) -> None:
+        """Prove `nc` from now on: the service moved to it (a lame-duck handover)."""
+        self._watch.follow(nc)
+
     async def _beat(self) -> None:
         while True:
             problem = await self._watch.check()

@@ -52,6 +52,10 @@ class ConnectionWatch:
         self._quiet_since = self.last_answer
         """The last answer, or the last reconnect the watch forced: silence is counted from it."""
 
+    def follow(self, nc: LatePongClient) -> None:
+        """Watch `nc` instead: its owner moved to it, and the old one is about to close."""
+        self._nc = nc
+
     async def probe(self) -> str | None:
         """One round: None when the server answered through the read loop, else what is wrong."""
         nc = self._nc

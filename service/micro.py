@@ -26,6 +26,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 from pydantic import JsonValue
 
 from service import concurrency_limit, protocol
@@ -68,6 +69,40 @@ class Endpoint:
     metadata: dict[str, str] = field(default_factory=dict)
     stats_data: Callable[[], dict[str, JsonValue]] | None = None
     """Extra endpoint figures for `$SRV.STATS` (its `data` field)."""
+
+
+def received_on(msg: Msg) -> Client:
+    """The connection that delivered `msg`: its reply must leave there. The server lets the
+    service publish to a caller's reply subject only on the connection the request came in on
+    (the service user's `allow_responses`); after a lame-duck move that is not the current one."""
+    return msg._client
+
+
+class Unanswered:
+    """Requests received and not answered yet, by the connection they came in on."""
+
+    def __init__(self) -> None:
+        self._counts: dict[Client, int] = {}
+        self._answered: dict[Client, asyncio.Event] = {}
+
+    def received(self, nc: Client) -> None:
+        self._counts[nc] = self._counts.get(nc, 0) + 1
+
+    def settled(self, nc: Client) -> None:
+        left = self._counts.get(nc, 0) - 1
+        if left > 0:
+            self._counts[nc] = left
+            return
+        self._counts.pop(nc, None)
+        answered = self._answered.pop(nc, None)
+        if answered is not None:
+            answered.set()
+
+    async def none_on(self, nc: Client) -> None:
+        """Returns once every request `nc` delivered has been answered (or dropped unanswered
+        because its caller had gone)."""
+        while nc in self._counts:
+            await self._answered.setdefault(nc, asyncio.Event()).wait()
 
 
 @dataclass(frozen=True)
@@ -114,6 +149,7 @@ class MicroService:
             limit=concurrency_limit.for_budget(max_concurrency, budget_s),
         )
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._unanswered = Unanswered()
         self._endpoint_sub: Subscription | None = None
         self._control_subs: list[Subscription] = []
         self._started = datetime.now(UTC)
@@ -128,16 +164,47 @@ class MicroService:
 
     async def start(self) -> None:
         self._own_inboxes = own_inboxes(self._nc)
+        await self._subscribe_control()
+        self._endpoint_sub = await self._subscribe_endpoint()
+        await flush_in_order(self._nc)
+
+    async def move_to(self, nc: Client) -> None:
+        """Serve on `nc` from now on, with the same identity, stats and admission: the endpoint
+        is subscribed there before it ends on the old connection (whose requests already
+        delivered are still served), so the queue group never lacks this instance; replies
+        leave on the connection each request came in on (`received_on`). The discovery subjects
+        move without overlap: one answer per instance."""
+        old_nc, old_endpoint, old_control = self._nc, self._endpoint_sub, self._control_subs
+        self._nc, self._control_subs = nc, []
+        self._own_inboxes = tuple(sorted({*self._own_inboxes, *own_inboxes(nc)}))
+        for sub in old_control:
+            with contextlib.suppress(NatsError):
+                await sub.unsubscribe()
+        await self._subscribe_control()
+        if old_endpoint is not None:
+            self._endpoint_sub = await self._subscribe_endpoint()
+        await flush_in_order(nc)
+        if old_endpoint is not None and not old_nc.is_closed:
+            # What the old subscription was delivered before its UNSUB is still served.
+            with contextlib.suppress(NatsError, TimeoutError):
+                await asyncio.wait_for(old_endpoint.drain(), self._budget_s)  # type: ignore[no-untyped-call]
+
+    async def answered_on(self, nc: Client) -> None:
+        """Returns once every request `nc` delivered has its reply sent (on `nc`)."""
+        await self._unanswered.none_on(nc)
+
+    async def _subscribe_control(self) -> None:
         for subject in control_subjects(self.identity.name, self.id):
             self._control_subs.append(await self._nc.subscribe(subject, cb=self._on_control))
+
+    async def _subscribe_endpoint(self) -> Subscription:
         places = self._admission.slots + self._admission.queue_limit
-        self._endpoint_sub = await self._nc.subscribe(
+        return await self._nc.subscribe(
             self.endpoint.subject,
             queue=self.endpoint.queue_group,
             cb=self._on_request,
             pending_msgs_limit=max(PENDING_FLOOR, PENDING_PER_PLACE * places),
         )
-        await flush_in_order(self._nc)
 
     async def stop_accepting(self, timeout_s: float) -> None:
         """Stop taking requests; what was already delivered is queued as usual (bounded)."""
@@ -171,6 +238,7 @@ class MicroService:
         if refused is not None:  # nobody to answer, or a subject the caller must not make us write
             self.stats.record(0, f"{BadRequestError.code}:{refused}")
             return
+        self._unanswered.received(received_on(msg))
         now = asyncio.get_running_loop().time()
         try:
             caller_s = protocol.caller_timeout_s(msg.headers)
@@ -192,6 +260,7 @@ class MicroService:
         """A request that will not start: dropped when its caller has gone, else a 503."""
         if arrival.abandoned(now):
             self.expired += 1  # no reply, no read, no event: nobody is listening
+            self._unanswered.settled(received_on(arrival.msg))
         else:
             await self._refuse(arrival, OVERLOADED)
 
@@ -216,11 +285,12 @@ class MicroService:
                 log.exception("request.failed", extra={"subject": msg.subject})
                 body, headers = self._error_reply(500, INTERNAL_ERROR_MESSAGE)
                 error = f"500:{INTERNAL_ERROR_MESSAGE}"
-            await self._nc.publish(msg.reply, body, headers=headers)
+            await received_on(msg).publish(msg.reply, body, headers=headers)
         except Exception:
             log.exception("reply.failed", extra={"subject": msg.subject})
             error = "500:reply could not be sent"
         finally:
+            self._unanswered.settled(received_on(msg))
             self.stats.record(time.perf_counter_ns() - arrival.received_ns, error)
             now = asyncio.get_running_loop().time()
             answered = error is None or error.startswith("4")
@@ -243,10 +313,12 @@ class MicroService:
         error = f"{code}:{stats_text or message}"
         try:
             body, headers = self._error_reply(code, message)
-            await self._nc.publish(msg.reply, body, headers=headers)
+            await received_on(msg).publish(msg.reply, body, headers=headers)
         except Exception:
             log.exception("reply.failed", extra={"subject": msg.subject})
             error = "500:reply could not be sent"
+        finally:
+            self._unanswered.settled(received_on(msg))
         self.stats.record(time.perf_counter_ns() - received_ns, error)
 
     @staticmethod
@@ -261,7 +333,7 @@ class MicroService:
             "STATS": self.stats_response,
         }[verb]()
         if protocol.reply_problem(msg.reply, self._own_inboxes) is None:
-            await self._nc.publish(msg.reply, document.encode())
+            await received_on(msg).publish(msg.reply, document.encode())
 
     def ping_response(self) -> PingResponse:
         return PingResponse(**self._identity_fields())
