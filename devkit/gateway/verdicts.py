@@ -43,13 +43,23 @@ class NotConfirmedError(Exception):
         self.seconds = seconds
 
 
-@dataclass
+@dataclass(eq=False)
 class _Waiting:
+    """One call waiting for its work or a verdict; compared and hashed by identity, so the
+    book of waiting calls finds it in O(1) however many are in flight."""
+
     kind: str
     subject: str | None
     """The exact subject, when the call has one (a KV call touches several)."""
     claims: Claim
-    denial: asyncio.Future[None]
+    verdict: asyncio.Future[None]
+    """Done when the call may go on: a result once its work is done or its deadline passed,
+    PermissionDenied when the server denied it."""
+
+    @property
+    def denied(self) -> bool:
+        v = self.verdict
+        return v.done() and not v.cancelled() and v.exception() is not None
 
 
 def same_subject(subject: str) -> Claim:
@@ -60,7 +70,8 @@ def same_subject(subject: str) -> Claim:
 @dataclass
 class Verdicts:
     permissions: UserPermissions = field(default_factory=UserPermissions)
-    _waiting: list[_Waiting] = field(default_factory=list)
+    _waiting: dict[_Waiting, None] = field(default_factory=dict)
+    """The calls in flight, oldest first (a dict: insertion order, removal in O(1))."""
     _finishing: set[asyncio.Future[Any]] = field(default_factory=set)
 
     async def on_error(self, error: Exception) -> None:
@@ -72,10 +83,10 @@ class Verdicts:
         candidates = [
             w
             for w in self._waiting
-            if w.kind == kind and w.claims(denied.lower()) and not w.denial.done()
+            if w.kind == kind and w.claims(denied.lower()) and not w.verdict.done()
         ]
         for waiting in self._meant(kind, candidates):
-            waiting.denial.set_exception(PermissionDenied(kind, waiting.subject or denied))
+            waiting.verdict.set_exception(PermissionDenied(kind, waiting.subject or denied))
 
     def _meant(self, kind: str, candidates: list[_Waiting]) -> list[_Waiting]:
         """The server sends one `-ERR` per denied call, in the order it read them: the oldest
@@ -104,21 +115,30 @@ class Verdicts:
         the background instead, and `undo` releases what it made.
         """
         assert subject is not None or claims is not None
-        denial: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = _Waiting(kind, subject, claims or same_subject(subject or ""), denial)
-        self._waiting.append(entry)
+        loop = asyncio.get_running_loop()
+        verdict: asyncio.Future[None] = loop.create_future()
+        entry = _Waiting(kind, subject, claims or same_subject(subject or ""), verdict)
+        self._waiting[entry] = None
         task: asyncio.Future[_Result] = asyncio.ensure_future(work)
+
+        def go_on(_: object) -> None:
+            if not verdict.done():
+                verdict.set_result(None)
+
+        # One future that the work, the deadline or a denial settles, whichever comes first:
+        # what asyncio.wait would do, without its waiter, sets and callback removal per call.
+        task.add_done_callback(go_on)
+        deadline = loop.call_later(deadline_s, go_on, None) if deadline_s is not None else None
         try:
-            racers: list[asyncio.Future[Any]] = [task, denial]
-            await asyncio.wait(racers, timeout=deadline_s, return_when=asyncio.FIRST_COMPLETED)
-            if denial.done():
-                denial.result()  # raises PermissionDenied
+            await verdict  # raises PermissionDenied
             if not task.done():
                 raise NotConfirmedError(deadline_s or 0)
             return task.result()
         finally:
-            self._waiting.remove(entry)
-            if denial.done() or not task.done():
+            del self._waiting[entry]
+            if deadline is not None:
+                deadline.cancel()
+            if entry.denied or not task.done():
                 self._finish_in_background(task, undo)
 
     def _finish_in_background(
