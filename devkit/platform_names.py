@@ -29,7 +29,9 @@ GATEWAY_CONFIRM_TIMEOUT_S: Final = 5.0
 to have said whether it is allowed) before answering 504."""
 
 CONTROLPLANE_PORT: Final = 8091
-"""The local twin of Synadia Cloud's control-plane API (https://cloud.synadia.com in the cloud)."""
+"""The local twin of Synadia Cloud's control-plane API (CONTROLPLANE_API_URL in the cloud)."""
+CONTROLPLANE_API_URL: Final = "https://cloud.synadia.com"
+"""Synadia Cloud's control-plane API, the cloud tasks' default `--api-url`."""
 NATS_MONITOR_PORT: Final = 8222
 NATS_CLUSTER_PORT: Final = 6222
 """Node 1's route port, on the cluster (`STACK_NATS_NODES=3`)."""

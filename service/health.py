@@ -95,7 +95,19 @@ class HealthReporter:
         self._interval = settings.health_interval_s
         self._service_id = service_id
         self._task: asyncio.Task[None] | None = None
-        self.phase: Phase = "starting"
+        self._phase: Phase = "starting"
+        self._changed = asyncio.Event()
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @phase.setter
+    def phase(self, phase: Phase) -> None:
+        """A new phase is written at once, not up to an interval later: `invoke up` waits for
+        the serving heartbeat (issue #27)."""
+        self._phase = phase
+        self._changed.set()
 
     def follow(self, nc: LatePongClient) -> None:
         """Prove `nc` from now on: the service moved to it (a lame-duck handover)."""
@@ -103,6 +115,7 @@ class HealthReporter:
 
     async def _beat(self) -> None:
         while True:
+            self._changed.clear()
             problem = await self._watch.check()
             write_heartbeat(
                 self._path,
@@ -114,7 +127,8 @@ class HealthReporter:
                     problem=problem,
                 ),
             )
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), self._interval)
 
     async def __aenter__(self) -> HealthReporter:
         self._task = asyncio.create_task(self._beat())

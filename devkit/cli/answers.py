@@ -1,5 +1,8 @@
 """Talking to the running service: `invoke req` asks it for a balance, `invoke events` reads
-the answers it recorded (as the reader user, the data platform's seat)."""
+the answers it recorded (as the reader user, the data platform's seat).
+
+The NATS client is imported when a task runs, not when `invoke` lists its tasks (issue #27).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +16,14 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from devkit import flags
-from devkit.auth import contexts
-from devkit.caller import call_once
 from devkit.cli.friendly_task import FriendlyTask
-from devkit.recorded_answers import EventQuery, check_client_id, read_events
-from devkit.stack.running import running_config
 
 
 def reader_target(context: str) -> tuple[str, Path | None]:
     """Where `invoke events` reads: a NATS CLI context, or the local stack's reader user."""
+    from devkit.auth import contexts
+    from devkit.stack.running import running_config
+
     if context:
         target = contexts.read_context(contexts.config_dir(os.environ), context)
         return target.url, target.creds
@@ -35,6 +37,9 @@ def reader_target(context: str) -> tuple[str, Path | None]:
 )
 def req(c: Context, client_id: str, timeout: str = "5") -> None:
     """Ask the running service for a balance; prints the raw reply, exits 1 on an error reply."""
+    from devkit.caller import call_once
+    from devkit.stack.running import running_config
+
     seconds = flags.positive_number("--timeout", timeout, unit="seconds")
     config = running_config()
     reply = asyncio.run(
@@ -59,6 +64,8 @@ def events(
     c: Context, last: str = "10", follow: bool = False, client_id: str = "", context: str = ""
 ) -> None:
     """Print the recorded answers as JSON lines, read as the reader user (the data platform)."""
+    from devkit.recorded_answers import EventQuery, check_client_id, read_events
+
     query = EventQuery(
         last=flags.whole_number("--last", last, minimum=0),
         client_id=check_client_id(client_id),

@@ -1,25 +1,25 @@
 """The cloud tasks (`invoke deploy`, `destroy`, `cp-*`, `cloud-*`), which `tasks.py` adds to its
-namespace: each parses its flags and calls into devkit.cloud."""
+namespace: each parses its flags and calls into devkit.cloud, imported when a task runs (the
+control-plane client's HTTP and the provisioning's NATS libraries cost `invoke --list` nothing;
+issue #27)."""
 
 from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from devkit import flags, platform_names
-from devkit.auth import contexts
 from devkit.cli.friendly_task import FriendlyTask
-from devkit.cloud import accounts
-from devkit.cloud.ledger import CloudFiles, cloud_dir
-from devkit.cloud.provision import CloudUp
-from devkit.cloud.session import account_name, api_url_for, choose_system, open_control_plane
-from devkit.cloud.teardown import cloud_down as cloud_down_run
-from devkit.controlplane.client import DEFAULT_API_URL, ControlPlane
-from devkit.stack.running import current_config
+
+if TYPE_CHECKING:
+    from devkit.controlplane.client import ControlPlane
+
+DEFAULT_API_URL = platform_names.CONTROLPLANE_API_URL
 
 API_HELP = {
     "api_url": f"the control-plane API (default {DEFAULT_API_URL}; `local` for the local twin)",
@@ -29,6 +29,9 @@ API_HELP = {
 
 
 def _control_plane(api_url: str, token_file: str) -> ControlPlane:
+    from devkit.cloud.session import api_url_for, open_control_plane
+    from devkit.stack.running import current_config
+
     stack = current_config()
     return open_control_plane(api_url_for(api_url, stack), token_file, os.environ, stack)
 
@@ -38,6 +41,9 @@ def cp_list(
     c: Context, api_url: str = DEFAULT_API_URL, token_file: str = "", system: str = ""
 ) -> None:
     """List the accounts of a Synadia Cloud system (or of the local twin's)."""
+    from devkit.cloud import accounts
+    from devkit.cloud.session import choose_system
+
     with _control_plane(api_url, token_file) as control_plane:
         chosen = choose_system(control_plane, system)
         print(accounts.render_accounts(chosen, control_plane.accounts(chosen.id)))
@@ -52,6 +58,9 @@ def cp_create(
     system: str = "",
 ) -> None:
     """Create an account; refused, before any write, when one of that name exists."""
+    from devkit.cloud import accounts
+    from devkit.cloud.session import account_name, choose_system
+
     if not name.strip():
         raise flags.FlagError("cp-create needs the account's name: invoke cp-create --name NAME")
     account_name("--name", name)
@@ -69,6 +78,9 @@ def cp_delete(
     system: str = "",
 ) -> None:
     """Delete an account by name, and everything in it."""
+    from devkit.cloud import accounts
+    from devkit.cloud.session import choose_system
+
     if not name.strip():
         raise flags.FlagError("cp-delete needs the account's name: invoke cp-delete --name NAME")
     with _control_plane(api_url, token_file) as control_plane:
@@ -93,6 +105,11 @@ def cloud_up(
     system: str = "",
 ) -> None:
     """Make the whole cloud side: account, users, creds, bucket, stream, gateway token, contexts."""
+    from devkit.auth import contexts
+    from devkit.cloud.ledger import CloudFiles, cloud_dir
+    from devkit.cloud.provision import CloudUp
+    from devkit.cloud.session import account_name, choose_system
+
     account_name("--account", account)
     with _control_plane(api_url, token_file) as control_plane:
         chosen = choose_system(control_plane, system)
@@ -131,6 +148,11 @@ def cloud_down(
     system: str = "",
 ) -> None:
     """Remove what cloud-up made (and only that), newest first."""
+    from devkit.auth import contexts
+    from devkit.cloud.ledger import CloudFiles, cloud_dir
+    from devkit.cloud.session import account_name
+    from devkit.cloud.teardown import cloud_down as cloud_down_run
+
     account_name("--account", account)
     with _control_plane(api_url, token_file) as control_plane:
         files = CloudFiles(control_plane.api_url, account, cloud_dir(os.environ))
@@ -181,6 +203,7 @@ def deploy(
     existing_table: str = "",
 ) -> None:
     """Deploy the service to AWS Fargate with Copilot (or --with cdk), against Synadia Cloud."""
+    from devkit.auth import contexts
     from devkit.cloud.deploy import DeployError
 
     path_kind = _deploy_path(with_)

@@ -1,5 +1,6 @@
 """The NATS CLI: `invoke nats-cli` installs the pinned one, `invoke context` writes its contexts
-for the local stack (and for Synadia Cloud, given creds)."""
+for the local stack (and for Synadia Cloud, given creds). Their modules are imported when a task
+runs (issue #27)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ import os
 from invoke.context import Context
 from invoke.tasks import task
 
-from devkit.auth import contexts
-from devkit.auth.natscli import ensure_nats_cli
 from devkit.cli.friendly_task import FriendlyTask
-from devkit.stack.running import current_config
 
 
 @task(
@@ -31,6 +29,9 @@ def context(
     cloud_client_creds: str = "",
 ) -> None:
     """Write NATS CLI contexts local-service/-client/-admin/-reader (and cloud-* given creds)."""
+    from devkit.auth import contexts
+    from devkit.stack.running import current_config
+
     directory = contexts.config_dir(os.environ)
     if remove:
         removed = contexts.remove_ours(directory)
@@ -61,6 +62,8 @@ def context(
 @task(klass=FriendlyTask, name="nats-cli")
 def nats_cli(c: Context) -> None:
     """Install the pinned NATS CLI (natscli v0.5.0) into this virtual environment (Go needed)."""
+    from devkit.auth.natscli import ensure_nats_cli
+
     print(f"NATS CLI: {ensure_nats_cli()}")
     print("Contexts for it come from `invoke context` (then: nats --context local-client ...).")
 

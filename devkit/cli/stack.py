@@ -1,4 +1,8 @@
-"""The local stack's tasks: `invoke up`, `down`, `status`, `logs` and `seed`."""
+"""The local stack's tasks: `invoke up`, `down`, `status`, `logs` and `seed`.
+
+Each task imports the stack's modules when it runs: `invoke --list`, and every other task, does
+not pay for them (issue #27, a cold `invoke up`).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,6 @@ from invoke.tasks import task
 from devkit import flags, platform_names
 from devkit.cli.friendly_task import FriendlyTask
 from devkit.flags import FlagError
-from devkit.stack import lifecycle
-from devkit.stack.config import load_stack_config
-from devkit.stack.logs import show_logs
-from devkit.stack.report import render_status, render_up
-from devkit.stack.running import current_config, running_config
 
 NOT_RUNNING = 3
 """`invoke status` of a stack that is not running (as LSB init scripts say it); 1 is degraded."""
@@ -35,6 +34,10 @@ NOT_RUNNING = 3
 )
 def up(c: Context, replicas: str = "", mode: str = "", wait: bool = True, nodes: str = "") -> None:
     """Start nats-server, a DynamoDB emulator and the service; wait for a real answer."""
+    from devkit.stack import lifecycle
+    from devkit.stack.config import load_stack_config
+    from devkit.stack.report import render_up
+
     count = flags.whole_number("--replicas", replicas, minimum=1) if replicas else None
     config = load_stack_config()
     if nodes:
@@ -60,6 +63,9 @@ def nats_node_count(text: str) -> int:
 )
 def down(c: Context, wipe: bool = False) -> None:
     """Stop exactly what `invoke up` started; keep data unless --wipe."""
+    from devkit.stack import lifecycle
+    from devkit.stack.running import current_config
+
     config = current_config()
     result = lifecycle.down(config, wipe=wipe)
     for warning in result.warnings:
@@ -72,6 +78,10 @@ def down(c: Context, wipe: bool = False) -> None:
 @task(klass=FriendlyTask, help={"json": "print machine-readable JSON"})
 def status(c: Context, json_: bool = False) -> None:
     """Show each component with pid, address and health; exit 1 when degraded, 3 when stopped."""
+    from devkit.stack import lifecycle
+    from devkit.stack.report import render_status
+    from devkit.stack.running import current_config
+
     report = lifecycle.status(current_config())
     print(json.dumps(report.document(), indent=2) if json_ else render_status(report))
     if not report.running:
@@ -90,6 +100,9 @@ def status(c: Context, json_: bool = False) -> None:
 )
 def logs(c: Context, component: str | None = None, lines: str = "40", follow: bool = False) -> None:
     """Show the last lines of the local stack's logs (--follow for new ones)."""
+    from devkit.stack.logs import show_logs
+    from devkit.stack.running import current_config
+
     count = flags.whole_number("--lines", lines, minimum=1)
     show_logs(current_config(), component, count, follow=follow)
 
@@ -100,6 +113,7 @@ def logs(c: Context, component: str | None = None, lines: str = "40", follow: bo
 )
 def seed(c: Context, rows: str = "1000", force: bool = False) -> None:
     """Seed the local table (once, as the service does; --force to write fresh balances)."""
+    from devkit.stack.running import running_config
     from devkit.stack.seed import describe_outcome, seed_with_progress
 
     count = flags.whole_number("--rows", rows, minimum=1)

@@ -20,6 +20,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from devkit import platform_names
 from devkit.controlplane.models import (
     Account,
     AccountCreateRequest,
@@ -38,7 +39,7 @@ from devkit.controlplane.models import (
 from service.operator_errors import OperatorError
 
 API_PREFIX: Final = "/api/core/beta"
-DEFAULT_API_URL: Final = "https://cloud.synadia.com"
+DEFAULT_API_URL: Final = platform_names.CONTROLPLANE_API_URL
 ATTEMPTS: Final = 5
 MAX_WAIT_S: Final = 20.0
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -5,6 +5,7 @@ together within each one's drain budget."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from devkit.stack.backend import Change
 from devkit.stack.processes import observing_launches, stop_processes
@@ -13,6 +14,12 @@ from devkit.stack.state import Component
 
 Planned = tuple[Component, Callable[[], object]]
 """A component to start: its record (no pid yet), and what starts it."""
+Ready = Callable[[], object]
+"""The rest of a start once its process exists: the wait until it serves."""
+Launching = tuple[Component, Callable[[], Ready]]
+"""A component to launch: its record, and what launches it and returns its wait."""
+
+Started = TypeVar("Started")
 
 STOP_GRACE_S = 5.0
 """A server (nats, moto, a twin) that has not exited this long after SIGTERM is killed."""
@@ -24,9 +31,15 @@ def start_all(stack: Stack, planned: Sequence[Planned], change: Change) -> None:
         start_recorded(stack, intent, start, change)
 
 
+def launch_all(stack: Stack, launching: Sequence[Launching], change: Change) -> list[Ready]:
+    """Launch each in order, recorded before it starts; their waits, for the caller to run
+    once it has launched what need not wait for them (their Python starts then overlap)."""
+    return [start_recorded(stack, intent, launch, change) for intent, launch in launching]
+
+
 def start_recorded(
-    stack: Stack, intent: Component, start: Callable[[], object], change: Change
-) -> None:
+    stack: Stack, intent: Component, start: Callable[[], Started], change: Change
+) -> Started:
     """Record `intent` (no pid yet), then start it; the pid is saved as soon as it exists.
 
     An interrupt at any moment leaves a state naming the process, or no process at all.
@@ -41,7 +54,7 @@ def start_recorded(
 
     try:
         with observing_launches(told):
-            start()
+            return start()
     finally:
         recorded = stack.state.components.get(intent.name)
         if recorded is not None and recorded.pid is None:  # interrupted before the launch

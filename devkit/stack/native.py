@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +17,15 @@ from devkit.auth.security import ensure_security
 from devkit.stack.backend import Change, Stopped
 from devkit.stack.cluster import ClusterSettings, reroute_nats
 from devkit.stack.config import NatsNode, StackConfig, is_nats_node, service_default
-from devkit.stack.hosted import Planned, start_all, stop_components, undo
+from devkit.stack.hosted import (
+    Launching,
+    Ready,
+    launch_all,
+    start_all,
+    start_recorded,
+    stop_components,
+    undo,
+)
 from devkit.stack.logfiles import show_files
 from devkit.stack.processes import launch
 from devkit.stack.readiness import (
@@ -30,12 +39,14 @@ from devkit.stack.servers import (
     CHOSEN_BY_SERVER,
     MOTO_MODULE,
     SINGLE_SERVER_NAME,
-    start_moto,
-    start_nats,
+    LaunchedMoto,
+    LaunchedNats,
+    launch_moto,
+    launch_nats,
 )
 from devkit.stack.stack import Stack, Wanted
 from devkit.stack.state import HOST_TWINS, Component
-from devkit.stack.twins import planned_twins
+from devkit.stack.twins import launching_twins
 from service import names
 from service.bootstrap import bootstrap
 
@@ -51,13 +62,14 @@ class NativeBackend:
         if wanted.names <= running and not surplus:
             return
         nodes = [n for n in config.nats_nodes_list if n.name not in running]
-        servers: list[Planned] = [
-            (_nats(config, node), partial(_start_nats, stack, node.index)) for node in nodes
+        nats: list[Launching] = [
+            (_nats(config, node), partial(_launch_nats, stack, node.index)) for node in nodes
         ]
+        dynamodb: list[Launching] = []
         if "dynamodb" not in running:
-            servers.append((_dynamodb(config), partial(_start_dynamodb, stack)))
+            dynamodb.append((_dynamodb(config), partial(_launch_dynamodb, stack)))
         try:
-            start_all(stack, [*servers, *planned_twins(stack)], change)
+            _start_servers(stack, nats, dynamodb, change)
             config = stack.config  # with the ports the servers took, when asked for 0
             if config.clustered and nodes:
                 _reroute(stack)
@@ -102,6 +114,27 @@ class NativeBackend:
 
     def show_logs(self, stack: Stack, component: str | None, lines: int, *, follow: bool) -> None:
         show_files(stack.state, component, lines, follow=follow)
+
+
+def _start_servers(
+    stack: Stack, nats: list[Launching], dynamodb: list[Launching], change: Change
+) -> None:
+    """nats-server and moto launched together, the twins as soon as nats' port is known (it is
+    on their command line), and each awaited only once what need not wait for it is launched:
+    moto's and the twins' Python starts overlap. A cluster's nodes start one after another, as
+    each is given the route ports of those before it."""
+    if stack.config.clustered:
+        for intent, launch in nats:
+            start_recorded(stack, intent, launch, change)()
+        nats_ready: list[Ready] = []
+    else:
+        nats_ready = launch_all(stack, nats, change)
+    others = launch_all(stack, dynamodb, change)
+    for ready in nats_ready:
+        ready()
+    others += launch_all(stack, launching_twins(stack), change)
+    for ready in others:
+        ready()
 
 
 def drain_budget(config: StackConfig) -> float:
@@ -176,13 +209,14 @@ def _reroute(stack: Stack) -> None:
         reroute_nats(config_path, cluster_settings(stack.config, node), component.pid)
 
 
-def _start_nats(stack: Stack, index: int) -> None:
-    """Started with the stack's configuration as it is now: the route ports the nodes before it
-    took, or those the state recorded (a restarted node)."""
+def _launch_nats(stack: Stack, index: int) -> Ready:
+    """Launched with the stack's configuration as it is now: the route ports the nodes before
+    it took, or those the state recorded (a restarted node); its wait records the ports it
+    took."""
     config = stack.config
     node = config.nats_node(index)
     material = ensure_security(config.root, account=config.account, clustered=config.clustered)
-    nats = start_nats(
+    serving = launch_nats(
         workdir=nats_workdir(config, node),
         port=node.port,
         monitor_port=node.monitor_port,
@@ -190,6 +224,13 @@ def _start_nats(stack: Stack, index: int) -> None:
         server_name=node.name if config.clustered else SINGLE_SERVER_NAME,
         cluster=cluster_settings(config, node) if config.clustered else None,
     )
+    return partial(_nats_serving, stack, index, serving)
+
+
+def _nats_serving(stack: Stack, index: int, serving: Callable[[], LaunchedNats]) -> None:
+    nats = serving()
+    config = stack.config
+    node = config.nats_node(index)
     port_field, monitor_field, cluster_field = node.port_fields
     ports = {port_field: nats.port, monitor_field: nats.monitor_port}
     if nats.cluster_port is not None:
@@ -210,9 +251,17 @@ def _dynamodb(config: StackConfig) -> Component:
     )
 
 
-def _start_dynamodb(stack: Stack) -> None:
+def _launch_dynamodb(stack: Stack) -> Ready:
     config = stack.config
-    moto = start_moto(workdir=config.root / "dynamodb", port=config.dynamodb_port)
+    return partial(
+        _dynamodb_answering,
+        stack,
+        launch_moto(workdir=config.root / "dynamodb", port=config.dynamodb_port),
+    )
+
+
+def _dynamodb_answering(stack: Stack, answering: Callable[[], LaunchedMoto]) -> None:
+    moto = answering()
     stack.took("dynamodb", {"dynamodb_port": moto.port}, {"address": moto.endpoint})
 
 

@@ -9,8 +9,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
 from devkit.auth.security import local_account_key
-from devkit.caller import CallError, call_once, connect_client
+from devkit.caller import CallError, connect_client, request_balance
 from devkit.stack.config import NatsNode, StackConfig, StackError
 from devkit.stack.processes import http_ok, tail
 from devkit.stack.state import StackState
@@ -21,26 +24,41 @@ CLUSTER_TIMEOUT_S = 60.0
 HEALTHY_TIMEOUT_S = 30.0
 
 
+ANSWER_RETRY_S = 0.05
+"""Between two requests while no replica answers yet: "no responders" comes back at once, and a
+request on the one open connection costs a round trip on loopback, so the wait ends within this
+of the replica subscribing (issue #27)."""
+
+
 async def wait_until_answering(config: StackConfig, state: StackState) -> Reply:
     """Ready means a real balance request was answered, not merely that processes exist."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     last_problem = "no reply yet"
-    while time.monotonic() < deadline:
-        for replica in state.replicas():
-            if not replica.running():
-                raise StackError(
-                    f"{replica.name} exited during start-up; see {replica.log}:\n"
-                    + tail(Path(replica.log), 15)
-                )
-        try:
-            reply = await call_once(config.nats_url, "1", creds=config.client_creds, timeout_s=2.0)
-        except (CallError, OSError, TimeoutError) as error:
-            last_problem = str(error)
-        else:
-            if reply.ok:
-                return reply
-            last_problem = reply.describe()
-        await asyncio.sleep(0.25)
+    nc: Client | None = None
+    try:
+        while time.monotonic() < deadline:
+            for replica in state.replicas():
+                if not replica.running():
+                    raise StackError(
+                        f"{replica.name} exited during start-up; see {replica.log}:\n"
+                        + tail(Path(replica.log), 15)
+                    )
+            try:
+                if nc is None or nc.is_closed:
+                    nc = await connect_client(
+                        config.nats_url, name="customer-caller", creds=config.client_creds
+                    )
+                reply = await request_balance(nc, "1", timeout_s=2.0)
+            except (CallError, NatsError, OSError, TimeoutError) as error:
+                last_problem = str(error) or type(error).__name__
+            else:
+                if reply.ok:
+                    return reply
+                last_problem = reply.describe()
+            await asyncio.sleep(ANSWER_RETRY_S)
+    finally:
+        if nc is not None:
+            await nc.close()
     raise StackError(f"the service did not answer within {READY_TIMEOUT_S:g} s: {last_problem}")
 
 

@@ -205,6 +205,27 @@ def start_nats(
 
     A node of a cluster is healthy here once its JetStream is enabled: the cluster's meta
     leader needs a quorum of nodes, which the caller starts next (`wait_for_cluster`)."""
+    return launch_nats(
+        workdir=workdir,
+        port=port,
+        monitor_port=monitor_port,
+        security=security,
+        server_name=server_name,
+        cluster=cluster,
+    )()
+
+
+def launch_nats(
+    *,
+    workdir: Path,
+    port: int = CHOSEN_BY_SERVER,
+    monitor_port: int = CHOSEN_BY_SERVER,
+    security: SecurityMaterial | None = None,
+    server_name: str = SINGLE_SERVER_NAME,
+    cluster: ClusterSettings | None = None,
+) -> Callable[[], LaunchedNats]:
+    """nats-server launched; the call returned waits until it serves (as `start_nats`), so
+    other servers can start meanwhile. A failed or interrupted wait stops it."""
     used_ports = (port, monitor_port) if cluster is None else (port, monitor_port, cluster.port)
     for used in used_ports:
         if used != CHOSEN_BY_SERVER:
@@ -239,23 +260,30 @@ def start_nats(
         found = nats_ports(read_text(written))
         return None if found is None else (*found, None)
 
-    with stopped_on_failure(launched):
-        client, monitor, route = wait_for_ports(
-            read,
-            name="nats-server" if cluster is None else f"nats-server {server_name}",
-            process=launched.process,
-            log_path=log_path,
-        )
-        nats = LaunchedNats(
-            launched.pid, launched.process, port=client, monitor_port=monitor, cluster_port=route
-        )
-        wait_http(
-            f"{nats.monitor_url}/healthz?js-enabled-only=true",
-            name="nats-server",
-            process=launched.process,
-            log_path=log_path,
-        )
-    return nats
+    def serving() -> LaunchedNats:
+        with stopped_on_failure(launched):
+            client, monitor, route = wait_for_ports(
+                read,
+                name="nats-server" if cluster is None else f"nats-server {server_name}",
+                process=launched.process,
+                log_path=log_path,
+            )
+            nats = LaunchedNats(
+                launched.pid,
+                launched.process,
+                port=client,
+                monitor_port=monitor,
+                cluster_port=route,
+            )
+            wait_http(
+                f"{nats.monitor_url}/healthz?js-enabled-only=true",
+                name="nats-server",
+                process=launched.process,
+                log_path=log_path,
+            )
+        return nats
+
+    return serving
 
 
 MOTO_MODULE = "devkit.stack.moto_emulator"
@@ -264,6 +292,12 @@ MOTO_MODULE = "devkit.stack.moto_emulator"
 
 def start_moto(*, workdir: Path, port: int = CHOSEN_BY_SERVER) -> LaunchedMoto:
     """Answering; with port 0 (the default) on a port it chose, read back."""
+    return launch_moto(workdir=workdir, port=port)()
+
+
+def launch_moto(*, workdir: Path, port: int = CHOSEN_BY_SERVER) -> Callable[[], LaunchedMoto]:
+    """moto launched; the call returned waits until it answers (as `start_moto`), so its
+    Python start overlaps the other servers'. A failed or interrupted wait stops it."""
     if port != CHOSEN_BY_SERVER:
         ensure_free(port, "DynamoDB emulator")
     log_path = workdir / "dynamodb.log"
@@ -284,18 +318,22 @@ def start_moto(*, workdir: Path, port: int = CHOSEN_BY_SERVER) -> LaunchedMoto:
         log_path=log_path,
         own_log=True,
     )
-    with stopped_on_failure(launched):
-        taken = wait_for_ports(
-            lambda: port_in(read_text(port_file)),
-            name="DynamoDB emulator (moto)",
-            process=launched.process,
-            log_path=log_path,
-        )
-        moto = LaunchedMoto(launched.pid, launched.process, port=taken)
-        wait_http(
-            f"{moto.endpoint}/moto-api/",
-            name="DynamoDB emulator (moto)",
-            process=launched.process,
-            log_path=log_path,
-        )
-    return moto
+
+    def answering() -> LaunchedMoto:
+        with stopped_on_failure(launched):
+            taken = wait_for_ports(
+                lambda: port_in(read_text(port_file)),
+                name="DynamoDB emulator (moto)",
+                process=launched.process,
+                log_path=log_path,
+            )
+            moto = LaunchedMoto(launched.pid, launched.process, port=taken)
+            wait_http(
+                f"{moto.endpoint}/moto-api/",
+                name="DynamoDB emulator (moto)",
+                process=launched.process,
+                log_path=log_path,
+            )
+        return moto
+
+    return answering

@@ -4,6 +4,7 @@ control-plane API): host processes in both modes, reaching NATS on its published
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from devkit.auth.security import ensure_controlplane_token, ensure_gateway_tokens
 from devkit.port_file import port_in
 from devkit.stack.config import StackConfig
-from devkit.stack.hosted import Planned
+from devkit.stack.hosted import Launching, Planned, Ready
 from devkit.stack.processes import ensure_free, launch, wait_http
 from devkit.stack.servers import CHOSEN_BY_SERVER, read_text, stopped_on_failure, wait_for_ports
 from devkit.stack.stack import Stack
@@ -49,8 +50,18 @@ def spec(config: StackConfig, name: str) -> TwinSpec:
 
 
 def planned_twins(stack: Stack) -> list[Planned]:
-    """The twins that do not run, in the order they start."""
-    planned: list[Planned] = []
+    """The twins that do not run, in the order they start, each started before the next."""
+    return [(intent, partial(_start, launch)) for intent, launch in launching_twins(stack)]
+
+
+def _start(launch: Callable[[], Ready]) -> None:
+    launch()()
+
+
+def launching_twins(stack: Stack) -> list[Launching]:
+    """The twins that do not run, in the order they launch; each launch returns its wait, so
+    both twins' Python starts overlap each other's (and moto's)."""
+    planned: list[Launching] = []
     for name in HOST_TWINS:
         running = stack.state.components.get(name)
         if running is None or not running.running():
@@ -61,12 +72,14 @@ def planned_twins(stack: Stack) -> list[Planned]:
                 log=str(stack.config.logs_dir / f"{name}.log"),
                 address=twin.url,
             )
-            planned.append((intent, partial(_start_twin, stack, name, Path(intent.log))))
+            planned.append((intent, partial(_launch_twin, stack, name, Path(intent.log))))
     return planned
 
 
-def _start_twin(stack: Stack, name: str, log_path: Path) -> None:
-    """Started with the stack's configuration as it is now: nats' port is the one it took."""
+def _launch_twin(stack: Stack, name: str, log_path: Path) -> Ready:
+    """Launched with the stack's configuration as it is now: nats' port is the one it took.
+    The wait returned reads the port the twin took and its /healthz (a failed or interrupted
+    wait stops it)."""
     config = stack.config
     twin = spec(config, name)
     if twin.port != CHOSEN_BY_SERVER:
@@ -93,13 +106,19 @@ def _start_twin(stack: Stack, name: str, log_path: Path) -> None:
         log_path=log_path,
         own_log=True,
     )
-    with stopped_on_failure(launched):
-        taken = wait_for_ports(
-            lambda: port_in(read_text(port_file)),
-            name=twin.title,
-            process=launched.process,
-            log_path=log_path,
-        )
-        url = spec(stack.config.model_copy(update={twin.port_field: taken}), name).url
-        stack.took(name, {twin.port_field: taken}, {"address": url})
-        wait_http(f"{url}/healthz", name=twin.title, process=launched.process, log_path=log_path)
+
+    def serving() -> None:
+        with stopped_on_failure(launched):
+            taken = wait_for_ports(
+                lambda: port_in(read_text(port_file)),
+                name=twin.title,
+                process=launched.process,
+                log_path=log_path,
+            )
+            url = spec(stack.config.model_copy(update={twin.port_field: taken}), name).url
+            stack.took(name, {twin.port_field: taken}, {"address": url})
+            wait_http(
+                f"{url}/healthz", name=twin.title, process=launched.process, log_path=log_path
+            )
+
+    return serving

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
+from typing import cast
 
-from service.health import Heartbeat, check_heartbeat, write_heartbeat
+from service.connection import LatePongClient
+from service.health import HealthReporter, Heartbeat, check_heartbeat, write_heartbeat
+from service.settings import HealthSettings
 
 
 def test_fresh_heartbeat_of_a_live_process_is_healthy(tmp_path: Path) -> None:
@@ -43,3 +47,30 @@ def test_a_replica_that_cannot_receive_is_alive_but_not_ready(tmp_path: Path) ->
     assert said == f"the service cannot receive requests: {problem}"
     stale = check_heartbeat(path, now=1010.0, interval_s=2)
     assert stale == f"no NATS round trip for 10.0 s: {problem}"
+
+
+class ClosedConnection:
+    """A connection the watch finds closed: its probe answers at once, with no server."""
+
+    is_closed = True
+
+
+async def heartbeat_phase(path: Path, phase: str) -> None:
+    while written_phase(path) != phase:
+        await asyncio.sleep(0.01)
+
+
+def written_phase(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    return Heartbeat.model_validate_json(path.read_text()).phase
+
+
+async def test_a_new_phase_is_written_at_once_not_an_interval_later(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    settings = HealthSettings(health_file=path, health_interval_s=3600)
+    async with HealthReporter(cast("LatePongClient", ClosedConnection()), settings, "s") as health:
+        await asyncio.wait_for(heartbeat_phase(path, "starting"), timeout=30)
+        health.phase = "serving"
+        # Within the hour-long interval only if the change itself wrote it.
+        await asyncio.wait_for(heartbeat_phase(path, "serving"), timeout=30)
