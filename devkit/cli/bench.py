@@ -11,7 +11,6 @@ from invoke.tasks import task
 from devkit import flags
 from devkit.bench.options import BENCH_HELP, BenchOptions
 from devkit.cli.friendly_task import FriendlyTask
-from devkit.stack.running import current_config
 
 
 class BenchTask(FriendlyTask):
@@ -54,6 +53,7 @@ def bench(
 ) -> None:
     """Benchmark the service: throughput, latency percentiles, errors, CPU, and a baseline."""
     from devkit.bench.run import run_for_stack
+    from devkit.stack.running import current_config
 
     options = BenchOptions.parse(
         requests=requests,

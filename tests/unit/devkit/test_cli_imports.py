@@ -15,6 +15,7 @@ LIGHT_MODULES = (
     "devkit.cli.cloud",
     "devkit.cli.nats_cli",
     "devkit.cli.twins",
+    "devkit.cli.bench",
 )
 """The task modules that import only Invoke, flags and names when loaded."""
 
