@@ -216,7 +216,7 @@ def test_each_node_routes_to_the_others_by_service_name(cluster_config: StackCon
     for node in ("nats", "nats-2", "nats-3"):
         config = files[f"{node}.conf"]
         assert f"server_name: {node}\n" in config
-        routes = set(re.findall(r"nats-route://([\w-]+):6222", config))
+        routes = set(re.findall(r"nats-route://route:[0-9a-f]+@([\w-]+):6222", config))
         assert routes == {"nats", "nats-2", "nats-3"} - {node}, config
         assert "listen: 0.0.0.0:6222" in config
         assert "no_advertise: true" in config  # clients keep to the server list they are given
@@ -359,7 +359,9 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
     calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
     assert f"{prefix} ps --all --format json" in calls
     assert f"{prefix} logs --no-color --tail 40 balance" in calls
-    assert calls[-1] == f"{prefix} down --volumes"
+    assert calls[-2] == f"{prefix} down --volumes"
+    # and every volume of the project, whichever node count made it
+    assert calls[-1].startswith("volume ls --quiet --filter label=com.docker.compose.project=")
 
 
 CLUSTER_PS = json.dumps(
