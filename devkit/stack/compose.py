@@ -44,6 +44,9 @@ CONTAINER_NATS_PORT = 4222
 """nats' client port inside its container, published on the host (compose/docker-compose.yml)."""
 CONTAINER_MONITOR_PORT = 8222
 """nats' monitoring port inside its container (its health check); never published."""
+CONTAINER_NATS_USER = "65534:65534"
+"""The unprivileged uid:gid the nats containers run as (`nobody` in Alpine and Debian; the nats
+image has no user of its own); the nats-volume job hands each node's volume to it."""
 CONTAINER_DYNAMODB_PORT = 8000
 """DynamoDB Local's port inside its container, published on the host."""
 
@@ -93,6 +96,7 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
     return {
         "STACK_DIR": str(config.root.resolve()),
         "NATS_VERSION": nats_server_version(),
+        "NATS_USER": CONTAINER_NATS_USER,
         "DYNAMODB_LOCAL_IMAGE": platform_names.DYNAMODB_LOCAL_IMAGE,
         "PYTHON_IMAGE": platform_names.PYTHON_IMAGE,
         "SERVICE_VERSION": __version__,

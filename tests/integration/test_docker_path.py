@@ -192,10 +192,13 @@ def test_the_cluster_adds_two_nodes_each_with_its_config_and_volume_and_bootstra
     assert not set(nodes[1:]) & set(rendered["services"])
     services = rendered_cluster["services"]
     mounts = {node: sorted(map(str, services[node]["volumes"])) for node in nodes}
-    configs = {next(m for m in mounts[n] if m.endswith(":/etc/nats/nats.conf:ro")) for n in nodes}
     data = {next(m for m in mounts[n] if m.endswith(":/data")) for n in nodes}
-    assert len(configs) == len(data) == 3, mounts
-    assert all(len(mounts[n]) == 2 for n in nodes), mounts
+    assert len(data) == 3, mounts
+    assert all(len(mounts[n]) == 1 for n in nodes), mounts  # its config is copied into it
+    copied = sorted(map(str, services["nats-volume"]["volumes"]))
+    configs = {m for m in copied if m.endswith(".conf:ro")}
+    assert {m.rsplit(":", 2)[1] for m in configs} == {f"/configs/{n}.conf" for n in nodes}
+    assert {f"{m.split(':')[0]}:/data" for m in copied if "/volumes/" in m} == data
     # A cluster node never opens the single server's store.
     assert "nats-data:/data" not in data
     assert {n: services["bootstrap"]["depends_on"][n]["condition"] for n in nodes} == dict.fromkeys(
