@@ -53,7 +53,7 @@ def differences(config: StackConfig, state: StackState) -> list[str]:
     asked = config.model_dump(include=config.model_fields_set)
     return [
         f"{_ASKED_BY.get(name, 'STACK_' + name.upper())}={asked[name]}"
-        f" (the running stack has {running or 'none'})"
+        f" (the running stack has {'none' if running == '' else running})"
         for name, running in state.recorded.model_dump().items()
         if name in asked and asked[name] not in (running, _ANY_PORT.get(name))
     ]

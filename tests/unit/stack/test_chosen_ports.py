@@ -89,3 +89,17 @@ def test_the_route_proxy_is_recorded_so_a_later_up_keeps_it(tmp_path: Path) -> N
         assert moved.other_configuration == [
             "STACK_NATS_3_ROUTE_VIA=127.0.0.1:40001 (the running stack has 127.0.0.1:40000)"
         ]
+
+
+def test_a_route_proxy_asked_of_a_stack_started_without_one_is_a_difference(
+    tmp_path: Path,
+) -> None:
+    plain = StackConfig(root=tmp_path, nats_nodes=3)
+    with Stack.opened(plain) as stack:
+        stack.state.components["nats"] = Component(name="nats", pid=1, marker="-", log="-")
+        stack.save()
+    proxied = StackConfig(root=tmp_path, nats_nodes=3, nats_3_route_via="127.0.0.1:40000")
+    with Stack.opened(proxied) as later:
+        assert later.other_configuration == [
+            "STACK_NATS_3_ROUTE_VIA=127.0.0.1:40000 (the running stack has none)"
+        ]
