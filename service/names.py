@@ -45,6 +45,8 @@ default of 2 minutes held four times as many ids, 50 MB of nats-server's memory 
 events a second (docs/benchmarks.md, "Faults and soak")."""
 
 KV_BUCKET: Final = "config"
+KV_STREAM_PREFIX: Final = "KV_"
+"""JetStream keeps a key-value bucket as the stream `KV_<bucket>`."""
 KV_MAX_BYTES: Final = 1024 * 1024
 """Synadia Cloud refuses a bucket without max_bytes; 1 MiB holds thousands of markers."""
 

@@ -30,6 +30,39 @@ from devkit.auth.permissions import (
 )
 from devkit.auth.private_files import write_private
 
+ROUTE_USER = "route"
+"""The user the cluster's nodes authenticate their routes as (one for all nodes, as a cluster
+shares one `cluster { authorization }`)."""
+
+ROUTE_PASSWORD_KEY = "route_password"  # noqa: S105 - a key name, not a secret
+"""Where keys.json (0600) keeps the routes' password beside the seeds."""
+
+
+@dataclass(frozen=True)
+class RouteCredentials:
+    """What a node must present to open a route to another: without it anything on 127.0.0.1
+    could join the cluster as a node and see every account's messages, $SYS's included."""
+
+    user: str
+    password: str
+
+    def __repr__(self) -> str:  # never the password, in a log or a traceback
+        return f"RouteCredentials(user={self.user!r})"
+
+    def authorization_block(self) -> str:
+        """The `authorization {}` of a `cluster {}` block (indented inside it)."""
+        return (
+            f'  authorization {{\n    user: "{self.user}"\n    password: "{self.password}"\n  }}\n'
+        )
+
+    def url(self, route: str) -> str:
+        """`nats-route://host:port` with these credentials in it (the password is hex: nothing
+        in it needs escaping in a URL or in nats-server's configuration)."""
+        scheme, separator, address = route.partition("://")
+        if not separator:
+            raise ValueError(f"not a route URL: {route!r}")
+        return f"{scheme}://{self.user}:{self.password}@{address}"
+
 
 @dataclass(frozen=True)
 class SecurityMaterial:
@@ -39,6 +72,8 @@ class SecurityMaterial:
     """Public key -> JWT, preloaded into the server's memory resolver."""
     creds: dict[str, Path]
     """Each user's .creds file, by user name."""
+    route: RouteCredentials
+    """What the cluster's nodes authenticate their routes with."""
 
     @property
     def service_creds(self) -> Path:
@@ -152,12 +187,16 @@ def ensure_security(
     if seeds is None:
         seeds = {"account_name": account}
     missing = {role: kind for role, kind in _ROLES.items() if role not in seeds}
-    if missing:  # first use, or a role added since (the admin user): keep the others' keys
-        seeds.update({role: new_identity(kind).seed for role, kind in missing.items()})
+    # First use, or a role added since (the admin user, the routes' password): keep the rest.
+    changed = bool(missing) or ROUTE_PASSWORD_KEY not in seeds
+    seeds.update({role: new_identity(kind).seed for role, kind in missing.items()})
+    seeds.setdefault(ROUTE_PASSWORD_KEY, secrets.token_hex(32))
+    if changed:
         write_private(keys_path, json.dumps(seeds, indent=2))
     identities = {role: identity_from_seed(seeds[role]) for role in _ROLES}
     ensure_gateway_tokens(root)
-    return _issue(root, identities, account, clustered=clustered)
+    route = RouteCredentials(ROUTE_USER, seeds[ROUTE_PASSWORD_KEY])
+    return _issue(root, identities, account, clustered=clustered, route=route)
 
 
 _ROLES = {
@@ -169,7 +208,12 @@ _ROLES = {
 
 
 def _issue(
-    root: Path, ids: dict[str, Identity], account: str, *, clustered: bool
+    root: Path,
+    ids: dict[str, Identity],
+    account: str,
+    *,
+    clustered: bool,
+    route: RouteCredentials,
 ) -> SecurityMaterial:
     operator, system, application = ids["operator"], ids["system"], ids["application"]
     operator_jwt = encode(operator_claims(operator, platform_names.OPERATOR_NAME, system), operator)
@@ -198,4 +242,5 @@ def _issue(
         system_account=system.public_key,
         account_jwts=account_jwts,
         creds=paths,
+        route=route,
     )

@@ -29,7 +29,8 @@ NOT_RUNNING = 3
         " native or docker; default STACK_MODE or auto",
         "wait": "wait until a real balance request is answered (default on)",
         "nodes": "nats-servers: 1, or 3 forming one JetStream cluster with R3 storage"
-        " (default STACK_NATS_NODES or 1; a running stack keeps its own)",
+        " (default STACK_NATS_NODES, else the running stack's count, else 1; another count"
+        " than the running stack's is refused until `invoke down`)",
     },
 )
 def up(c: Context, replicas: str = "", mode: str = "", wait: bool = True, nodes: str = "") -> None:

@@ -34,8 +34,9 @@ from devkit.controlplane_twin.server_side import (
     ServerSide,
     ServerSideError,
 )
+from service import names
 
-KV_PREFIX = "KV_"
+KV_PREFIX = names.KV_STREAM_PREFIX
 OBJECT_PREFIX = "OBJ_"
 _STATUS_FOR_ERROR = {10059: 404}
 """JetStream's "stream not found"; every other refusal is a 400, as the document declares."""

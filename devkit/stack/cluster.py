@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devkit import platform_names
+from devkit.auth.private_files import write_private
+from devkit.auth.security import RouteCredentials
 from service import names
 
 
@@ -19,6 +21,8 @@ class ClusterSettings:
 
     port: int
     routes: tuple[str, ...]
+    credentials: RouteCredentials
+    """Asked of every node routing to this one, and given to every node this one routes to."""
     name: str = platform_names.NATS_CLUSTER_NAME
     advertise: str = ""
     """host:port the other nodes are told to reach this one's routes at, when not its own."""
@@ -32,14 +36,17 @@ class ClusterSettings:
         advertise += "  no_advertise: true\n" if self.no_advertise else ""
         return (
             f"cluster {{\n  name: {self.name}\n  listen: {listen}\n"
-            f"{advertise}{self.routes_block()}}}\n"
+            f"{advertise}{self.credentials.authorization_block()}{self.routes_block()}}}\n"
         )
 
     def routes_block(self) -> str:
         """A JetStream cluster refuses to start with no route at all; the first node started
         on chosen ports knows no other, and is given one that refuses until `reroute_nats`
-        gives it the others' (a node routing to a node that routes to it is how NATS meshes)."""
-        routes = "".join(f"    {route}\n" for route in self.routes or (NO_ROUTE_YET,))
+        gives it the others' (a node routing to a node that routes to it is how NATS meshes).
+        Each route carries the credentials (the file is 0600; nats-server redacts them in logs)."""
+        routes = "".join(
+            f"    {self.credentials.url(route)}\n" for route in self.routes or (NO_ROUTE_YET,)
+        )
         return f"  routes: [\n{routes}  ]\n"
 
 
@@ -50,13 +57,13 @@ NO_ROUTE_YET = f"nats-route://{names.LOCAL_HOST}:1"
 def reroute_nats(config_path: Path, cluster: ClusterSettings, pid: int) -> bool:
     """Give a running node of the cluster `cluster`'s routes (its config rewritten, then
     reloaded by SIGHUP, as nats-server reloads routes without a restart); False when it has
-    them already."""
+    them already. Rewritten 0600: the routes carry the cluster's password."""
     text = config_path.read_text()
     start = text.index("  routes: [\n")
     end = text.index("  ]\n", start) + len("  ]\n")
     wanted = cluster.routes_block()
     if text[start:end] == wanted:
         return False
-    config_path.write_text(text[:start] + wanted + text[end:])
+    write_private(config_path, text[:start] + wanted + text[end:])
     os.kill(pid, signal.SIGHUP)
     return True

@@ -44,11 +44,18 @@ CONTAINER_NATS_PORT = 4222
 """nats' client port inside its container, published on the host (compose/docker-compose.yml)."""
 CONTAINER_MONITOR_PORT = 8222
 """nats' monitoring port inside its container (its health check); never published."""
+CONTAINER_NATS_USER = "65534:65534"
+"""The unprivileged uid:gid the nats containers run as (`nobody` in Alpine and Debian; the nats
+image has no user of its own); the nats-volume job hands each node's volume to it."""
 CONTAINER_DYNAMODB_PORT = 8000
 """DynamoDB Local's port inside its container, published on the host."""
 
 CLUSTER_COMPOSE_FILE = COMPOSE_FILE.with_name("cluster.yml")
 """Nodes 2 and 3 of the cluster, laid over the Compose file when STACK_NATS_NODES=3."""
+
+
+PROJECT_LABEL = "com.docker.compose.project"
+"""The label Compose puts on every container, network and volume of a project."""
 
 
 class ComposeError(OperatorError):
@@ -89,6 +96,7 @@ def compose_environment(config: StackConfig, *, replicas: int) -> dict[str, str]
     return {
         "STACK_DIR": str(config.root.resolve()),
         "NATS_VERSION": nats_server_version(),
+        "NATS_USER": CONTAINER_NATS_USER,
         "DYNAMODB_LOCAL_IMAGE": platform_names.DYNAMODB_LOCAL_IMAGE,
         "PYTHON_IMAGE": platform_names.PYTHON_IMAGE,
         "SERVICE_VERSION": __version__,
@@ -116,11 +124,10 @@ def container_url(node: NatsNode) -> str:
 
 
 def stream_replicas(config: StackConfig) -> str:
-    """The containers' STREAM_REPLICAS: the service's default (1) on one server, R3 on the
-    cluster, as the native stack gives its replicas (StackConfig.service_environment)."""
-    if config.clustered:
-        return str(platform_names.CLUSTER_STREAM_REPLICAS)
-    return service_default("STREAM_REPLICAS")
+    """The containers' STREAM_REPLICAS, decided where the native stack's is
+    (StackConfig.service_environment): R3 on the cluster, the service's default (1) on one
+    server, and STACK_SERVICE_STREAM_REPLICAS over either."""
+    return config.service_environment().get("STREAM_REPLICAS", service_default("STREAM_REPLICAS"))
 
 
 def render_env_file(environment: Mapping[str, str]) -> str:
@@ -176,7 +183,12 @@ def container_nats_config(
     settings, server_name = None, SINGLE_SERVER_NAME
     if cluster is not None and node is not None:
         routes = tuple(container_route(other) for other in cluster if other.index != node.index)
-        settings = ClusterSettings(port=CONTAINER_CLUSTER_PORT, routes=routes, no_advertise=True)
+        settings = ClusterSettings(
+            port=CONTAINER_CLUSTER_PORT,
+            routes=routes,
+            credentials=material.route,
+            no_advertise=True,
+        )
         server_name = node.name
     return nats_config(
         port=CONTAINER_NATS_PORT,
@@ -265,6 +277,35 @@ class ComposeProject:
             lines = []
         written = {line.split("=", 1)[0] for line in lines if "=" in line}
         return {k: v for k, v in os.environ.items() if k not in written}
+
+    def remove_volumes(self) -> list[str]:
+        """Every volume of the project, whichever Compose files made it: `down --volumes` removes
+        only those of the files it is given, so a one-server `--wipe` would keep the cluster's
+        (nats-2-data, ...) and the other way round. Returns the names removed."""
+        label = f"{PROJECT_LABEL}={self.name}"
+        listed = self._docker("volume", "ls", "--quiet", "--filter", f"label={label}")
+        volumes = listed.split()
+        if volumes:
+            self._docker("volume", "rm", *volumes)
+        return volumes
+
+    def _docker(self, *args: str) -> str:
+        try:
+            result = subprocess.run(
+                ["docker", *args],
+                capture_output=True,
+                text=True,
+                env=self._environment(),
+                check=False,
+            )
+        except OSError as error:
+            raise ComposeError(f"could not run docker: {error}") from None
+        if result.returncode != 0:
+            said = result.stderr.strip().splitlines()[-1:] or [""]
+            raise ComposeError(
+                f"`docker {' '.join(args[:2])}` failed with exit code {result.returncode}: {said[0]}"
+            )
+        return result.stdout
 
     def published(self, service: str, container_port: int) -> int:
         """The host port Compose published `service`'s `container_port` on (the one the

@@ -216,10 +216,6 @@ class StackConfig(BaseSettings):
         return ",".join(node.url for node in self.nats_nodes_list)
 
     @property
-    def nats_monitor_url(self) -> str:
-        return f"http://{names.LOCAL_HOST}:{self.nats_monitor_port}"
-
-    @property
     def gateway_url(self) -> str:
         return f"http://{names.LOCAL_HOST}:{self.gateway_port}"
 

@@ -10,7 +10,7 @@ from devkit.stack.report import ComponentStatus
 from devkit.stack.state import replica_name
 from service import names
 
-JOBS = ("dynamodb-volume", "bootstrap")
+JOBS = ("nats-volume", "dynamodb-volume", "bootstrap")
 """One-shot services (`restart: "no"`): reported apart from the components."""
 REPLICATED = "balance"
 CONTAINER_CLUSTER_PORT = 6222

@@ -87,6 +87,8 @@ class DockerBackend:
                 try:
                     project.run("down", *(["--volumes"] if wipe else []))
                     result.stopped.append("docker compose stack")
+                    if wipe:
+                        project.remove_volumes()
                 except compose.ComposeError as error:
                     if not wipe:
                         raise

@@ -131,9 +131,9 @@ def _up(
 ) -> UpResult:
     if stack.other_configuration:
         raise StackError(
-            f"the stack in {asked.root} runs with another configuration than the"
-            f" environment asks: {'; '.join(stack.other_configuration)}; stop it first"
-            " (`invoke down`), or unset the variable to use the running stack"
+            f"the stack in {asked.root} runs with another configuration than asked:"
+            f" {'; '.join(stack.other_configuration)}; stop it first (`invoke down`), or leave"
+            " out the flag or variable to use the running stack"
         )
     found = stack.state.replica_count
     count = replicas or (found or 1 if stack.active else 1)

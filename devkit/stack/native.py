@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from devkit.auth.security import ensure_security
+from devkit.auth.security import RouteCredentials, ensure_security
 from devkit.stack.backend import Change, Stopped
 from devkit.stack.cluster import ClusterSettings, reroute_nats
 from devkit.stack.config import NatsNode, StackConfig, is_nats_node, service_default
@@ -185,7 +185,9 @@ def _nats(config: StackConfig, node: NatsNode) -> Component:
     )
 
 
-def cluster_settings(config: StackConfig, node: NatsNode) -> ClusterSettings:
+def cluster_settings(
+    config: StackConfig, node: NatsNode, credentials: RouteCredentials
+) -> ClusterSettings:
     """Routes to every other node whose route port is known (0: chosen, not yet taken); a node
     reached through a proxy (`STACK_NATS_3_ROUTE_VIA`) advertises it and dials none, and the
     others route to the proxy from their start (its address is known before the node's port)."""
@@ -197,16 +199,23 @@ def cluster_settings(config: StackConfig, node: NatsNode) -> ClusterSettings:
         and (other.cluster_port != CHOSEN_BY_SERVER or config.route_via(other))
         and not via
     )
-    return ClusterSettings(port=node.cluster_port, routes=routes, advertise=via)
+    return ClusterSettings(
+        port=node.cluster_port, routes=routes, credentials=credentials, advertise=via
+    )
 
 
 def _reroute(stack: Stack) -> None:
     """Every node routes to every other, now that all their route ports are known."""
+    config = stack.config
+    credentials = ensure_security(
+        config.root, account=config.account, clustered=config.clustered
+    ).route
     for node in stack.config.nats_nodes_list:
         component = stack.state.components[node.name]
         assert component.pid is not None  # started just before
         config_path = nats_workdir(stack.config, node) / "nats.conf"
-        reroute_nats(config_path, cluster_settings(stack.config, node), component.pid)
+        settings = cluster_settings(stack.config, node, credentials)
+        reroute_nats(config_path, settings, component.pid)
 
 
 def _launch_nats(stack: Stack, index: int) -> Ready:
@@ -222,7 +231,7 @@ def _launch_nats(stack: Stack, index: int) -> Ready:
         monitor_port=node.monitor_port,
         security=material,
         server_name=node.name if config.clustered else SINGLE_SERVER_NAME,
-        cluster=cluster_settings(config, node) if config.clustered else None,
+        cluster=cluster_settings(config, node, material.route) if config.clustered else None,
     )
     return partial(_nats_serving, stack, index, serving)
 

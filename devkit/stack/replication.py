@@ -13,9 +13,6 @@ from pydantic import BaseModel, computed_field
 from devkit.caller import CallError, connect_client
 from service import names
 
-KV_STREAM_PREFIX = "KV_"
-"""A key-value bucket is the stream `KV_<bucket>`."""
-
 
 class Replica(BaseModel):
     """A follower, as its leader sees it."""
@@ -87,7 +84,7 @@ async def replication(url: str, creds: Path | None) -> list[Replication]:
     try:
         for kind, name, stream in (
             ("stream", names.STREAM_NAME, names.STREAM_NAME),
-            ("bucket", names.KV_BUCKET, KV_STREAM_PREFIX + names.KV_BUCKET),
+            ("bucket", names.KV_BUCKET, names.KV_STREAM_PREFIX + names.KV_BUCKET),
         ):
             try:
                 found.append(replication_of(kind, name, await js.stream_info(stream)))

@@ -18,6 +18,7 @@ from pathlib import Path, PurePath
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from devkit.auth.private_files import write_private
 from devkit.auth.security import SecurityMaterial
 from devkit.port_file import port_in
 from devkit.stack.cluster import ClusterSettings
@@ -237,7 +238,8 @@ def launch_nats(
         stale.unlink()
     log_path = workdir / "nats.log"
     config = workdir / "nats.conf"
-    config.write_text(
+    write_private(  # a cluster's holds the routes' password
+        config,
         nats_config(
             port=port,
             monitor_port=monitor_port,
@@ -247,7 +249,7 @@ def launch_nats(
             ports_dir=ports_dir,
             server_name=server_name,
             cluster=cluster,
-        )
+        ),
     )
     launched = launch([str(find_binary("nats-server")), "-c", str(config)], log_path=log_path)
 

@@ -28,6 +28,7 @@ def record(config: StackConfig) -> Recorded:
         nats_3_monitor_port=config.nats_3_monitor_port,
         nats_3_cluster_port=config.nats_3_cluster_port,
         nats_nodes=config.nats_nodes,
+        nats_3_route_via=config.nats_3_route_via,
         dynamodb_port=config.dynamodb_port,
         gateway_port=config.gateway_port,
         controlplane_port=config.controlplane_port,
@@ -51,11 +52,15 @@ def differences(config: StackConfig, state: StackState) -> list[str]:
         return []
     asked = config.model_dump(include=config.model_fields_set)
     return [
-        f"STACK_{name.upper()}={asked[name]} (the running stack has {running})"
+        f"{_ASKED_BY.get(name, 'STACK_' + name.upper())}={asked[name]}"
+        f" (the running stack has {'none' if running == '' else running})"
         for name, running in state.recorded.model_dump().items()
         if name in asked and asked[name] not in (running, _ANY_PORT.get(name))
     ]
 
+
+_ASKED_BY = {"nats_nodes": "--nodes/STACK_NATS_NODES"}
+"""What asks for a setting that a flag of `up` sets too (`up --nodes 3`), as the message says it."""
 
 _ANY_PORT = {name: CHOSEN_BY_SERVER for name in Recorded.model_fields if name.endswith("_port")}
 

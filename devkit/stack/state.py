@@ -122,6 +122,9 @@ class Recorded(BaseModel):
     nats_3_cluster_port: int = platform_names.NATS_3_CLUSTER_PORT
     nats_nodes: int = 1
     """States written before the cluster existed: one server."""
+    nats_3_route_via: str = ""
+    """STACK_NATS_3_ROUTE_VIA: a later `up` without it keeps node 3's routes through the proxy
+    (its restarted nodes too), rather than routing around it."""
     dynamodb_port: int
     gateway_port: int = platform_names.GATEWAY_PORT
     controlplane_port: int = platform_names.CONTROLPLANE_PORT

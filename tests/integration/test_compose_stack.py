@@ -76,6 +76,20 @@ def project_resources(project: str) -> dict[str, list[str]]:
     return {kind: result.stdout.split() for kind, result in found.items()}
 
 
+def running_as_root(project: str) -> list[str]:
+    """The project's running containers whose main process is root (the one-shot jobs, which
+    hand volumes to unprivileged users, have exited)."""
+    label = f"label=com.docker.compose.project={project}"
+    running = docker("ps", "--quiet", "--filter", label, "--filter", "status=running")
+    root = []
+    for container in running.stdout.split():
+        uid = docker("exec", container, "id", "-u")
+        assert uid.returncode == 0, uid.stderr
+        if uid.stdout.strip() == "0":
+            root.append(docker("inspect", "--format", "{{.Name}}", container).stdout.strip())
+    return root
+
+
 async def burst_while_stopping(url: str, creds: Path, container: str) -> dict[str, int]:
     """BURST requests at CONCURRENCY; one replica gets `docker stop` a tenth of the way in."""
     nc = await connect_client(url, name="compose-burst", creds=creds)
@@ -181,9 +195,12 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
     ]
     assert all(c["healthy"] for c in report["components"]), report
     assert {j["name"]: j["state"] for j in report["jobs"]} == {
+        "nats-volume": "succeeded",
         "dynamodb-volume": "succeeded",
         "bootstrap": "succeeded",
     }
+
+    assert running_as_root(project) == []
 
     if commands.NATS_NODES > 1:
         check_the_cluster(env, report)

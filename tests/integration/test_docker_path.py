@@ -192,10 +192,13 @@ def test_the_cluster_adds_two_nodes_each_with_its_config_and_volume_and_bootstra
     assert not set(nodes[1:]) & set(rendered["services"])
     services = rendered_cluster["services"]
     mounts = {node: sorted(map(str, services[node]["volumes"])) for node in nodes}
-    configs = {next(m for m in mounts[n] if m.endswith(":/etc/nats/nats.conf:ro")) for n in nodes}
     data = {next(m for m in mounts[n] if m.endswith(":/data")) for n in nodes}
-    assert len(configs) == len(data) == 3, mounts
-    assert all(len(mounts[n]) == 2 for n in nodes), mounts
+    assert len(data) == 3, mounts
+    assert all(len(mounts[n]) == 1 for n in nodes), mounts  # its config is copied into it
+    copied = sorted(map(str, services["nats-volume"]["volumes"]))
+    configs = {m for m in copied if m.endswith(".conf:ro")}
+    assert {m.rsplit(":", 2)[1] for m in configs} == {f"/configs/{n}.conf" for n in nodes}
+    assert {f"{m.split(':')[0]}:/data" for m in copied if "/volumes/" in m} == data
     # A cluster node never opens the single server's store.
     assert "nats-data:/data" not in data
     assert {n: services["bootstrap"]["depends_on"][n]["condition"] for n in nodes} == dict.fromkeys(
@@ -216,7 +219,7 @@ def test_each_node_routes_to_the_others_by_service_name(cluster_config: StackCon
     for node in ("nats", "nats-2", "nats-3"):
         config = files[f"{node}.conf"]
         assert f"server_name: {node}\n" in config
-        routes = set(re.findall(r"nats-route://([\w-]+):6222", config))
+        routes = set(re.findall(r"nats-route://route:[0-9a-f]+@([\w-]+):6222", config))
         assert routes == {"nats", "nats-2", "nats-3"} - {node}, config
         assert "listen: 0.0.0.0:6222" in config
         assert "no_advertise: true" in config  # clients keep to the server list they are given
@@ -359,7 +362,9 @@ def test_up_down_in_docker_mode_issue_the_compose_commands(stand_in_docker: dict
     calls = Path(env["DOCKER_RECORD"]).read_text().splitlines()
     assert f"{prefix} ps --all --format json" in calls
     assert f"{prefix} logs --no-color --tail 40 balance" in calls
-    assert calls[-1] == f"{prefix} down --volumes"
+    assert calls[-2] == f"{prefix} down --volumes"
+    # and every volume of the project, whichever node count made it
+    assert calls[-1].startswith("volume ls --quiet --filter label=com.docker.compose.project=")
 
 
 CLUSTER_PS = json.dumps(

@@ -7,13 +7,17 @@ from pathlib import PurePath
 
 import pytest
 
+from devkit.auth.security import RouteCredentials
 from devkit.stack.cluster import NO_ROUTE_YET, ClusterSettings
+from devkit.stack.compose import stream_replicas
 from devkit.stack.config import ConfigurationError, StackConfig, is_nats_node, load_stack_config
 from devkit.stack.native import cluster_settings, replicas_start_afresh
 from devkit.stack.readiness import unled_streams
 from devkit.stack.replication import Replica, Replication
 from devkit.stack.servers import nats_cluster_ports, nats_config
 from service.connection import server_list
+
+ROUTE = RouteCredentials("route", "0123abcd")
 
 
 def test_one_server_keeps_one_url_and_the_cloud_settings_stay_r1() -> None:
@@ -54,17 +58,17 @@ def test_only_one_or_three_nodes(monkeypatch: pytest.MonkeyPatch, nodes: str) ->
 def test_a_node_routes_to_the_others_whose_route_port_is_known() -> None:
     config = StackConfig(nats_nodes=3, nats_cluster_port=0, nats_2_cluster_port=0)
     config = config.model_copy(update={"nats_cluster_port": 6000})
-    assert cluster_settings(config, config.nats_node(1)).routes == (
+    assert cluster_settings(config, config.nats_node(1), ROUTE).routes == (
         f"nats-route://127.0.0.1:{config.nats_3_cluster_port}",
     )
-    assert cluster_settings(config, config.nats_node(2)).routes == (
+    assert cluster_settings(config, config.nats_node(2), ROUTE).routes == (
         "nats-route://127.0.0.1:6000",
         f"nats-route://127.0.0.1:{config.nats_3_cluster_port}",
     )
     alone = StackConfig(
         nats_nodes=3, nats_cluster_port=0, nats_2_cluster_port=0, nats_3_cluster_port=0
     )
-    assert cluster_settings(alone, alone.nats_node(1)).routes == ()
+    assert cluster_settings(alone, alone.nats_node(1), ROUTE).routes == ()
 
 
 def test_a_node_that_knows_no_other_is_given_a_route_that_refuses() -> None:
@@ -73,11 +77,11 @@ def test_a_node_that_knows_no_other_is_given_a_route_that_refuses() -> None:
         monitor_port=0,
         data_dir=PurePath("/d"),
         server_name="nats-2",
-        cluster=ClusterSettings(port=0, routes=()),
+        cluster=ClusterSettings(port=0, routes=(), credentials=ROUTE),
     )
     assert "server_name: nats-2\n" in text
     assert "  listen: 127.0.0.1:-1\n" in text
-    assert NO_ROUTE_YET in text
+    assert ROUTE.url(NO_ROUTE_YET) in text
 
 
 def test_a_cluster_nodes_ports_file_has_its_route_port() -> None:
@@ -130,3 +134,41 @@ def test_a_stream_without_a_leader_is_not_ready() -> None:
     }
     assert unled_streams(jsz) == ["KV_config"]
     assert unled_streams({}) == []
+
+
+def test_every_route_asks_for_and_carries_the_route_credentials() -> None:
+    """A route port without `authorization` lets anything on 127.0.0.1 join as a node."""
+    settings = ClusterSettings(
+        port=6222,
+        routes=("nats-route://127.0.0.1:6223", "nats-route://127.0.0.1:40000"),
+        credentials=ROUTE,
+    )
+    block = settings.block("127.0.0.1:6222")
+    assert '  authorization {\n    user: "route"\n    password: "0123abcd"\n  }\n' in block
+    assert "    nats-route://route:0123abcd@127.0.0.1:6223\n" in block
+    assert "    nats-route://route:0123abcd@127.0.0.1:40000\n" in block
+    assert "nats-route://127.0.0.1" not in block
+    alone = ClusterSettings(port=0, routes=(), credentials=ROUTE).routes_block()
+    assert ROUTE.url(NO_ROUTE_YET) in alone
+
+
+def test_the_route_password_is_never_in_a_repr() -> None:
+    assert "0123abcd" not in repr(ROUTE)
+    assert "0123abcd" not in repr(ClusterSettings(port=0, routes=(), credentials=ROUTE))
+
+
+@pytest.mark.parametrize(
+    ("nodes", "override", "wanted"),
+    [("1", None, "1"), ("3", None, "3"), ("3", "1", "1"), ("1", "3", "3")],
+)
+def test_docker_mode_gives_the_containers_the_native_stream_replicas(
+    monkeypatch: pytest.MonkeyPatch, nodes: str, override: str | None, wanted: str
+) -> None:
+    """STACK_SERVICE_STREAM_REPLICAS still wins in docker mode (docs/local-stack.md)."""
+    monkeypatch.setenv("STACK_NATS_NODES", nodes)
+    if override is not None:
+        monkeypatch.setenv("STACK_SERVICE_STREAM_REPLICAS", override)
+    config = load_stack_config()
+    assert stream_replicas(config) == wanted
+    native = config.service_environment().get("STREAM_REPLICAS", "1")
+    assert stream_replicas(config) == native

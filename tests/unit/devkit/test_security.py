@@ -67,3 +67,27 @@ def test_an_admin_user_joins_a_stack_made_before_it_without_new_keys(tmp_path: P
     assert admin["nats"]["pub"]["allow"] == [">"]
     assert mode(again.creds[platform_names.ADMIN_USER]) == 0o600
     assert platform_names.ADMIN_USER not in USERS  # never created in the cloud
+
+
+def test_the_route_password_is_made_once_and_kept_with_the_seeds(tmp_path: Path) -> None:
+    first = ensure_security(tmp_path)
+    assert len(first.route.password) == 64
+    assert first.route.password != ensure_security(tmp_path / "other").route.password
+    assert ensure_security(tmp_path).route == first.route
+    keys_path = tmp_path / "security" / "keys.json"
+    assert json.loads(keys_path.read_text())["route_password"] == first.route.password
+    assert mode(keys_path) == 0o600
+
+
+def test_a_stack_made_before_the_route_password_gets_one_and_keeps_its_keys(
+    tmp_path: Path,
+) -> None:
+    first = ensure_security(tmp_path)
+    keys_path = tmp_path / "security" / "keys.json"
+    seeds = json.loads(keys_path.read_text())
+    del seeds["route_password"]  # as written before routes asked for one
+    keys_path.write_text(json.dumps(seeds))
+    again = ensure_security(tmp_path)
+    assert again.route.password
+    assert again.account_jwts.keys() == first.account_jwts.keys()
+    assert mode(keys_path) == 0o600

@@ -71,3 +71,35 @@ def test_compose_is_given_an_empty_port_for_0_on_every_up(tmp_path: Path) -> Non
     with Stack.opened(StackConfig(root=tmp_path, nats_port=41001)) as fixed:
         given = compose_environment(published(fixed), replicas=1)
     assert (given["NATS_PORT"], given["DYNAMODB_PORT"]) == ("41001", "41002")
+
+
+def test_the_route_proxy_is_recorded_so_a_later_up_keeps_it(tmp_path: Path) -> None:
+    """STACK_NATS_3_ROUTE_VIA is the stack's like its ports: a later command without it routes
+    through the proxy still (a restarted node too), and another proxy is a difference."""
+    proxied = StackConfig(root=tmp_path, nats_nodes=3, nats_3_route_via="127.0.0.1:40000")
+    with Stack.opened(proxied) as stack:
+        stack.state.components["nats"] = Component(name="nats", pid=1, marker="-", log="-")
+        stack.save()
+    with Stack.opened(StackConfig(root=tmp_path)) as later:
+        assert later.config.nats_3_route_via == "127.0.0.1:40000"
+        assert later.config.route_to(later.config.nats_node(3)) == "nats-route://127.0.0.1:40000"
+        assert later.other_configuration == []
+    other = StackConfig(root=tmp_path, nats_nodes=3, nats_3_route_via="127.0.0.1:40001")
+    with Stack.opened(other) as moved:
+        assert moved.other_configuration == [
+            "STACK_NATS_3_ROUTE_VIA=127.0.0.1:40001 (the running stack has 127.0.0.1:40000)"
+        ]
+
+
+def test_a_route_proxy_asked_of_a_stack_started_without_one_is_a_difference(
+    tmp_path: Path,
+) -> None:
+    plain = StackConfig(root=tmp_path, nats_nodes=3)
+    with Stack.opened(plain) as stack:
+        stack.state.components["nats"] = Component(name="nats", pid=1, marker="-", log="-")
+        stack.save()
+    proxied = StackConfig(root=tmp_path, nats_nodes=3, nats_3_route_via="127.0.0.1:40000")
+    with Stack.opened(proxied) as later:
+        assert later.other_configuration == [
+            "STACK_NATS_3_ROUTE_VIA=127.0.0.1:40000 (the running stack has none)"
+        ]

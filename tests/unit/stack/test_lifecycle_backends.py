@@ -133,3 +133,20 @@ def test_down_stops_through_the_backend_and_forgets_the_state(config: StackConfi
     assert "balance-1" in result.stopped
     assert not config.state_path.exists()
     assert not lifecycle.status(config, backends=backends(fake)).running  # type: ignore[arg-type]
+
+
+def test_up_nodes_on_a_running_stack_of_another_count_names_the_flag(
+    config: StackConfig,
+) -> None:
+    """`up --nodes 3` (a model_copy, as the task does) on a running one-server stack: refused
+    with a message that names the flag the user gave, not only a variable they never set."""
+    fake = FakeBackend()
+    lifecycle.up(config, backends=backends(fake))  # type: ignore[arg-type]
+    flagged = config.model_copy(update={"nats_nodes": 3})
+    with pytest.raises(StackError) as refused:
+        lifecycle.up(flagged, backends=backends(fake))  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert "--nodes/STACK_NATS_NODES=3 (the running stack has 1)" in message
+    assert "leave out the flag or variable" in message
+    assert "invoke down" in message
+    assert fake.starts == 1
