@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from nats.errors import Error as NatsError
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from service import names
@@ -24,6 +24,7 @@ from service.faults import ServiceFault
 from service.jetstream_specs import StreamSpec, config_bucket, event_stream
 from service.logs import configure_logging
 from service.operator_errors import OperatorError, exit_on_operator_error
+from service.retrying import bounded_retries
 from service.settings import Settings, load_settings
 from service.store import DynamoStore, open_dynamodb
 
@@ -121,6 +122,16 @@ async def ensure_bucket(js: JetStreamContext, replicas: int) -> KeyValue:
     return await js.key_value(names.KV_BUCKET)
 
 
+JETSTREAM_SETTLING: Final = frozenset({10005, 10008, 10039})
+"""JetStream's answers while a cluster or a new account settles: no suitable peers for placement
+yet (10005), the system temporarily unavailable (10008), the account not yet loaded on the node
+asked (10039). Seen on a cluster that had just passed its health check; each clears in seconds."""
+
+
+def jetstream_settling(error: BaseException) -> bool:
+    return isinstance(error, APIError) and error.err_code in JETSTREAM_SETTLING
+
+
 @dataclass(frozen=True)
 class BootstrapReport:
     table_created: bool
@@ -130,7 +141,8 @@ class BootstrapReport:
 async def bootstrap(settings: Settings, *, wait_s: float = 60.0) -> BootstrapReport:
     """Everything the local stack needs before the replicas start; safe to run again.
 
-    Waits up to `wait_s` for DynamoDB to answer: in Compose the emulator starts alongside.
+    Waits up to `wait_s` for DynamoDB to answer (in Compose the emulator starts alongside) and
+    for JetStream to settle (a cluster's placement, a node loading the account).
     """
     try:
         return await _bootstrap(settings, wait_s)
@@ -147,8 +159,13 @@ async def _bootstrap(settings: Settings, wait_s: float) -> BootstrapReport:
             )
             table_created = await store.ensure_table()
         js = nc.jetstream()
-        await ensure_bucket(js, settings.stream_replicas)
-        stream = await ensure_stream(js, settings.stream_replicas, settings.stream_max_bytes)
+        settled = bounded_retries(attempts=1_000_000, budget_s=wait_s, retryable=jetstream_settling)
+        async for attempt in settled:
+            with attempt:
+                await ensure_bucket(js, settings.stream_replicas)
+                stream = await ensure_stream(
+                    js, settings.stream_replicas, settings.stream_max_bytes
+                )
     finally:
         await nc.drain()
     return BootstrapReport(table_created=table_created, stream_created=stream.created)

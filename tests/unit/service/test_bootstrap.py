@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from nats.js.api import StorageType
+from nats.js.errors import APIError
 
 from service import names
-from service.bootstrap import desired_stream, stream_differences
+from service.bootstrap import desired_stream, jetstream_settling, stream_differences
 from service.settings import Settings
 
 
@@ -41,3 +43,20 @@ def test_the_duplicate_window_spans_the_resend_of_any_allowed_budget() -> None:
         m.le for m in Settings.model_fields["request_timeout_s"].metadata if hasattr(m, "le")
     ]
     assert desired_stream(1).duplicate_window == names.STREAM_DUPLICATE_WINDOW_S >= bound / 2
+
+
+@pytest.mark.parametrize("code", [10005, 10008, 10039])
+def test_jetstream_settling_after_start_is_waited_for(code: int) -> None:
+    assert jetstream_settling(APIError(code=503, err_code=code, description="settling"))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        APIError(code=400, err_code=10058, description="stream name already in use"),
+        APIError(code=400, err_code=None, description="no code"),
+        TimeoutError(),
+    ],
+)
+def test_other_jetstream_errors_are_not_retried(error: BaseException) -> None:
+    assert not jetstream_settling(error)
