@@ -21,6 +21,7 @@ from tests.support.gateway import (
     status_of,
     twin_api,
     twin_user,
+    until_the_gateway_reaches,
 )
 
 pytestmark = pytest.mark.integration
@@ -126,7 +127,9 @@ async def test_a_user_limited_to_its_own_inbox_prefix_gets_its_replies(
 
             await responder.subscribe("ask.me", cb=answer)
             await flush_in_order(responder)
-            headers = {"Authorization": api.gateway_token(asker.id)}
+            token = api.gateway_token(asker.id)
+            await until_the_gateway_reaches(http, gateway, "ask.me", token)
+            headers = {"Authorization": token}
             status, _, raw = await status_of(
                 http, "POST", gateway.subjects("ask.me"), headers=headers
             )
