@@ -22,6 +22,11 @@ FETCH_FAILED = "Account fetch failed"
 """nats-server's log line for an account it looked up and could not get."""
 REFETCH_AFTER_S = 1.0
 """nats-server fetches an expired (deleted) account again only this long after its last try."""
+FETCH_WAIT_S = 1.9
+"""How long a health check that looks up a deleted account waits for its fetch to time out
+(docs/decisions.md): a /healthz that took half of it was no such wait. A cluster node's check
+also asks every stream's group, and takes tenths of a second on a busy machine (0.16 s seen at
+the median under a load of 10 on two cores), so a bound below that would time the machine."""
 
 
 @pytest.fixture
@@ -96,7 +101,7 @@ def test_cloud_down_leaves_nats_healthy(stack: HttpStack) -> None:
         while time.monotonic() - deleted_at < 2 * REFETCH_AFTER_S or len(timings) < 3:
             timings.append(healthz_seconds(stack, monitor_port))
         typical = statistics.median(timings)  # one call slowed by a busy machine is not the fault
-        assert typical < 0.1, (
+        assert typical < FETCH_WAIT_S / 2, (
             f"{monitor_port}: /healthz took {typical:.2f} s ({len(timings)} calls)"
         )
     for nats_dir in nats_dirs(stack):

@@ -90,8 +90,11 @@ def running_as_root(project: str) -> list[str]:
     return root
 
 
-async def burst_while_stopping(url: str, creds: Path, container: str) -> dict[str, int]:
-    """BURST requests at CONCURRENCY; one replica gets `docker stop` a tenth of the way in."""
+async def burst_while_stopping(
+    url: str, creds: Path, container: str, failures: dict[str, int]
+) -> dict[str, int]:
+    """BURST requests at CONCURRENCY; one replica gets `docker stop` a tenth of the way in.
+    Each failure's kind is counted in `failures`, for the assertion's message."""
     nc = await connect_client(url, name="compose-burst", creds=creds)
     outcomes = {"ok": 0, "failed": 0}
     answered = asyncio.Event()
@@ -103,10 +106,13 @@ async def burst_while_stopping(url: str, creds: Path, container: str) -> dict[st
                 msg = await nc.request(
                     names.REQUEST_SUBJECT, encode_request(str(i % 1000 + 1)), timeout=10
                 )
-                ok = decode_reply(msg.data, msg.headers).ok
-            except Exception:  # any failure a caller could see counts
-                ok = False
+                reply = decode_reply(msg.data, msg.headers)
+                ok, why = reply.ok, reply.describe()[:80]
+            except Exception as error:  # any failure a caller could see counts
+                ok, why = False, type(error).__name__
         outcomes["ok" if ok else "failed"] += 1
+        if not ok:
+            failures[why] = failures.get(why, 0) + 1
         if outcomes["ok"] == BURST // 10:
             answered.set()
 
@@ -228,14 +234,16 @@ def test_the_compose_stack_end_to_end(compose_env: dict[str, str]) -> None:
         f"nats://127.0.0.1:{taken_port(env, variable)}"
         for variable in NODE_PORTS[: commands.NATS_NODES]
     )
+    failures: dict[str, int] = {}
     outcomes = asyncio.run(
         burst_while_stopping(
             server_list,
             stack / "creds" / "client.creds",
             f"{project}-balance-2",
+            failures,
         )
     )
-    assert outcomes == {"ok": BURST, "failed": 0}
+    assert outcomes == {"ok": BURST, "failed": 0}, failures
 
     result_path = stack.parent / "bench.json"
     benched = invoke(env, "bench", "-n", "5000", "-c", "200", "--json", str(result_path))

@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from service import names
 from service.connection import flush_in_order
 from tests.support.commands import invoke
-from tests.support.gateway import HttpStack, status_of
+from tests.support.gateway import PROBE, HttpStack, status_of, until_the_gateway_reaches
 
 pytestmark = pytest.mark.integration
 
@@ -134,8 +134,14 @@ async def test_no_responders_timeouts_and_too_large(
         gateway.nats_url, user_credentials=str(gateway.creds / "admin.creds")
     )
     try:
-        await quiet.subscribe("quiet.subject")  # receives, never replies
+
+        async def answer_probes_only(msg: Msg) -> None:  # receives, never replies to requests
+            if msg.data == PROBE:
+                await quiet.publish(msg.reply, b"")
+
+        await quiet.subscribe("quiet.subject", cb=answer_probes_only)
         await flush_in_order(quiet)
+        await until_the_gateway_reaches(http, gateway, "quiet.subject", gateway.tokens["admin"])
         url = f"{gateway.subjects('quiet.subject')}?timeout=300"
         status, _, raw = await status_of(http, "POST", url, headers=admin)
         assert status == 504
@@ -163,6 +169,7 @@ async def test_headers_both_ways_and_the_services_error_headers(
 
         await echo.subscribe("echo.headers", cb=reply)
         await flush_in_order(echo)
+        await until_the_gateway_reaches(http, gateway, "echo.headers", gateway.tokens["admin"])
         status, headers, raw = await status_of(
             http,
             "POST",

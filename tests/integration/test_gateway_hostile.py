@@ -21,6 +21,7 @@ from tests.support.gateway import (
     raw_request,
     rss_bytes,
     status_of,
+    until_the_gateway_reaches,
 )
 from tests.support.hostile import DOCUMENTED_STATUSES, HostileRequest, hostile_requests, send
 
@@ -88,6 +89,7 @@ async def test_the_gateways_own_deadline_header_wins(
 
         await echo.subscribe("echo.deadline", cb=reply)
         await flush_in_order(echo)
+        await until_the_gateway_reaches(http, gateway, "echo.deadline", gateway.tokens["admin"])
         for spelling in ("Request-Timeout-Ms", "request-timeout-ms"):
             headers = {"Authorization": gateway.tokens["admin"], f"NatsH-{spelling}": "0"}
             status, _, raw = await status_of(

@@ -4,12 +4,13 @@ with a stream open, and a user whose replies must arrive on its own inbox prefix
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import aiohttp
 import nats
 import pytest
-from nats.aio.client import RawCredentials
+from nats.aio.client import Client, RawCredentials
 from nats.aio.msg import Msg
 
 from devkit.controlplane.models import AccountCreateRequest
@@ -21,6 +22,7 @@ from tests.support.gateway import (
     status_of,
     twin_api,
     twin_user,
+    until_the_gateway_reaches,
 )
 
 pytestmark = pytest.mark.integration
@@ -45,6 +47,19 @@ def closed_reason(text: bytes) -> str:
     return reason
 
 
+async def until_the_reader_gets_one(publisher: Client, reader: asyncio.StreamReader) -> None:
+    """Publishes on `slow.probe` until the reader gets a message: the gateway's subscription
+    reached the publisher's node (on the cluster it crosses the routes after the stream opens,
+    and what is published before is dropped, so the reader would never fall behind)."""
+    seen = b""
+    async with asyncio.timeout(10):
+        while b"event: msg" not in seen:
+            await publisher.publish("slow.probe", b"probe")
+            await flush_in_order(publisher)
+            with contextlib.suppress(TimeoutError):
+                seen += await asyncio.wait_for(reader.read(1 << 16), 0.2)
+
+
 async def test_a_reader_that_falls_behind_is_cut_off_and_the_gateway_stays_small(
     gateway: HttpStack,
 ) -> None:
@@ -57,12 +72,12 @@ async def test_a_reader_that_falls_behind_is_cut_off_and_the_gateway_stays_small
     )
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     assert head.startswith(b"HTTP/1.1 200"), head
-    await asyncio.sleep(0.5)
-    idle = rss_bytes(gateway_pid)
     publisher = await nats.connect(
         gateway.nats_url, user_credentials=str(gateway.creds / "admin.creds")
     )
     try:
+        await until_the_reader_gets_one(publisher, reader)
+        idle = rss_bytes(gateway_pid)
         for _ in range(200):  # 100 MB for a reader that reads nothing meanwhile
             await publisher.publish("slow.x", b"x" * 500_000)
         await flush_in_order(publisher, seconds=30)
@@ -126,7 +141,9 @@ async def test_a_user_limited_to_its_own_inbox_prefix_gets_its_replies(
 
             await responder.subscribe("ask.me", cb=answer)
             await flush_in_order(responder)
-            headers = {"Authorization": api.gateway_token(asker.id)}
+            token = api.gateway_token(asker.id)
+            await until_the_gateway_reaches(http, gateway, "ask.me", token)
+            headers = {"Authorization": token}
             status, _, raw = await status_of(
                 http, "POST", gateway.subjects("ask.me"), headers=headers
             )

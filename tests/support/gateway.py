@@ -78,6 +78,40 @@ async def status_of(
         return response.status, dict(response.headers), await response.read()
 
 
+PROBE = b"probe"
+"""A request body the tests' responders answer even when they answer nothing else."""
+INTEREST_TIMEOUT_S = 10.0
+
+
+async def until_the_gateway_reaches(
+    http: aiohttp.ClientSession, stack: HttpStack, subject: str, token: str
+) -> None:
+    """Returns once a PROBE to `subject` through the gateway is answered (any status but 503).
+
+    A test's responder connects to node 1, and the gateway's connection for the token's user
+    to any node of the server list: on the cluster that node learns of the subscription over
+    the routes a moment after the responder's flush, and a request it gets before answers 503
+    (no responders). A flush proves node 1 has the subscription; this proves the gateway's
+    node has it, through the very connection the test's next request takes."""
+    deadline = asyncio.get_running_loop().time() + INTEREST_TIMEOUT_S
+    while True:
+        status, _, raw = await status_of(
+            http,
+            "POST",
+            stack.subjects(subject),
+            headers={"Authorization": token},
+            data=PROBE,
+        )
+        if status != 503:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(
+                f"the gateway's node never saw a responder on {subject} within"
+                f" {INTEREST_TIMEOUT_S:g} s: {raw!r}"
+            )
+        await asyncio.sleep(0.05)
+
+
 def pid_of(stack: HttpStack, component: str) -> int:
     """A component's pid, as `invoke status --json` reports it (`nats`, `gateway`, ...)."""
     report = json.loads(invoke(stack.env, "status", "--json").stdout)
