@@ -23,7 +23,10 @@ from tests.support.gateway import (
     twin_user,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("the gateway's memory under a slow reader"),
+]
 
 
 async def read_until(stream: aiohttp.StreamReader, marker: bytes, seconds: float) -> bytes:
