@@ -20,10 +20,7 @@ from tests.support.gateway import HttpStack, cloud_stack
 from tests.support.judged_twin import JudgedTwin, judged_twin
 from tests.support.openapi import CheckedTransport, published_document
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.serial("a call held for 5 s must still be held 1 s after it started"),
-]
+pytestmark = pytest.mark.integration
 
 ACCOUNT = "INTERRUPTED"
 HELD_S = 5.0

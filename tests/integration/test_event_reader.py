@@ -70,7 +70,6 @@ def test_events_prints_the_newest_answers_as_json_lines(stack: HttpStack) -> Non
     assert events(stack, "--last", "0") == []
 
 
-@pytest.mark.serial("a follower started, then Ctrl-C, within fixed seconds")
 def test_follow_prints_new_events_until_ctrl_c(stack: HttpStack) -> None:
     follower = subprocess.Popen(
         [sys.executable, "-m", "invoke", "events", "--last", "0", "--follow"],

@@ -100,7 +100,6 @@ def test_without_a_stack_every_task_says_how_to_start_one(stack_env: dict[str, s
     assert "not running" in stopped.stdout
 
 
-@pytest.mark.serial("a follower given 2 s to start before the line it must see")
 def test_a_degraded_stack_says_so_and_logs_follow_by_prefix(
     stack_env: dict[str, str], native_only: None
 ) -> None:
