@@ -31,6 +31,31 @@ def check_commands(python: str = sys.executable) -> list[str]:
     ]
 
 
+WORKERS = 3
+"""Parallel pytest workers for the tests that measure nothing: the fastest of 2, 3 and 4 on the
+project's 2-core machine (docs/testing.md, "Suite wall time"); the tests mostly wait on servers."""
+
+MAX_WORKERS = 16
+"""More workers than that only queue on the cores and the servers' start-ups."""
+
+MEASURING = "serial or chaos"
+"""The tests that run alone, after the parallel workers: they measure time, rates or resources
+(chaos, benches, deadlines, drains), and a neighbour's load would bend what they measure."""
+
+
+def pass_commands(pytest: str, target: str, exclude: str, only: str, workers: int) -> list[str]:
+    """One pass as two pytest runs: the parallel part on `workers` workers (a module stays on one
+    worker, so its module-scoped servers start once), then the measuring tests alone. With one
+    worker, a single run as before. `--allow-empty` lets `-k` select nothing in one part."""
+    base = f"{pytest} {target} -m"
+    if workers <= 1:
+        return [f"{base} {exclude!r}{only}"]
+    return [
+        f"{base} '{exclude} and not ({MEASURING})' -n {workers} --dist loadfile --allow-empty{only}",
+        f"{base} '{exclude} and ({MEASURING})' --allow-empty{only}",
+    ]
+
+
 def suite_commands(
     folder: str,
     *,
@@ -39,14 +64,21 @@ def suite_commands(
     ci: bool,
     python: str = sys.executable,
     containers: bool = True,
+    workers: int = WORKERS,
+    cluster: bool = False,
 ) -> tuple[list[str], str | None]:
     """The pytest runs for `folder`, and a note when the container pass is skipped.
 
-    In CI a missing engine is an error, not a skip: the container pass is part of the promise.
+    With `cluster`, a third pass after the native one: the integration tests again, every stack
+    a three-node JetStream cluster (`--nats-nodes 3`). In CI a missing engine is an error, not a
+    skip: the container pass is part of the promise.
     """
     pytest = f"{python} -m pytest"
     only = f" -k {selection!r}" if selection else ""
-    commands = [f"{pytest} {folder} --stack=native -m 'not docker'{only}"]
+    commands = pass_commands(pytest, f"{folder} --stack=native", "not docker", only, workers)
+    if cluster:
+        on_cluster = "tests/integration --stack=native --nats-nodes 3"
+        commands += pass_commands(pytest, on_cluster, "not docker", only, workers)
     if not containers:
         return commands, None
     if docker_problem is None:

@@ -11,7 +11,7 @@ import pytest
 from tests.support.commands import invoke, nats_components
 from tests.support.gateway import HttpStack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial("a benchmark: rates and CPU shares")]
 
 
 def test_the_ack_share_the_mean_ack_wait_and_every_nodes_cpu(

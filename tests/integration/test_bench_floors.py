@@ -16,7 +16,10 @@ from devkit.caller import connect_client
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("a benchmark: rates, CPU and latency floors"),
+]
 
 
 def benched(gateway: HttpStack, tmp_path: Path, *flags: str) -> tuple[str, dict[str, Any]]:

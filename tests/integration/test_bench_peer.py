@@ -12,7 +12,10 @@ import pytest
 
 from tests.support.commands import invoke
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("a benchmark against the original: throughput ratios"),
+]
 
 
 def test_the_original_runs_as_a_peer_and_the_ratio_is_printed(

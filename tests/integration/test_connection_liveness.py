@@ -19,7 +19,10 @@ from devkit.stack.servers import LaunchedNats, start_nats
 from service.connection import LatePongClient, open_connection
 from service.liveness import ConnectionWatch
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("a paused server's deadlines, measured in seconds"),
+]
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ CASES = [
     (("bench", "--json", "-"), "--json takes a file to write"),
     (("cp-create",), "cp-create needs the account's name: invoke cp-create --name NAME"),
     (("cp-delete", "--name", " "), "cp-delete needs the account's name"),
+    (("test", "--workers", "0"), "--workers must be from 1 to 16, not 0"),
+    (("test", "-w", "two"), "--workers takes a whole number, not 'two'"),
 ]
 
 

@@ -21,7 +21,10 @@ from devkit.gateway.connections import UserConnections
 from devkit.gateway.tokens import TokenBook
 from tests.support.gateway import HttpStack, balance_status, pid_of, status_of
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("a paused server's windows, measured in seconds"),
+]
 InProcessClient = TestClient[web.Request, web.Application]
 
 

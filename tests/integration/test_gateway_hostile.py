@@ -25,7 +25,10 @@ from tests.support.gateway import (
 )
 from tests.support.hostile import DOCUMENTED_STATUSES, HostileRequest, hostile_requests, send
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("the gateway's memory over many hostile requests"),
+]
 
 
 def assert_documented_error(status: int, headers: dict[str, str], raw: bytes, wanted: int) -> None:

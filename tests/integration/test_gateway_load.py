@@ -12,7 +12,10 @@ import pytest
 from tests.support.commands import invoke
 from tests.support.gateway import HttpStack, status_of
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("the gateway under load and the benchmark through it"),
+]
 
 
 async def test_concurrent_requests_all_answered(

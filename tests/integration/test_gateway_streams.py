@@ -25,7 +25,10 @@ from tests.support.gateway import (
     until_the_gateway_reaches,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("the gateway's memory under a slow reader"),
+]
 
 
 async def read_until(stream: aiohttp.StreamReader, marker: bytes, seconds: float) -> bytes:

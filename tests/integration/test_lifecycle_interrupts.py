@@ -20,7 +20,10 @@ import pytest
 
 from tests.support.commands import ROOT, invoke, stack_environment, taken_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("interrupts at chosen moments of a cold start"),
+]
 
 STEPS_S = [round(0.2 * step, 1) for step in range(1, 26)]
 """Every 0.2 s through the first 5 s of a cold `invoke up`."""

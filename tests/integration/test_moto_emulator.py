@@ -14,7 +14,7 @@ from devkit.stack.processes import stop_process
 from devkit.stack.servers import start_moto
 from service import names
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial("the emulator's memory over many reads")]
 
 TABLE = "leak-check"
 

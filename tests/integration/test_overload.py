@@ -20,7 +20,10 @@ from service.micro import STOPPING, Endpoint, Handler, MicroService
 from service.protocol import decode_reply
 from tests.support.servers import NatsServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.serial("a backlog's budget and SIGTERM's drain, measured in seconds"),
+]
 
 SUBJECT = "overload.test"
 

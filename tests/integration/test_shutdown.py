@@ -14,7 +14,7 @@ from service.protocol import decode_reply
 from tests.support.messages import request_payload
 from tests.support.replicas import ServiceFactory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial("a drain bounded in time during a burst")]
 
 BURST = 600
 CONCURRENCY = 64
