@@ -127,8 +127,12 @@ class HealthReporter:
                     problem=problem,
                 ),
             )
+            # Not asyncio.wait_for: on 3.11 it returns normally when the phase changes in the
+            # same turn as the cancel from __aexit__ ("stopping" does both), swallowing the
+            # cancellation, and the service never exits. asyncio.timeout keeps the two apart.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._changed.wait()
 
     async def __aenter__(self) -> HealthReporter:
         self._task = asyncio.create_task(self._beat())

@@ -74,3 +74,19 @@ async def test_a_new_phase_is_written_at_once_not_an_interval_later(tmp_path: Pa
         health.phase = "serving"
         # Within the hour-long interval only if the change itself wrote it.
         await asyncio.wait_for(heartbeat_phase(path, "serving"), timeout=30)
+
+
+async def test_stopping_right_after_a_phase_change_ends_the_heartbeat(tmp_path: Path) -> None:
+    """The service sets "stopping" and soon leaves the reporter: the phase's wake-up and the
+    cancel landing together must still end the heartbeat (else SIGTERM never ends the service)."""
+    path = tmp_path / "h"
+    settings = HealthSettings(health_file=path, health_interval_s=3600)
+    for turns in range(6):  # the wake-up and the cancel, a few loop turns apart
+        health = HealthReporter(cast("LatePongClient", ClosedConnection()), settings, "s")
+        await health.__aenter__()
+        await asyncio.wait_for(heartbeat_phase(path, "starting"), timeout=30)
+        health.phase = "stopping"
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        await asyncio.wait_for(health.__aexit__(None, None, None), timeout=5)
+        assert not path.exists()
