@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from devkit import platform_names
 from devkit.auth.jwt import (
+    Claims,
     Identity,
     account_claims,
     encode,
@@ -36,6 +39,11 @@ shares one `cluster { authorization }`)."""
 
 ROUTE_PASSWORD_KEY = "route_password"  # noqa: S105 - a key name, not a secret
 """Where keys.json (0600) keeps the routes' password beside the seeds."""
+
+ISSUED_AT_KEY = "issued_at"
+ISSUED_DIGEST_KEY = "issued_claims_sha256"
+"""keys.json also keeps when the JWTs were issued and a digest of what they claim: the same
+claims are signed again at the same time, so they come out the same tokens."""
 
 
 @dataclass(frozen=True)
@@ -191,12 +199,24 @@ def ensure_security(
     changed = bool(missing) or ROUTE_PASSWORD_KEY not in seeds
     seeds.update({role: new_identity(kind).seed for role, kind in missing.items()})
     seeds.setdefault(ROUTE_PASSWORD_KEY, secrets.token_hex(32))
+    identities = {role: identity_from_seed(seeds[role]) for role in _ROLES}
+    signed = _claims(identities, account, clustered=clustered)
+    digest = hashlib.sha256(json.dumps(signed, sort_keys=True).encode()).hexdigest()
+    if seeds.get(ISSUED_DIGEST_KEY) != digest:
+        # Something to sign changed: a newer `iat`, which a resolver holding the old account
+        # JWT requires of an update. Otherwise the same time, so the same tokens: a second `up`
+        # or `bench --replicas` must not hand the replicas new creds (Compose would recreate
+        # every container, and pick which replica to drop among them by chance).
+        earlier = seeds.get(ISSUED_AT_KEY)
+        now = int(time.time())
+        seeds[ISSUED_AT_KEY] = max(now, earlier + 1) if isinstance(earlier, int) else now
+        seeds[ISSUED_DIGEST_KEY] = digest
+        changed = True
     if changed:
         write_private(keys_path, json.dumps(seeds, indent=2))
-    identities = {role: identity_from_seed(seeds[role]) for role in _ROLES}
     ensure_gateway_tokens(root)
     route = RouteCredentials(ROUTE_USER, seeds[ROUTE_PASSWORD_KEY])
-    return _issue(root, identities, account, clustered=clustered, route=route)
+    return _issue(root, identities, signed, issued_at=seeds[ISSUED_AT_KEY], route=route)
 
 
 _ROLES = {
@@ -207,40 +227,54 @@ _ROLES = {
 }
 
 
+Signed = dict[str, tuple[Claims, str]]
+"""What `_issue` signs, by name: the claims and the role of the identity that signs them."""
+
+
+def _claims(ids: dict[str, Identity], account: str, *, clustered: bool) -> Signed:
+    operator, system, application = ids["operator"], ids["system"], ids["application"]
+    system_claims = account_claims(system, platform_names.SYSTEM_ACCOUNT_NAME)
+    application_claims = account_claims(
+        application,
+        account,
+        jetstream_r1=JETSTREAM_R1_LIMITS,
+        jetstream_r3=JETSTREAM_R3_LIMITS if clustered else None,
+    )
+    return {
+        "operator": (operator_claims(operator, platform_names.OPERATOR_NAME, system), "operator"),
+        "system": (system_claims, "operator"),
+        "application": (application_claims, "operator"),
+        **{
+            role: (user_claims(ids[role], role, permissions), "application")
+            for role, permissions in {**USERS, **LOCAL_ONLY_USERS}.items()
+        },
+    }
+
+
 def _issue(
     root: Path,
     ids: dict[str, Identity],
-    account: str,
+    signed: Signed,
     *,
-    clustered: bool,
+    issued_at: int,
     route: RouteCredentials,
 ) -> SecurityMaterial:
-    operator, system, application = ids["operator"], ids["system"], ids["application"]
-    operator_jwt = encode(operator_claims(operator, platform_names.OPERATOR_NAME, system), operator)
-    account_jwts = {
-        system.public_key: encode(
-            account_claims(system, platform_names.SYSTEM_ACCOUNT_NAME), operator
-        ),
-        application.public_key: encode(
-            account_claims(
-                application,
-                account,
-                jetstream_r1=JETSTREAM_R1_LIMITS,
-                jetstream_r3=JETSTREAM_R3_LIMITS if clustered else None,
-            ),
-            operator,
-        ),
-    }
+    def token(name: str) -> str:
+        claims, issuer = signed[name]
+        return encode(claims, ids[issuer], now=issued_at)
+
+    system, application = ids["system"], ids["application"]
     paths = {}
-    for role, permissions in {**USERS, **LOCAL_ONLY_USERS}.items():
-        user = ids[role]
-        token = encode(user_claims(user, role, permissions), application)
+    for role in (*USERS, *LOCAL_ONLY_USERS):
         paths[role] = creds_path(root, role)
-        write_private(paths[role], format_creds(token, user))
+        write_private(paths[role], format_creds(token(role), ids[role]))
     return SecurityMaterial(
-        operator_jwt=operator_jwt,
+        operator_jwt=token("operator"),
         system_account=system.public_key,
-        account_jwts=account_jwts,
+        account_jwts={
+            system.public_key: token("system"),
+            application.public_key: token("application"),
+        },
         creds=paths,
         route=route,
     )

@@ -33,6 +33,21 @@ def components(env: dict[str, str]) -> dict[str, dict[str, object]]:
     return {c["name"]: c for c in report["components"]}
 
 
+def replica_instance(env: dict[str, str], name: str) -> str:
+    """What changes when a replica is restarted: its pid, or in docker mode its container's id."""
+    pid = components(env)[name]["pid"]
+    if pid:
+        return str(pid)
+    container = f"customer-balance-{name}"
+    inspected = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Id}}", container],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return inspected.stdout.strip()
+
+
 def test_up_converges_on_what_is_asked_and_remembers_it(
     stack_env: dict[str, str], native_only: None
 ) -> None:
@@ -196,9 +211,14 @@ def test_a_benchmark_over_replica_counts_leaves_the_count_it_found(
     stack_env: dict[str, str],
 ) -> None:
     assert invoke(stack_env, "up").returncode == 0
+    first = replica_instance(stack_env, "balance-1")
     benched = invoke(stack_env, "bench", "-n", "20", "-c", "5", "--replicas", "1,2")
     assert benched.returncode == 0, benched.stdout + benched.stderr
     assert "== 2 replica(s) ==" in benched.stdout
     replicas = [name for name in components(stack_env) if name.startswith("balance-")]
     assert replicas == ["balance-1"]
+    # The replica that served before is the one left, never restarted or recreated: the bench
+    # adds and removes replicas and hands none of them anything new (in Compose, new creds
+    # made every container obsolete, and Compose then dropped balance-1 or balance-2 by chance).
+    assert replica_instance(stack_env, "balance-1") == first
     assert "nothing changed" in invoke(stack_env, "up").stdout

@@ -91,3 +91,30 @@ def test_a_stack_made_before_the_route_password_gets_one_and_keeps_its_keys(
     assert again.route.password
     assert again.account_jwts.keys() == first.account_jwts.keys()
     assert mode(keys_path) == 0o600
+
+
+def test_the_same_claims_are_issued_again_as_the_same_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = ensure_security(tmp_path)
+    creds = first.service_creds.read_bytes()
+    monkeypatch.setattr("devkit.auth.security.time.time", lambda: 4_000_000_000.0)  # much later
+    again = ensure_security(tmp_path)
+    # A second `up` (or `bench --replicas`) must not hand the Compose replicas new creds.
+    assert again.service_creds.read_bytes() == creds
+    assert again.operator_jwt == first.operator_jwt
+    assert again.account_jwts == first.account_jwts
+
+
+def test_changed_claims_are_issued_later_than_the_tokens_they_replace(tmp_path: Path) -> None:
+    single = ensure_security(tmp_path)
+    single_creds = single.service_creds.read_bytes()
+    cluster = ensure_security(tmp_path, clustered=True)  # the R3 tier joins the account
+    before = {decode_claims(t)["name"]: decode_claims(t) for t in single.account_jwts.values()}
+    after = {decode_claims(t)["name"]: decode_claims(t) for t in cluster.account_jwts.values()}
+    name = platform_names.APP_ACCOUNT_NAME
+    assert "R3" in after[name]["nats"]["limits"]["tiered_limits"]
+    # A resolver holding the single server's account JWT takes only a newer one as an update,
+    # even when the change comes within the second.
+    assert after[name]["iat"] > before[name]["iat"]
+    assert cluster.service_creds.read_bytes() != single_creds
