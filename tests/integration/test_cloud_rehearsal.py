@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import stat
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,6 @@ from devkit.controlplane.models import (
 )
 from devkit.controlplane_twin import tiers
 from devkit.controlplane_twin.server_side import ServerSide
-from devkit.stack.processes import process_alive
 from service import names
 from tests.support import commands
 from tests.support.commands import invoke, taken_port
@@ -46,7 +44,7 @@ from tests.support.judged_twin import JudgedTwin, judged_twin
 from tests.support.openapi import CheckedTransport, published_document
 from tests.support.permissions import watched
 from tests.support.replicas import kill_all, launch_service
-from tests.support.servers import Dynamo
+from tests.support.servers import Dynamo, wait_gone
 from tests.support.users import connect_user
 
 pytestmark = pytest.mark.integration
@@ -392,8 +390,7 @@ def test_a_node_down_leaves_the_cluster_offering_r3(stack: HttpStack) -> None:
     keys = json.loads((Path(stack.env["STACK_DIR"]) / "security" / "keys.json").read_text())
     (killed,) = [c["pid"] for c in status(stack)["components"] if c["name"] == "nats-3"]
     os.kill(killed, signal.SIGKILL)
-    while process_alive(killed):
-        time.sleep(0.05)
+    wait_gone(killed)
 
     async def offered_now() -> tuple[str, ...]:
         server = ServerSide(

@@ -25,6 +25,7 @@ from devkit.controlplane.models import (
 )
 from devkit.stack.processes import process_alive
 from tests.support.commands import invoke, stack_environment, taken_port
+from tests.support.servers import wait_gone
 from tests.support.users import connect_user
 
 pytestmark = pytest.mark.integration
@@ -133,8 +134,7 @@ def test_a_killed_node_is_restarted_by_up_and_catches_up(cluster: dict[str, str]
     victim = next(n for n in reversed(NODES) if n not in leaders)
     killed = nodes_of(before)[victim]["pid"]
     os.kill(killed, signal.SIGKILL)
-    while process_alive(killed):
-        time.sleep(0.05)
+    wait_gone(killed)
 
     down = invoke(cluster, "status")
     assert down.returncode == 1

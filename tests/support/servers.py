@@ -21,7 +21,7 @@ from devkit import platform_names
 from devkit.auth.security import SecurityMaterial
 from devkit.stack.compose import CONTAINER_DATA_DIR
 from devkit.stack.images import nats_server_version
-from devkit.stack.processes import stop_process
+from devkit.stack.processes import process_alive, stop_process
 from devkit.stack.servers import nats_config, start_moto, start_nats
 from service import names
 
@@ -173,3 +173,12 @@ class Dynamo:
     def count(self, table: str) -> int:
         paginator = self.client().get_paginator("scan")
         return sum(page["Count"] for page in paginator.paginate(TableName=table, Select="COUNT"))
+
+
+def wait_gone(pid: int, limit_s: float = 30) -> None:
+    """Until a process the test killed has exited; a bounded wait, failing the test after it."""
+    deadline = time.monotonic() + limit_s
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pid {pid} still running {limit_s} s after it was stopped")
+        time.sleep(0.05)
