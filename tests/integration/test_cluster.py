@@ -24,30 +24,27 @@ from devkit.controlplane.models import (
     UserJwtSettings,
 )
 from devkit.stack.processes import process_alive
-from tests.support.commands import invoke, stack_environment, taken_port
+from tests.support.commands import (
+    CLUSTER_NODES,
+    invoke,
+    running_cluster,
+    stack_environment,
+    taken_port,
+)
 from tests.support.servers import wait_gone
 from tests.support.users import connect_user
 
 pytestmark = pytest.mark.integration
 
-NODES = ("nats", "nats-2", "nats-3")
+NODES = CLUSTER_NODES
 CATCH_UP_S = 60.0
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """One cluster stack for the module; `down --wipe` afterwards, whatever happens."""
-    root = tmp_path_factory.mktemp("cluster")
-    env = {
-        **stack_environment(root / "stack", "native", nats_nodes=3),
-        "XDG_CONFIG_HOME": str(root / "xdg"),
-    }
-    started = invoke(env, "up")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as env:
         yield env
-    finally:
-        invoke(env, "down", "--wipe")
 
 
 def status(env: dict[str, str]) -> dict[str, Any]:

@@ -17,11 +17,11 @@ import pytest
 
 from devkit import platform_names
 from devkit.stack.processes import find_binary
-from tests.support.commands import invoke, stack_environment, taken_port
+from tests.support.commands import CLUSTER_NODES, invoke, running_cluster, taken_port
 
 pytestmark = pytest.mark.integration
 
-NODES = ("nats", "nats-2", "nats-3")
+NODES = CLUSTER_NODES
 INTRUDER = "intruder"
 REFUSAL = "router connection closed: authentication failure"
 """What a node logs when a route presents no or wrong credentials (nats-server 2.15)."""
@@ -31,17 +31,8 @@ VERDICT_S = 30.0
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    root = tmp_path_factory.mktemp("cluster-security")
-    env = {
-        **stack_environment(root / "stack", "native", nats_nodes=3),
-        "XDG_CONFIG_HOME": str(root / "xdg"),
-    }
-    started = invoke(env, "up")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
+    with running_cluster(tmp_path_factory.mktemp("cluster-security")) as env:
         yield env
-    finally:
-        invoke(env, "down", "--wipe")
 
 
 def routez(monitor_port: int) -> dict[str, Any]:

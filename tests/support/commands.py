@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,23 @@ def stack_environment(root: Path, mode: str, *, nats_nodes: int | None = None) -
         "STACK_NATS_NODES": str(nats_nodes or NATS_NODES),
         **stack_ports((*STACK_PORTS, "STACK_NATS_MONITOR_PORT", *CLUSTER_PORTS)),
     }
+
+
+CLUSTER_NODES = ("nats", "nats-2", "nats-3")
+"""The components of a three-node stack, as `invoke status` names them."""
+
+
+@contextmanager
+def running_cluster(root: Path) -> Iterator[dict[str, str]]:
+    """A native three-node stack of its own under `root` (its own NATS CLI contexts too), for
+    a test module of the cluster itself; `down --wipe` afterwards, whatever happens."""
+    env = {
+        **stack_environment(root / "stack", "native", nats_nodes=len(CLUSTER_NODES)),
+        "XDG_CONFIG_HOME": str(root / "xdg"),
+    }
+    started = invoke(env, "up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield env
+    finally:
+        invoke(env, "down", "--wipe")
