@@ -57,6 +57,9 @@ SERVICE_USER: Final = "service"
 CLIENT_USER: Final = "client"
 ADMIN_USER: Final = "admin"
 """The local stack's administrator (the NATS CLI's `local-admin` context); never in the cloud."""
+PEER_USER: Final = "peer"
+"""The original Go service and its benchmark client, run beside this one by `invoke bench --peer
+original`; local only."""
 READER_USER: Final = "reader"
 """The data platform's seat: its own consumers on the event stream, nothing else."""
 

@@ -81,7 +81,29 @@ USERS: Final = {
 ADMIN_PERMISSIONS: Final = Permissions(publish=(">",), subscribe=(">",), allow_responses=True)
 """Everything in the local account: inspect and fix streams and buckets with the NATS CLI."""
 
-LOCAL_ONLY_USERS: Final = {platform_names.ADMIN_USER: ADMIN_PERMISSIONS}
+PEER_PERMISSIONS: Final = Permissions(
+    publish=(
+        names.REQUEST_SUBJECT,
+        f"{names.EVENT_SUBJECT_PREFIX}.>",
+        f"{_JS}.STREAM.INFO.{_KV_STREAM}",
+        f"{_JS}.STREAM.MSG.GET.{_KV_STREAM}",
+        f"{_JS}.DIRECT.GET.{_KV_STREAM}.>",
+    ),
+    subscribe=(
+        f"{names.REQUEST_SUBJECT} {names.QUEUE_GROUP}",
+        "$SRV.>",
+        f"{names.INBOX_PREFIX}.>",
+    ),
+    allow_responses=True,
+)
+"""The original service and its benchmark client (`invoke bench --peer original`): serve and ask
+`customer.balance`, publish its events, read the `seed` key; replies in nats.go's default
+`_INBOX.`, which none of the other users shares. No stream or bucket changes, no other inbox."""
+
+LOCAL_ONLY_USERS: Final = {
+    platform_names.ADMIN_USER: ADMIN_PERMISSIONS,
+    platform_names.PEER_USER: PEER_PERMISSIONS,
+}
 """Users of the local stack only, never created in the cloud."""
 
 

@@ -4,9 +4,10 @@ under the same load and on the same table; and the original's own benchmark clie
 The original is built by `../shared/tools/original-clients` (its notes beside it) once, into the
 stack's directory. It joins the same queue group on the same subject, so this service's replicas
 are stopped while it runs and started again after (a native stack: its replicas are processes).
-It runs as the local admin user: it uses nats.go's default `_INBOX.` inbox, which the service
-user may not subscribe to. It seeds unless the `config` bucket holds the key `seed`, so the key
-is set for the run (and removed after, when it was not there): the table stays as it was.
+It runs as the local `peer` user (devkit/auth/permissions.py): the request and event subjects
+and a read of the `seed` key, with nats.go's default `_INBOX.` inbox, which no other user
+shares. It seeds unless the `config` bucket holds the key `seed`, so the key is set for the
+run (and removed after, when it was not there): the table stays as it was.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def original_build(
 
 
 def original_environment(
-    nats_url: str, admin_creds: Path, table: str, dynamodb_endpoint: str, *, owner: str
+    nats_url: str, creds: Path, table: str, dynamodb_endpoint: str, *, owner: str
 ) -> dict[str, str]:
     """What the original reads (its notes): base64 creds, the table, the emulator; and the
     stack's owner mark, so `invoke down` finds it if this command dies without stopping it."""
@@ -98,7 +99,7 @@ def original_environment(
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", ""),
         "NATS_URL": nats_url,
-        "NATS_CREDENTIALS": base64.b64encode(admin_creds.read_bytes()).decode(),
+        "NATS_CREDENTIALS": base64.b64encode(creds.read_bytes()).decode(),
         "DDB_TABLE": table,
         "AWS_ENDPOINT_URL": dynamodb_endpoint,
         "AWS_REGION": names.DEFAULT_REGION,

@@ -347,7 +347,7 @@ def run_peer(
     admin = ServiceAddress(config.nats_url, config.admin_creds)
     environment = original_environment(
         config.nats_url,
-        config.admin_creds,
+        config.peer_creds,
         config.table,
         config.dynamodb_endpoint,
         owner=owner_value(config.root),
@@ -384,8 +384,8 @@ def _own_bench(
     config: StackConfig,
     options: BenchOptions,
 ) -> OwnBenchReport:
-    """The original's client uses nats.go's `_INBOX.`, which only the admin user may read."""
-    said = run_own_bench(build.bench, config.nats_url, config.admin_creds, options.plan.requests)
+    """The original's client asks as the peer user: nats.go's `_INBOX.` is its inbox."""
+    said = run_own_bench(build.bench, config.nats_url, config.peer_creds, options.plan.requests)
     return OwnBenchReport(
         against=against,
         requests=said.requests,

@@ -248,6 +248,10 @@ class StackConfig(BaseSettings):
         return creds_path(self.root, platform_names.ADMIN_USER)
 
     @property
+    def peer_creds(self) -> Path:
+        return creds_path(self.root, platform_names.PEER_USER)
+
+    @property
     def reader_creds(self) -> Path:
         return creds_path(self.root, platform_names.READER_USER)
 

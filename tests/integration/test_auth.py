@@ -14,8 +14,9 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js.api import StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, KeyNotFoundError
 
+from devkit import platform_names
 from devkit.auth.jwt import encode, format_creds, identity_from_seed, new_identity, user_claims
 from devkit.auth.permissions import CLIENT_PERMISSIONS
 from devkit.auth.security import ensure_security
@@ -114,6 +115,32 @@ async def test_the_client_cannot_delete_the_stream(
     with pytest.raises(NatsError):
         await client.jetstream(timeout=1).delete_stream(names.STREAM_NAME)
     await violations.wait_for(f"STREAM.DELETE.{names.STREAM_NAME}")
+
+
+async def test_the_peer_reads_the_seed_key_and_changes_nothing(
+    secure_nats: SecureNats, secure_service: ServiceProcess
+) -> None:
+    """The original, run beside this service by `bench --peer`, gets what it uses and no more."""
+    violations = Violations()
+    peer = await connect_user(
+        secure_nats.url,
+        secure_nats.material.creds[platform_names.PEER_USER],
+        error_cb=violations.record,
+        allow_reconnect=False,
+    )
+    try:
+        bucket = await peer.jetstream(timeout=2).key_value(names.KV_BUCKET)  # nats.go's calls
+        with pytest.raises(KeyNotFoundError):
+            await bucket.get("no-such-key")
+        answer = await peer.request(names.REQUEST_SUBJECT, b'{"client_id":"678"}', timeout=5)
+        assert json.loads(answer.data)["balance"] >= 0
+        with pytest.raises(NatsError):
+            await peer.jetstream(timeout=1).delete_stream(names.STREAM_NAME)
+        await violations.wait_for(f"STREAM.DELETE.{names.STREAM_NAME}")
+        await peer.subscribe(f"{names.private_inbox_prefix(platform_names.CLIENT_USER)}.>")
+        await violations.wait_for("permissions violation for subscription")
+    finally:
+        await peer.close()
 
 
 async def test_a_stream_without_max_bytes_is_refused_like_in_the_cloud(

@@ -39,6 +39,8 @@ def test_the_original_runs_as_a_peer_and_the_ratio_is_printed(
     peer = document["peer"]
     assert peer["name"] == "original"
     assert peer["ok"] + sum(peer["errors"].values()) + peer["timeouts"] + peer["failed"] == 300
+    assert peer["ok"] > 0  # it served as the `peer` user: its subscriptions were allowed
+    assert peer["no_responders"] == 0
     assert peer["throughput_rps"] > 0
     assert peer["cpu_s"] > 0
     assert peer["throughput_ratio"] == round(document["throughput_rps"] / peer["throughput_rps"], 2)
