@@ -18,6 +18,7 @@ from nats.errors import FlushTimeoutError
 from devkit.stack.servers import LaunchedNats, start_nats
 from service.connection import LatePongClient, open_connection
 from service.liveness import ConnectionWatch
+from tests.support.servers import pause
 
 pytestmark = [
     pytest.mark.integration,
@@ -67,7 +68,7 @@ async def test_a_late_pong_leaves_the_connection_reading(server: LaunchedNats) -
     connected. Here the same sequence costs nothing."""
     responder = await echo_responder(server.url)
     try:
-        os.kill(server.pid, signal.SIGSTOP)
+        pause(server.pid)
         with pytest.raises(FlushTimeoutError):
             await responder.flush(timeout=1)
         await asyncio.sleep(1)
@@ -88,7 +89,7 @@ async def test_the_watch_tells_and_repairs_a_long_pause(server: LaunchedNats) ->
     try:
         await asyncio.sleep(1.5)
         assert watch.problem is None
-        os.kill(server.pid, signal.SIGSTOP)
+        pause(server.pid)
         await asyncio.sleep(2.5)
         assert watch.problem is not None
         assert "NATS" in watch.problem
@@ -113,7 +114,7 @@ async def test_a_pause_shorter_than_the_bound_keeps_the_connection(server: Launc
     watch = ConnectionWatch(responder, interval_s=1, reconnect_after_s=8)
     watch.start()
     try:
-        os.kill(server.pid, signal.SIGSTOP)
+        pause(server.pid)
         await asyncio.sleep(5)
         os.kill(server.pid, signal.SIGCONT)
         assert await answered_within(server.url, 10) < 2

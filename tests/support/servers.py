@@ -6,6 +6,8 @@ native). The test bodies do not know which one they talk to.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,3 +184,25 @@ def wait_gone(pid: int, limit_s: float = 30) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"pid {pid} still running {limit_s} s after it was stopped")
         time.sleep(0.05)
+
+
+def pause(pid: int, limit_s: float = 5) -> None:
+    """SIGSTOP, and wait until every thread has stopped: `kill` returns before the signal takes
+    effect, and on another core the server may still answer a PING sent right after it."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + limit_s
+    while not _all_threads_stopped(pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pid {pid} not stopped {limit_s} s after SIGSTOP")
+        time.sleep(0.005)
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    states = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        states.append(stat[stat.rfind(")") + 2])
+    return all(state in "Tt" for state in states)
