@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -167,7 +168,21 @@ def running(
         yield ready
     finally:
         done.set()
+        _keep_logs(Path(env["STACK_DIR"]))
         invoke(env, "down", "--wipe")
+
+
+def _keep_logs(root: Path) -> None:
+    """Every component's log, copied beside the stack before `down --wipe` deletes it: the
+    evidence of a failed run (pytest keeps the last runs' temporary directories)."""
+    state = root / "state.json"
+    if not state.exists():
+        return
+    kept = root.with_name(f"{root.name}-logs")
+    kept.mkdir(exist_ok=True)
+    for name, component in StackState.load(state).components.items():
+        if component.log and Path(component.log).exists():
+            shutil.copyfile(component.log, kept / f"{name}.log")
 
 
 @pytest.fixture
@@ -362,6 +377,7 @@ def check(run_: Run, name: str) -> None:
     report(
         name,
         {
+            "fault_at": datetime.fromtimestamp(fault_s + run_.wall_minus_load_s, UTC).isoformat(),
             "old_leader": run_.old_leader,
             "new_leader": elected.leader,
             "leaderless_window_s": round(elected.at_s - fault_s, 2),
@@ -380,6 +396,11 @@ def check(run_: Run, name: str) -> None:
             "failures_while_rejoining": len(while_rejoining),
             "failures_while_rejoining_codes": timeline.codes(while_rejoining),
             "failures_outside_window_codes": timeline.codes(outside),
+            "failures_outside_window_kinds": timeline.kinds(outside),
+            "failures_while_rejoining_kinds": timeline.kinds(while_rejoining),
+            "failures_while_rejoining_sent_after_fault_s": [
+                round(s.sent_s - fault_s, 2) for s in while_rejoining[:10]
+            ],
             "on_old_leader": list(run_.on_old_leader),
             "failures_outside_window_sent_after_fault_s": [
                 round(s.sent_s - fault_s, 2) for s in outside[:10]
