@@ -29,7 +29,6 @@ import httpx
 import pytest
 
 from devkit import platform_names
-from devkit.caller import TIMEOUT
 from devkit.chaos.leaders import (
     Sighting,
     all_current_at,
@@ -60,8 +59,6 @@ IDS = [str(n) for n in range(2, SEED_ROWS + 1)]
 by customer, so only then does it count them by request (a customer asked twice could hide a
 lost event behind a failed request's stored one). Not 1, which `invoke up` asks for to see the
 stack answer (its event is in the stream beside the load's)."""
-REJOIN_CODES: set[int | str] = {503, TIMEOUT}
-"""What a request may get while a returning node rejoins: refused gracefully, or unanswered."""
 RECOVERY_S = 10.0
 """Every replica answers within this many seconds of the new leader."""
 LATE_S = 0.5
@@ -343,7 +340,7 @@ def check(run_: Run, name: str) -> None:
     """What every node fault must leave true; reports the figures first, so a failure shows them."""
     timeline, fault_s = run_.timeline, run_.fault_s
     elected = new_leader_at(run_.sightings, fault_s, run_.old_leader)
-    assert elected is not None, f"no new leader after the fault: {run_.sightings[-5:]}"
+    assert elected is not None, f"no new leader after the fault: {leader_changes(run_.sightings)}"
     window = (fault_s, elected.at_s)
     later = leaderless_after(run_.sightings, elected.at_s)
     failed = [s for s in timeline.shots if not s.ok]
@@ -358,21 +355,6 @@ def check(run_: Run, name: str) -> None:
     current = all_current_at(
         run_.sightings, max(elected.at_s, run_.back_s if run_.back_s is not None else 0)
     )
-    # A node coming back (restarted, or its partition healed) rejoins the stream's group while it
-    # catches up; a few requests have failed with 503 then (6 of 6,000 in one lame-duck run of
-    # ten, 19 s after the signal; one CI run of the kill case) with no leaderless stretch the
-    # watcher (every 0.1 s) saw. Not explained yet (docs/testing.md): allowed there, reported
-    # apart, and only as the service's graceful refusal or a timeout.
-    rejoining = (
-        None
-        if run_.back_s is None
-        else (
-            run_.moments.get("gone", run_.back_s),
-            current.at_s if current is not None else timeline.shots[-1].sent_s,
-        )
-    )
-    while_rejoining = [s for s in outside if rejoining is not None and _inside(s, rejoining)]
-    outside = [s for s in outside if s not in while_rejoining]
     findings = audit(timeline.shots, run_.events)
     report(
         name,
@@ -393,14 +375,8 @@ def check(run_: Run, name: str) -> None:
                 (round(t - fault_s, 2), leader) for t, leader in leader_changes(run_.sightings)
             ],
             "failures_outside_window": len(outside),
-            "failures_while_rejoining": len(while_rejoining),
-            "failures_while_rejoining_codes": timeline.codes(while_rejoining),
             "failures_outside_window_codes": timeline.codes(outside),
             "failures_outside_window_kinds": timeline.kinds(outside),
-            "failures_while_rejoining_kinds": timeline.kinds(while_rejoining),
-            "failures_while_rejoining_sent_after_fault_s": [
-                round(s.sent_s - fault_s, 2) for s in while_rejoining[:10]
-            ],
             "on_old_leader": list(run_.on_old_leader),
             "failures_outside_window_sent_after_fault_s": [
                 round(s.sent_s - fault_s, 2) for s in outside[:10]
@@ -428,13 +404,12 @@ def check(run_: Run, name: str) -> None:
         },
     )
     assert findings.clean, findings
-    assert outside == [], [(round(s.sent_s - fault_s, 2), s.code) for s in outside[:10]]
-    assert set(timeline.codes(while_rejoining)) <= REJOIN_CODES, timeline.codes(while_rejoining)
+    assert outside == [], [(round(s.sent_s - fault_s, 2), s.kind) for s in outside[:10]]
     assert len(replicas) == 2, replicas  # both replicas answered before the fault
     assert set(answering) == replicas, answering
     assert max(answering.values()) < RECOVERY_S, answering
     late = timeline.between(elected.at_s + RECOVERY_S, timeline.shots[-1].sent_s)
-    assert all(s.ok or s in while_rejoining for s in late)
+    assert all(s.ok for s in late)
     if run_.back_s is not None:  # the node back, a follower caught up within the same bound
         assert current is not None, (
             "not every replica of the stream current after the node's return"
