@@ -345,6 +345,7 @@ def check(run_: Run, name: str) -> None:
     later = leaderless_after(run_.sightings, elected.at_s)
     failed = [s for s in timeline.shots if not s.ok]
     outside = [s for s in failed if not any(_inside(s, w) for w in (window, *later))]
+    at_return = [w for w in later if _began_at_return(w, run_)]
     first = timeline.first_ok_after(fault_s)
     replicas = {e.service_id for e in run_.events if served_s(e, run_) < fault_s}
     answering: dict[str, float] = {}
@@ -370,6 +371,9 @@ def check(run_: Run, name: str) -> None:
             "failures": len(failed),
             "later_leaderless_windows_s": [
                 (round(a - fault_s, 2), round(b - a, 2)) for a, b in later
+            ],
+            "leaderless_at_return_s": [
+                (round(a - fault_s, 2), round(b - a, 2)) for a, b in at_return
             ],
             "leader_changes": [
                 (round(t - fault_s, 2), leader) for t, leader in leader_changes(run_.sightings)
@@ -408,13 +412,32 @@ def check(run_: Run, name: str) -> None:
     assert len(replicas) == 2, replicas  # both replicas answered before the fault
     assert set(answering) == replicas, answering
     assert max(answering.values()) < RECOVERY_S, answering
+    # From 10 s after the new leader every request is answered, but in a leaderless stretch that
+    # began as the node came back: a healed partition's node, its Raft term raised by its lone
+    # elections, can depose the majority's leader, and the next is elected an election timeout
+    # (4 to 9 s) later (docs/testing.md, with the log lines).
     late = timeline.between(elected.at_s + RECOVERY_S, timeline.shots[-1].sent_s)
-    assert all(s.ok for s in late)
+    failed_late = [s for s in late if not s.ok and not any(_inside(s, w) for w in at_return)]
+    assert failed_late == [], [(round(s.sent_s - fault_s, 2), s.kind) for s in failed_late[:10]]
     if run_.back_s is not None:  # the node back, a follower caught up within the same bound
         assert current is not None, (
             "not every replica of the stream current after the node's return"
         )
         assert current.at_s - run_.back_s < RECOVERY_S
+
+
+RETURN_S = 1.0
+"""A later leaderless stretch that begins this long after the node came back (its restart, or
+the heal) began with its return: the first routes carry its Raft term."""
+
+
+def _began_at_return(window: tuple[float, float], run_: Run) -> bool:
+    """The stretch began while the node was coming back: from its end (or the heal) to RETURN_S
+    after `invoke up` had it back; the watcher's stretch opens at its last sighting of a
+    leader, so up to one interval (0.1 s) early."""
+    if run_.back_s is None:
+        return False
+    return run_.moments.get("gone", run_.back_s) - 0.1 <= window[0] <= run_.back_s + RETURN_S
 
 
 def _inside(shot: Shot, window: tuple[float, float]) -> bool:
