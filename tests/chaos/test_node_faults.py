@@ -299,7 +299,9 @@ def run(
             randomize=randomize,
         )
     )
-    cluster.wait_all_current()
+    # A node back after the load (a slow `invoke up` on a busy machine) is seen current here.
+    caught_up = cluster.wait_all_current()
+    clocks["caught_up_monotonic"] = time.monotonic()
     load_ids = set(IDS)
     events = [
         e
@@ -308,9 +310,13 @@ def run(
     ]
     watching = timeline.marks["watching"]
     fault_s = timeline.marks["fault"]
+    after_load = fault_s + clocks["caught_up_monotonic"] - clocks["fault_monotonic"]
     return Run(
         timeline,
-        [Sighting(s.at_s + watching, s.leader, s.followers, s.current) for s in sightings],
+        [
+            *(Sighting(s.at_s + watching, s.leader, s.followers, s.current) for s in sightings),
+            Sighting(after_load, caught_up.leader, caught_up.followers, caught_up.current),
+        ],
         events,
         leader,
         clocks["fault_wall"] - fault_s,
