@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -28,15 +29,25 @@ from pydantic import JsonValue
 
 from service import names
 from service.faults import UnavailableError
-from service.retrying import bounded_retries
+
+log = logging.getLogger(__name__)
+
+
+NO_RESPONDERS_WAIT_S = 0.25
+"""How long a publish that met no responders waits before it is made again: nats.go's JetStream
+publish (`DefaultPubRetryWait`), "to protect against small blips in leadership changes"."""
+NO_RESPONDERS_RETRIES = 2
+"""How many times it is made again (nats.go's `DefaultPubRetryAttempts`)."""
 
 
 class AckFailure(Exception):
     """The stream did not store an event; `retryable` when trying again may succeed."""
 
-    def __init__(self, reason: str, *, retryable: bool) -> None:
+    def __init__(self, reason: str, *, retryable: bool, no_responders: bool = False) -> None:
         super().__init__(reason)
         self.retryable = retryable
+        self.no_responders = no_responders
+        """No stream leader took the publish: none was subscribed to the subject just then."""
 
 
 def balance_event(client_id: str, balance: int, service_id: str, served_at: datetime) -> bytes:
@@ -55,7 +66,9 @@ def balance_event(client_id: str, balance: int, service_id: str, served_at: date
 def ack_failure(data: bytes, status: str | None) -> AckFailure | None:
     """None when the reply is a PubAck (a duplicate too: that event is already stored)."""
     if status == NO_RESPONDERS_STATUS:
-        return AckFailure("no stream captures the event subject", retryable=True)
+        return AckFailure(
+            "no stream captures the event subject", retryable=True, no_responders=True
+        )
     if status:
         return AckFailure(f"the server answered with status {status}", retryable=True)
     try:
@@ -188,24 +201,29 @@ class EventRecorder:
         return {"event_ack_wait_ns": self.ack_wait_ns, "event_ack_waits": self.ack_waits}
 
     async def _record(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        """Publish, and once more on a retryable failure; UnavailableError when not stored."""
+        """Publish, and again on a retryable failure (`retry_wait`) within the budget, always
+        with the same Nats-Msg-Id: if an earlier try was stored after all, the stream answers
+        "duplicate" and the answer stands. UnavailableError when not stored."""
+        loop = asyncio.get_running_loop()
+        retries = 0
+        given_up_at: float | None = None
         try:
-            try:
-                # The common case without tenacity's per-call set-up; retries only after a failure.
-                await self._publish(subject, payload, headers)
-            except (AckFailure, TimeoutError) as error:
-                if not _retryable(error):
-                    raise
-                # Exactly one more try, with the same Nats-Msg-Id: if the first was stored after
-                # all, the stream answers "duplicate" and the answer stands.
-                async for attempt in bounded_retries(
-                    attempts=1, budget_s=self._budget_s, retryable=_retryable
-                ):
-                    with attempt:
-                        await self._publish(subject, payload, headers)
+            while True:
+                try:
+                    await self._publish(subject, payload, headers)
+                    return
+                except (AckFailure, TimeoutError) as error:
+                    wait_s = retry_wait(error, retries)
+                    given_up_at = given_up_at or loop.time() + self._budget_s
+                    if wait_s is None or loop.time() + wait_s > given_up_at:
+                        raise
+                retries += 1
+                await asyncio.sleep(wait_s)
         except (AckFailure, TimeoutError, NoRespondersError, ConnectionClosedError) as error:
+            _unrecorded(subject, error, retries)
             raise UnavailableError("the event stream did not acknowledge the answer") from error
         except NatsError as error:
+            _unrecorded(subject, error, retries)
             raise UnavailableError("the event could not be published") from error
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
@@ -230,5 +248,27 @@ class EventRecorder:
         self._pending.settle(token, ack_failure(msg.data, status))
 
 
-def _retryable(error: BaseException) -> bool:
-    return isinstance(error, TimeoutError) or (isinstance(error, AckFailure) and error.retryable)
+def retry_wait(error: BaseException, retries: int) -> float | None:
+    """How long to wait before publishing again after `error`, having retried `retries` times;
+    None: give up. No responders (no stream leader subscribed at that moment: an election, a
+    leadership handed over or stepped down) is tried again twice after 250 ms, as nats.go's
+    JetStream publish does; any other retryable failure (no ack in time, JetStream's own 503)
+    once, at once: a second wait for an ack that did not come is the budget's to spend."""
+    if isinstance(error, AckFailure) and error.no_responders:
+        return NO_RESPONDERS_WAIT_S if retries < NO_RESPONDERS_RETRIES else None
+    retryable = isinstance(error, TimeoutError) or (
+        isinstance(error, AckFailure) and error.retryable
+    )
+    return 0.0 if retryable and retries == 0 else None
+
+
+def _unrecorded(subject: str, error: BaseException, retries: int) -> None:
+    """Why an answer became a 503: the reply says only that the event was not stored."""
+    log.warning(
+        "event.unacknowledged",
+        extra={
+            "subject": subject,
+            "reason": str(error) or type(error).__name__,
+            "retries": retries,
+        },
+    )

@@ -42,9 +42,19 @@ class Sighting:
 
 
 def new_leader_at(sightings: Sequence[Sighting], fault_s: float, old: str) -> Sighting | None:
-    """The first sighting after the fault naming a leader other than `old`: the end of the
-    leaderless window."""
-    return next((s for s in sightings if s.at_s >= fault_s and s.leader not in (None, old)), None)
+    """The first sighting after the fault naming a leader other than `old`, or `old` again once
+    a sighting in between named none (a killed leader restarted before the others' election
+    timeout can win the next election: its log is the longest): the end of the leaderless
+    window."""
+    leaderless = False
+    for sighting in sightings:
+        if sighting.at_s < fault_s:
+            continue
+        if sighting.leader is None:
+            leaderless = True
+        elif sighting.leader != old or leaderless:
+            return sighting
+    return None
 
 
 def leader_back_at(sightings: Sequence[Sighting], fault_s: float) -> Sighting | None:

@@ -44,6 +44,14 @@ class Shot:
             return 200 if self.outcome.ok else (self.outcome.error_code or 0)
         return self.outcome
 
+    @property
+    def kind(self) -> str:
+        """The code with the service's message: which refusal it was (a server's no-responders
+        status and a timeout have no message)."""
+        if isinstance(self.outcome, Reply) and not self.outcome.ok:
+            return f"{self.code} {self.outcome.error_message}"
+        return str(self.code)
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -60,6 +68,12 @@ class Timeline:
         counted: dict[int | str, int] = {}
         for shot in self.shots if shots is None else shots:
             counted[shot.code] = counted.get(shot.code, 0) + 1
+        return counted
+
+    def kinds(self, shots: Sequence[Shot]) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for shot in shots:
+            counted[shot.kind] = counted.get(shot.kind, 0) + 1
         return counted
 
     @property

@@ -71,6 +71,19 @@ def test_the_new_leader_is_the_first_other_leader_after_the_fault() -> None:
     assert caught_up.at_s == 9.0
 
 
+def test_the_old_leader_elected_again_after_a_leaderless_stretch_ends_the_window() -> None:
+    seen = [
+        Sighting(1.0, "n1"),
+        Sighting(2.1, "n1"),  # still answering just after the fault: not a new term
+        Sighting(2.5, None),
+        Sighting(7.0, "n1", ("n2", "n3"), ("n2", "n3")),
+    ]
+    elected = new_leader_at(seen, 2.0, "n1")
+    assert elected is not None
+    assert (elected.at_s, elected.leader) == (7.0, "n1")
+    assert new_leader_at(seen[:2], 2.0, "n1") is None
+
+
 def test_connected_ports_are_the_remote_ports_of_established_rows() -> None:
     table = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

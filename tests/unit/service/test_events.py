@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, cast
 import orjson
 import pytest
 
-from service.events import AckFailure, EventRecorder, PendingAcks, ack_failure, balance_event
+from service.events import (
+    NO_RESPONDERS_WAIT_S,
+    AckFailure,
+    EventRecorder,
+    PendingAcks,
+    ack_failure,
+    balance_event,
+    retry_wait,
+)
 from service.faults import UnavailableError
 
 if TYPE_CHECKING:
@@ -130,10 +138,15 @@ class Ack:
     headers: dict[str, str] | None = None
 
 
-class FakeNats:
-    """Just what EventRecorder uses of a connection; `answer` decides each publish's ack."""
+NO_RESPONDERS = Ack("", b"", {"Status": "503"})
+"""The server's answer to a publish no stream took: a 503 status, no body."""
 
-    def __init__(self, answer: Callable[[int], bytes | None]) -> None:
+
+class FakeNats:
+    """Just what EventRecorder uses of a connection; `answer` decides each publish's ack (its
+    body, or a whole message for a status)."""
+
+    def __init__(self, answer: Callable[[int], bytes | Ack | None]) -> None:
         self.is_connected = True
         self.published: list[dict[str, str]] = []
         self._answer = answer
@@ -152,7 +165,8 @@ class FakeNats:
         self.published.append(headers)
         ack = self._answer(len(self.published))
         if ack is not None and self._on_ack is not None:
-            task = asyncio.ensure_future(self._on_ack(Ack(reply, ack)))
+            message = Ack(reply, ack.data, ack.headers) if isinstance(ack, Ack) else Ack(reply, ack)
+            task = asyncio.ensure_future(self._on_ack(message))
             self.acks.add(task)
             task.add_done_callback(self.acks.discard)
 
@@ -204,3 +218,48 @@ async def test_every_wait_for_an_ack_is_counted_acknowledged_or_not() -> None:
     assert events.ack_waits == 2
     assert events.ack_wait_ns - after_one >= 2 * 50_000_000
     assert events.figures() == {"event_ack_wait_ns": events.ack_wait_ns, "event_ack_waits": 2}
+
+
+def test_no_responders_is_tried_again_twice_after_a_wait_anything_else_once_at_once() -> None:
+    nobody = ack_failure(b"", "503")
+    assert nobody is not None
+    assert nobody.no_responders
+    assert [retry_wait(nobody, n) for n in range(3)] == [
+        NO_RESPONDERS_WAIT_S,
+        NO_RESPONDERS_WAIT_S,
+        None,
+    ]
+    assert [retry_wait(TimeoutError(), n) for n in range(2)] == [0.0, None]
+    refused = ack_failure(b'{"error":{"code":503,"description":"unavailable"}}', None)
+    assert refused is not None
+    assert not refused.no_responders
+    assert [retry_wait(refused, n) for n in range(2)] == [0.0, None]
+    assert retry_wait(AckFailure("not JSON", retryable=False), 0) is None
+
+
+async def test_a_publish_that_met_no_responders_is_stored_once_a_leader_takes_it() -> None:
+    acked = b'{"stream":"s","seq":1}'
+    nats = FakeNats(lambda n: NO_RESPONDERS if n < 3 else acked)  # a leader after two blips
+    events = await recorder(nats)
+    started = asyncio.get_running_loop().time()
+    await events.record_balance("1", 5)
+    assert len(nats.published) == 3
+    assert len({h["Nats-Msg-Id"] for h in nats.published}) == 1
+    assert asyncio.get_running_loop().time() - started >= 2 * NO_RESPONDERS_WAIT_S
+
+
+async def test_no_responders_three_times_is_a_503() -> None:
+    nats = FakeNats(lambda n: NO_RESPONDERS)
+    events = await recorder(nats)
+    with pytest.raises(UnavailableError):
+        await events.record_balance("1", 5)
+    assert len(nats.published) == 3
+
+
+async def test_the_waits_stay_inside_the_budget() -> None:
+    nats = FakeNats(lambda n: NO_RESPONDERS)
+    events = EventRecorder(cast("Client", nats), "svc", ack_timeout_s=0.05, budget_s=0.3)
+    await events.start()
+    with pytest.raises(UnavailableError):
+        await events.record_balance("1", 5)
+    assert len(nats.published) == 2  # a second wait would end past the budget
