@@ -203,8 +203,9 @@ async def _move_off(
 
     async def settle() -> None:
         # Its replies can leave only there; bounded as a stop's drain is.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(running.service.answered_on(nc), settings.drain_timeout_s)
+        with contextlib.suppress(TimeoutError):  # asyncio.timeout: never loses a cancel
+            async with asyncio.timeout(settings.drain_timeout_s):
+                await running.service.answered_on(nc)
         await running.events.settled()
 
     moved = await hand_over(

@@ -97,6 +97,7 @@ class HealthReporter:
         self._task: asyncio.Task[None] | None = None
         self._phase: Phase = "starting"
         self._changed = asyncio.Event()
+        self._leaving = False
 
     @property
     def phase(self) -> Phase:
@@ -114,7 +115,11 @@ class HealthReporter:
         self._watch.follow(nc)
 
     async def _beat(self) -> None:
-        while True:
+        # Ends on `_leaving`, not only on the cancel: on 3.11 an `asyncio.wait_for` inside the
+        # probe (ours, or nats-py's in `flush`) returns normally when its result and the cancel
+        # land in the same turn, swallowing the cancellation, and `serve` never returned (a
+        # replica still running a minute after SIGTERM, its last line `service.drained`).
+        while not self._leaving:
             self._changed.clear()
             problem = await self._watch.check()
             write_heartbeat(
@@ -139,6 +144,8 @@ class HealthReporter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._leaving = True
+        self._changed.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

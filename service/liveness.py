@@ -46,6 +46,7 @@ class ConnectionWatch:
         self._name = name
         self._reconnect_after_s = reconnect_after_s
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.problem: str | None = None
         self.last_answer = time.time()
         """time.time() of the last round trip the server answered."""
@@ -69,7 +70,9 @@ class ConnectionWatch:
         timeout_s = max(1, int(self._interval_s))
         try:
             # The outer bound: the PING itself may wait behind a socket that takes nothing.
-            await asyncio.wait_for(nc.flush(timeout=timeout_s), timeout_s + 1)
+            # asyncio.timeout, not wait_for, which on 3.11 can swallow the caller's cancel.
+            async with asyncio.timeout(timeout_s + 1):
+                await nc.flush(timeout=timeout_s)
         except (FlushTimeoutError, TimeoutError):
             silent_s = time.time() - self._quiet_since
             if silent_s >= self._reconnect_after_s:
@@ -98,7 +101,9 @@ class ConnectionWatch:
         return problem
 
     async def _watch(self) -> None:
-        while not self._nc.is_closed:  # a closed connection is over: nothing left to watch
+        # A closed connection is over: nothing left to watch. `_stopping` as well as the cancel:
+        # a wait_for inside nats-py's flush can swallow a cancel on 3.11 (service.health).
+        while not self._nc.is_closed and not self._stopping:
             await self.check()
             await asyncio.sleep(self._interval_s)
 
@@ -112,6 +117,7 @@ class ConnectionWatch:
         self._task = asyncio.create_task(self._watch())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import cast
@@ -90,3 +91,45 @@ async def test_stopping_right_after_a_phase_change_ends_the_heartbeat(tmp_path: 
             await asyncio.sleep(0)
         await asyncio.wait_for(health.__aexit__(None, None, None), timeout=5)
         assert not path.exists()
+
+
+class PongOnCancelConnection:
+    """A live connection whose PONG the test sends in the same turn as the reporter's cancel:
+    `asyncio.wait_for` (3.11; nats-py's `flush` uses it too) then returns the PONG and loses
+    the cancel."""
+
+    is_closed = False
+    is_reconnecting = False
+    is_connected = True
+    reading = True
+
+    def __init__(self) -> None:
+        self.in_flush = asyncio.Event()
+        self.pong = asyncio.Event()
+
+    async def flush(self, timeout: float) -> None:  # noqa: ASYNC109 - nats-py's signature
+        self.in_flush.set()
+        with contextlib.suppress(asyncio.CancelledError):  # as nats-py's inner wait_for may
+            await self.pong.wait()
+
+
+async def test_a_cancel_lost_with_a_pong_still_ends_the_heartbeat(tmp_path: Path) -> None:
+    """A replica logged `service.drained` and was still running a minute after SIGTERM: its
+    heartbeat's round trip lost the cancel and the loop went on to wait for the next beat."""
+    path = tmp_path / "h"
+    settings = HealthSettings(health_file=path, health_interval_s=3600)
+    connection = PongOnCancelConnection()
+    health = HealthReporter(cast("LatePongClient", connection), settings, "s")
+    await health.__aenter__()
+    await asyncio.wait_for(connection.in_flush.wait(), timeout=30)
+    connection.pong.set()
+    leaving = asyncio.create_task(health.__aexit__(None, None, None))
+    try:
+        # Not wait_for: its own cancel of a stuck exit would end the heartbeat and pass.
+        done, _ = await asyncio.wait({leaving}, timeout=5)
+        assert leaving in done, "the heartbeat outlived the cancel: SIGTERM would not end it"
+    finally:
+        leaving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await leaving
+    assert not path.exists()
