@@ -1,4 +1,5 @@
-"""The one retry policy for calls to DynamoDB and JetStream: few attempts, inside a time budget."""
+"""The retry policy for calls to DynamoDB and for the bootstrap's JetStream calls: few attempts,
+inside a time budget (an event publish retries on its own terms: service.events.retry_wait)."""
 
 from __future__ import annotations
 
