@@ -42,12 +42,13 @@ from devkit.chaos.load import Shot, Timeline, open_loop
 from devkit.chaos.sockets import connected_ports
 from devkit.chaos.toxiproxy import TOXIPROXY, Proxy, Toxiproxy, toxiproxy_server
 from devkit.stack.config import is_nats_node
-from devkit.stack.processes import find_binary, process_alive
+from devkit.stack.processes import find_binary
 from devkit.stack.state import StackState
 from service import names
 from service.connection import open_connection
 from tests.chaos.conftest import report
 from tests.support.commands import invoke, required_tool, stack_environment
+from tests.support.servers import wait_gone
 
 pytestmark = pytest.mark.chaos
 
@@ -450,14 +451,6 @@ def _inside(shot: Shot, window: tuple[float, float]) -> bool:
     """Sent before the new leader was seen (plus LATE_S), and still waiting at the fault."""
     start, end = window
     return shot.sent_s + shot.latency_s >= start and shot.sent_s <= end + LATE_S
-
-
-def wait_gone(pid: int, limit_s: float = 60) -> None:
-    deadline = time.monotonic() + limit_s
-    while process_alive(pid):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"pid {pid} still running after {limit_s} s")
-        time.sleep(0.05)
 
 
 def test_stream_leader_killed(cluster: Cluster) -> None:

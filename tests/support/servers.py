@@ -177,7 +177,7 @@ class Dynamo:
         return sum(page["Count"] for page in paginator.paginate(TableName=table, Select="COUNT"))
 
 
-def wait_gone(pid: int, limit_s: float = 30) -> None:
+def wait_gone(pid: int, limit_s: float = 60) -> None:
     """Until a process the test killed has exited; a bounded wait, failing the test after it."""
     deadline = time.monotonic() + limit_s
     while process_alive(pid):
